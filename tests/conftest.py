@@ -1,0 +1,92 @@
+"""Fixtures shared by the whole suite: reference services as real processes on free ports."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from continuum.processes import ManagedProcess, free_port, http_ok, python_module
+
+
+@dataclass
+class ServiceHandle:
+    """A reference service (ERP or CRM) running as its own process."""
+
+    name: str
+    url: str
+    api_token: str
+    admin_token: str
+    db_path: Path
+    process: ManagedProcess
+
+
+ServiceFactory = Callable[..., ServiceHandle]
+
+
+def _start(
+    kind: str,
+    tmp_path: Path,
+    *,
+    seed: str = "demo",
+    faults: str | None = None,
+    db: Path | None = None,
+) -> ServiceHandle:
+    port = free_port()
+    db_path = db or tmp_path / f"{kind}.db"
+    api_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
+    argv = python_module(
+        f"services.{kind}", "--host", "127.0.0.1", "--port", str(port), "--db", str(db_path)
+    )
+    argv += ["--seed", seed]
+    if faults:
+        argv += ["--faults", faults]
+    prefix = kind.upper()
+    process = ManagedProcess(
+        kind,
+        argv,
+        log_path=tmp_path / f"{kind}-{port}.log",
+        env={f"{prefix}_API_TOKEN": api_token, f"{prefix}_ADMIN_TOKEN": admin_token},
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    process.wait_ready(lambda: http_ok(f"{url}/healthz"), timeout=30)
+    return ServiceHandle(kind, url, api_token, admin_token, db_path, process)
+
+
+def _factory(kind: str, tmp_path: Path) -> Iterator[ServiceFactory]:
+    started: list[ServiceHandle] = []
+
+    def start(**kwargs: object) -> ServiceHandle:
+        handle = _start(kind, tmp_path, **kwargs)  # type: ignore[arg-type]
+        started.append(handle)
+        return handle
+
+    try:
+        yield start
+    finally:
+        for handle in started:
+            handle.process.stop()
+
+
+@pytest.fixture
+def erp_factory(tmp_path: Path) -> Iterator[ServiceFactory]:
+    """Starts reference ERPs: `erp_factory(seed="demo", faults='{"error_rate": 0.2}')`."""
+    yield from _factory("erp", tmp_path)
+
+
+@pytest.fixture
+def crm_factory(tmp_path: Path) -> Iterator[ServiceFactory]:
+    yield from _factory("crm", tmp_path)
+
+
+@pytest.fixture
+def erp_service(erp_factory: ServiceFactory) -> ServiceHandle:
+    return erp_factory()
+
+
+@pytest.fixture
+def crm_service(crm_factory: ServiceFactory) -> ServiceHandle:
+    return crm_factory()

@@ -1,0 +1,380 @@
+"""Order-to-cash on the time-skipping server: paths, deadlines, compensation, cancellation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from domain.approval_policy import ApprovalPolicy
+from domain.approvals import ApprovalDecision
+from domain.crm import DealStage
+from domain.erp import ShipmentStatus
+from domain.errors import BusinessRuleError, InvalidRequestError
+from domain.lifecycle import CancelRequest, DeliveryNotice
+from domain.orders import OrderStatus
+from tests import samples
+from tests.workflows.conftest import Harness
+from tests.workflows.helpers import start, wait_status
+from workflows.order_to_cash import OrderToCash
+
+BIG = "6000.00"  # above the default approval threshold of 5000
+
+
+async def test_auto_approved_order_completes_once_delivered(harness: Harness) -> None:
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        waiting = await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        assert [s.step for s in waiting.steps] == [
+            "reserve_stock",
+            "create_sales_order",
+            "upsert_deal",
+            "capture_payment",
+            "create_shipment",
+        ]
+        await handle.signal(
+            OrderToCash.delivered, DeliveryNotice(order_id=order.order_id, carrier="DHL")
+        )
+        result = await handle.result()
+
+    assert result.status is OrderStatus.COMPLETED
+    assert result.compensated == []
+    erp = harness.erp
+    assert {k: len(v) for k, v in erp.records.items()} == {
+        "reservation": 1,
+        "sales_order": 1,
+        "payment": 1,
+        "shipment": 1,
+        "invoice": 1,
+    }
+    assert erp.records["shipment"][result.shipment_id].status is ShipmentStatus.DELIVERED
+    assert harness.crm.deals[order.order_id].properties["dealstage"] == DealStage.CLOSED_WON
+    assert result.steps[-1].step == "upsert_deal" and result.invoice_id == f"I-{order.order_id}"
+
+
+async def test_invalid_order_fails_fast_naming_the_field_and_writes_nothing(
+    harness: Harness,
+) -> None:
+    order = samples.order(quantity=0, currency="XXX")
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidOrder"
+    assert cause.non_retryable
+    assert "lines[0].quantity" in cause.message and "currency" in cause.message
+    assert sum(harness.erp.calls.values()) == 0 and sum(harness.crm.calls.values()) == 0
+
+
+async def test_malformed_input_fails_the_workflow_instead_of_getting_stuck(
+    harness: Harness,
+) -> None:
+    good = samples.order().model_dump(mode="json")
+    good["lines"][0]["quantity"] = "lots"
+    async with harness.worker():
+        handle = await harness.env.client.start_workflow(
+            "OrderToCash", {"order": good}, id="order-malformed", task_queue=harness.task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "quantity" in str(failure.value.cause)
+    assert sum(harness.erp.calls.values()) == 0
+
+
+async def test_large_order_waits_for_approval_and_validates_decisions(harness: Harness) -> None:
+    order = samples.order(unit_price=BIG, quantity=1)
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        state = await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
+        assert "approval threshold" in (state.reason or "")
+        assert harness.erp.calls["reserve_stock"] == 0
+
+        refusals = {
+            "approver must not be empty": ApprovalDecision(order_id=order.order_id, approver=" "),
+            "unknown order 'other'": ApprovalDecision(order_id="other", approver="maria"),
+        }
+        for message, decision in refusals.items():
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(OrderToCash.approve, decision)
+            assert message in str(refused.value.cause)
+
+        ok = ApprovalDecision(order_id=order.order_id, approver="maria", comment="known customer")
+        decided = await handle.execute_update(OrderToCash.approve, ok)
+        assert decided.verdict == "approved" and decided.decided_by == "maria"
+        with pytest.raises(WorkflowUpdateFailedError) as twice:
+            await handle.execute_update(OrderToCash.reject, ok)
+        assert "already approved by maria" in str(twice.value.cause)
+
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
+        result = await handle.result()
+    assert result.status is OrderStatus.COMPLETED
+    assert ("approved", "by maria") in [(s.step, s.detail) for s in result.steps]
+
+
+async def test_rejection_ends_the_order_before_any_write(harness: Harness) -> None:
+    order = samples.order(unit_price=BIG, quantity=1)
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
+        no = ApprovalDecision(order_id=order.order_id, approver="maria", comment="too risky")
+        await handle.execute_update(OrderToCash.reject, no)
+        result = await handle.result()
+    assert result.status is OrderStatus.REJECTED
+    assert result.reason == "rejected by maria: too risky"
+    assert harness.erp.calls["reserve_stock"] == 0
+
+
+async def test_approval_deadline_rejects_automatically(harness: Harness) -> None:
+    order = samples.order(unit_price=BIG, quantity=1)
+    policy = ApprovalPolicy(deadline=timedelta(hours=48))
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order, policy=policy)
+        result = await handle.result()  # the test server skips the 48 hours
+    assert result.status is OrderStatus.REJECTED
+    assert result.reason == "rejected by the approval deadline"
+    assert harness.erp.calls["reserve_stock"] == 0
+
+
+async def test_credit_usage_needs_approval_even_for_small_orders(harness: Harness) -> None:
+    harness.erp.credit_limit = Decimal("100")
+    order = samples.order(unit_price="90.00", quantity=1)
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        state = await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
+        await handle.terminate("test done")
+    assert "available credit" in (state.reason or "")
+
+
+async def test_delivery_deadline_marks_overdue_and_keeps_waiting(harness: Harness) -> None:
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(
+            harness.env.client, harness.task_queue, order, delivery_deadline=timedelta(days=3)
+        )
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await harness.env.sleep(timedelta(days=3, hours=1))
+        overdue = await wait_status(handle, OrderStatus.DELIVERY_OVERDUE)
+        assert "no delivery within 3 days" in (overdue.reason or "")
+        await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
+        result = await handle.result()
+    assert result.status is OrderStatus.COMPLETED
+
+
+async def test_out_of_stock_and_blocked_customer_are_rejected_without_writes(
+    harness: Harness,
+) -> None:
+    harness.erp.stock = 0
+    async with harness.worker():
+        result = await (
+            await start(harness.env.client, harness.task_queue, samples.order())
+        ).result()
+        assert result.status is OrderStatus.REJECTED and "insufficient stock: SKU-001" in (
+            result.reason or ""
+        )
+        harness.erp.stock, harness.erp.blocked = 100, True
+        result = await (
+            await start(harness.env.client, harness.task_queue, samples.order())
+        ).result()
+    assert result.status is OrderStatus.REJECTED and "is blocked" in (result.reason or "")
+    assert harness.erp.calls["reserve_stock"] == 0
+
+
+UNDO_ALL = [
+    "credit invoice",
+    "cancel shipment",
+    "refund payment",
+    "mark deal lost",
+    "cancel sales order",
+    "release stock",
+]
+
+
+@pytest.mark.parametrize(
+    ("failing", "undone"),
+    [
+        ("reserve_stock", []),
+        ("create_sales_order", UNDO_ALL[5:]),
+        ("upsert_deal", UNDO_ALL[4:]),
+        ("capture_payment", UNDO_ALL[3:]),
+        ("create_shipment", UNDO_ALL[2:]),
+        ("confirm_delivery", UNDO_ALL[1:]),
+        ("create_invoice", UNDO_ALL[1:]),
+    ],
+)
+async def test_a_step_failing_for_good_undoes_the_done_steps_in_reverse(
+    harness: Harness, failing: str, undone: list[str]
+) -> None:
+    target = harness.crm if failing == "upsert_deal" else harness.erp
+    target.fail[failing] = BusinessRuleError("sys", "Refused", f"{failing} refused")
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        if failing in ("confirm_delivery", "create_invoice"):
+            await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+            await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
+        result = await handle.result()
+
+    assert result.status is (OrderStatus.COMPENSATED if undone else OrderStatus.REJECTED)
+    assert f"{failing} failed: {failing} refused" in (result.reason or "")
+    assert [c.step for c in result.compensated] == undone
+    assert target.calls[failing] == 1  # refused for good: not retried
+    erp = harness.erp
+    assert all(r.status == "released" for r in erp.records["reservation"].values())
+    assert all(p.status == "refunded" for p in erp.records["payment"].values())
+    if failing == "confirm_delivery":
+        assert erp.records["shipment"][f"S-{order.order_id}"].status is ShipmentStatus.CANCELLED
+    if order.order_id in harness.crm.deals:
+        assert harness.crm.deals[order.order_id].properties["dealstage"] == DealStage.CLOSED_LOST
+
+
+async def test_final_crm_step_failing_after_invoice_undoes_everything(harness: Harness) -> None:
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        harness.crm.fail["upsert_deal"] = InvalidRequestError("crm", "VALIDATION_ERROR", "bad deal")
+        await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
+        result = await handle.result()
+    assert result.status is OrderStatus.COMPENSATED
+    assert [c.step for c in result.compensated] == UNDO_ALL
+    # The goods were delivered: undoing the shipment asks for them back.
+    assert (
+        harness.erp.records["shipment"][f"S-{order.order_id}"].status
+        is ShipmentStatus.RETURN_REQUESTED
+    )
+
+
+async def test_an_undo_that_is_refused_leaves_the_order_needing_attention(harness: Harness) -> None:
+    harness.erp.fail["capture_payment"] = BusinessRuleError("erp", "PaymentDeclined", "declined")
+    harness.erp.fail["cancel_sales_order"] = BusinessRuleError(
+        "erp", "InvalidState", "already shipped"
+    )
+    async with harness.worker():
+        result = await (
+            await start(harness.env.client, harness.task_queue, samples.order())
+        ).result()
+    assert result.status is OrderStatus.NEEDS_ATTENTION
+    assert "could not undo: cancel sales order" in (result.reason or "")
+    assert [c.step for c in result.compensated] == [
+        "mark deal lost",
+        "cancel sales order",
+        "release stock",
+    ]
+    assert result.compensated[1].detail == "failed: already shipped"
+
+
+def _cancel(order_id: str) -> CancelRequest:
+    return CancelRequest(order_id=order_id, requested_by="ops", reason="customer called")
+
+
+async def test_cancel_while_checking_writes_nothing(harness: Harness) -> None:
+    release = harness.erp.hold("check_stock")
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await harness.erp.entered["check_stock"].wait()
+        await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+        release.set()
+        result = await handle.result()
+    assert (
+        result.status is OrderStatus.CANCELLED
+        and result.reason == "cancelled by ops: customer called"
+    )
+    assert harness.erp.calls["reserve_stock"] == 0 and result.compensated == []
+
+
+async def test_cancel_while_awaiting_approval(harness: Harness) -> None:
+    order = samples.order(unit_price=BIG, quantity=1)
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
+        await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+        result = await handle.result()
+        # A finished order refuses further updates (the server answers, not the validator).
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+            await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+    assert result.status is OrderStatus.CANCELLED and result.compensated == []
+
+
+async def test_cancel_during_an_inflight_payment_lets_it_finish_then_refunds(
+    harness: Harness,
+) -> None:
+    release = harness.erp.hold("capture_payment")
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await harness.erp.entered["capture_payment"].wait()
+        await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+        release.set()
+        result = await handle.result()
+    assert result.status is OrderStatus.CANCELLED
+    assert [c.step for c in result.compensated] == UNDO_ALL[2:]
+    assert harness.erp.records["payment"][f"P-{order.order_id}"].status == "refunded"
+    assert harness.erp.calls["create_shipment"] == 0
+
+
+@pytest.mark.parametrize("stage", [OrderStatus.AWAITING_DELIVERY, OrderStatus.DELIVERY_OVERDUE])
+async def test_cancel_while_waiting_for_delivery_undoes_everything(
+    harness: Harness, stage: OrderStatus
+) -> None:
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(
+            harness.env.client, harness.task_queue, order, delivery_deadline=timedelta(hours=1)
+        )
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        if stage is OrderStatus.DELIVERY_OVERDUE:
+            await harness.env.sleep(timedelta(hours=2))
+            await wait_status(handle, stage)
+        await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+        result = await handle.result()
+    assert result.status is OrderStatus.CANCELLED
+    assert [c.step for c in result.compensated] == UNDO_ALL[1:]
+    assert harness.erp.records["shipment"][f"S-{order.order_id}"].status is ShipmentStatus.CANCELLED
+
+
+async def test_temporal_cancellation_compensates_too(harness: Harness) -> None:
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await handle.cancel()
+        result = await handle.result()
+    assert result.status is OrderStatus.CANCELLED and result.reason == "cancelled in Temporal"
+    assert [c.step for c in result.compensated] == UNDO_ALL[1:]
+
+
+async def test_cancel_after_delivery_is_refused_with_a_reason(harness: Harness) -> None:
+    release = harness.erp.hold("create_invoice")
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
+        await harness.erp.entered["create_invoice"].wait()
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+        release.set()
+        result = await handle.result()
+    assert "was delivered; it can no longer be cancelled" in str(refused.value.cause)
+    assert result.status is OrderStatus.COMPLETED
+
+
+async def test_delivery_notice_for_another_order_is_ignored(harness: Harness) -> None:
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id="someone-else"))
+        await handle.signal(
+            OrderToCash.delivered, DeliveryNotice(order_id=order.order_id, carrier="UPS")
+        )
+        result = await handle.result()
+    assert ("delivered", "by UPS") in [(s.step, s.detail) for s in result.steps]

@@ -52,7 +52,7 @@ async def test_auto_approved_order_completes_once_delivered(harness: Harness) ->
         "shipment": 1,
         "invoice": 1,
     }
-    assert erp.records["shipment"][result.shipment_id].status is ShipmentStatus.DELIVERED
+    assert erp.records["shipment"][f"S-{order.order_id}"].status is ShipmentStatus.DELIVERED
     assert harness.crm.deals[order.order_id].properties["dealstage"] == DealStage.CLOSED_WON
     assert result.steps[-1].step == "upsert_deal" and result.invoice_id == f"I-{order.order_id}"
 

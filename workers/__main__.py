@@ -1,0 +1,73 @@
+"""`python -m workers`: the Continuum worker process.
+
+SIGINT or SIGTERM stops polling, lets in-flight activities finish within the grace period,
+and exits 0 without a traceback; work it could not finish is retried by another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import timedelta
+
+from continuum.client import connect
+from continuum.logs import setup_logging
+from continuum.settings import get_settings
+from workers.connectors import ConfigurationError, build_crm, build_erp
+from workers.registry import build_worker
+
+log = logging.getLogger("continuum.worker")
+
+
+async def serve() -> None:
+    settings = get_settings()
+    erp, crm = build_erp(settings), build_crm(settings)
+    client = await connect()
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        erp,
+        crm,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with worker:
+            log.info(
+                "worker ready on task queue %s (ERP: %s)", settings.task_queue, settings.erp_backend
+            )
+            await stop.wait()
+            log.info(
+                "stopping: draining in-flight activities for up to %.0fs",
+                settings.graceful_shutdown_seconds,
+            )
+    finally:
+        await erp.aclose()
+        await crm.aclose()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    setup_logging()
+    try:
+        asyncio.run(serve())
+    except ConfigurationError as err:
+        log.error("cannot start the worker: %s", err)
+        sys.exit(2)
+    except RuntimeError as err:
+        if "Failed client connect" not in str(err):
+            raise
+        log.error("cannot reach Temporal: %s", err)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

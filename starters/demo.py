@@ -27,27 +27,21 @@ from domain.orders import (
     PaymentMethod,
 )
 
+# The reference ERP's demo customers (services/erp/seed.py); C-103 is blocked, so not here.
 CUSTOMERS = [
+    Customer(customer_id="C-100", name="Ada Lovelace", email="ada@example.com", company="ACME"),
     Customer(
-        customer_id="C-100",
-        name="Ada Lovelace",
-        email="ada@example.com",
-        company="Analytical Engines Ltd",
+        customer_id="C-101",
+        name="Grace Hopper",
+        email="grace@example.com",
+        company="Hopper Systems",
     ),
+    Customer(customer_id="C-104", name="Alan Turing", email="alan@example.com"),
     Customer(
-        customer_id="C-101", name="Grace Hopper", email="grace@example.com", company="Cobol Works"
-    ),
-    Customer(
-        customer_id="C-102",
-        name="Alan Turing",
-        email="alan@example.com",
-        company="Bletchley Supplies",
-    ),
-    Customer(
-        customer_id="C-103",
+        customer_id="C-105",
         name="Katherine Johnson",
         email="katherine@example.com",
-        company="Orbital Metrics",
+        company="Orbital Ltd",
     ),
 ]
 ADDRESS = Address(

@@ -34,6 +34,7 @@ def _start(
     seed: str = "demo",
     faults: str | None = None,
     db: Path | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> ServiceHandle:
     port = free_port()
     db_path = db or tmp_path / f"{kind}.db"
@@ -44,6 +45,7 @@ def _start(
     argv += ["--seed", seed]
     if faults:
         argv += ["--faults", faults]
+    argv += list(extra_args)
     prefix = kind.upper()
     process = ManagedProcess(
         kind,

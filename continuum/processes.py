@@ -72,10 +72,15 @@ class ManagedProcess:
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
+        # Logs are appended across runs; this run's output starts here.
+        self.log_offset = 0
+        # True when stop() had to SIGKILL it: it did not exit within the grace period.
+        self.forced = False
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        self.log_offset = log.tell()
         self.proc = subprocess.Popen(
             self.argv,
             stdout=log,
@@ -128,15 +133,20 @@ class ManagedProcess:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.forced = True
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         return self.proc.returncode
 
     def tail(self, lines: int = 20) -> str:
+        """The last lines this run wrote (not earlier runs' lines in the same file)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_offset)
+                text = log.read().decode(errors="replace")
         except FileNotFoundError:
             return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
 
 
 def python_module(module: str, *args: str) -> list[str]:

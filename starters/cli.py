@@ -124,8 +124,13 @@ def up(
     except KeyboardInterrupt:
         console.print("\nstopping…")
     finally:
-        codes = stack.stop()
-        console.print("stopped: " + ", ".join(f"{n} ({c})" for n, c in codes.items()))
+        stack.stop()
+        forced = [name for name, p in stack.processes.items() if p.forced]
+        names = ", ".join(stack.processes)
+        if forced:
+            err_console.print(f"stopped {names}; {', '.join(forced)} had to be killed")
+        else:
+            console.print(f"stopped cleanly: {names}")
 
 
 def _interrupt(signum: int, frame: object) -> None:

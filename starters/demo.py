@@ -145,10 +145,15 @@ STYLE = {
 
 def summary_table(results: list[OrderResult], ui_url: str) -> Table:
     table = Table(title="Demo orders", show_lines=False)
-    for column in ("order", "status", "what happened", "Web UI"):
+    for column in ("order", "status", "what happened"):
         table.add_column(column)
+    table.add_column("Web UI", overflow="fold")
     for r in results:
-        happened = r.reason or ", ".join(s.step for s in r.steps[-2:])
+        happened = r.reason or (
+            f"delivered, invoiced {r.invoice_id}, deal won"
+            if r.status is OrderStatus.COMPLETED
+            else ", ".join(s.step for s in r.steps[-2:])
+        )
         if r.compensated:
             happened += " — undone: " + ", ".join(c.step for c in r.compensated)
         link = f"{ui_url}/namespaces/default/workflows/{workflow_id(r.order_id)}"

@@ -22,7 +22,10 @@ def order(
     base = Order(
         order_id=order_id or f"T-{uuid.uuid4().hex[:10]}",
         customer=Customer(
-            customer_id=customer_id, name="Ada Lovelace", email="ada@example.com", company="ACME"
+            customer_id=customer_id,
+            name="Ada Lovelace",
+            email=f"{customer_id.lower()}@example.com",
+            company="ACME",
         ),
         lines=[OrderLine(sku=sku, quantity=quantity, unit_price=Decimal(unit_price))],
         currency="EUR",

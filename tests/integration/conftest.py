@@ -1,0 +1,83 @@
+"""The real embedded stack on free ports: dev server, reference ERP and CRM, worker processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from continuum.client import connect
+from continuum.order_client import OrderClient
+from continuum.processes import free_port
+from continuum.settings import ORDERS_TASK_QUEUE
+from continuum.stack import Ports, Stack
+
+ERP_TABLES = ("reservations", "sales_orders", "payments", "shipments", "invoices")
+
+
+def free_ports() -> Ports:
+    return Ports(temporal=free_port(), ui=free_port(), erp=free_port(), crm=free_port())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack = Stack(tmp_path_factory.mktemp("stack"), free_ports())
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+async def orders(stack: Stack) -> AsyncIterator[OrderClient]:
+    yield OrderClient(await connect(stack.temporal_address), ORDERS_TASK_QUEUE)
+
+
+def set_faults(stack: Stack, service: str, **config: object) -> dict[str, object]:
+    token = stack.client_env()[f"{service.upper()}_ADMIN_TOKEN"]
+    answer = httpx.put(
+        f"{stack.url(service)}/admin/faults",
+        json=config,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    answer.raise_for_status()
+    state: dict[str, object] = answer.json()
+    return state
+
+
+def erp_counts(stack: Stack, order_id: str) -> dict[str, int]:
+    """Rows per ERP table for one order, read from the ERP's own SQLite file."""
+    with sqlite3.connect(stack.data_dir / "erp.db") as db:
+        return {
+            table: db.execute(
+                f"SELECT count(*) FROM {table} WHERE order_id = ?", (order_id,)
+            ).fetchone()[0]
+            for table in ERP_TABLES
+        }
+
+
+def crm_deals(stack: Stack, order_id: str) -> list[dict[str, str]]:
+    with sqlite3.connect(stack.data_dir / "crm.db") as db:
+        rows = db.execute(
+            "SELECT properties FROM objects WHERE object_type = 'deals' AND archived_at IS NULL"
+        ).fetchall()
+    deals = [json.loads(r[0]) for r in rows]
+    return [d for d in deals if d.get("order_id") == order_id]
+
+
+def idempotency_keys(stack: Stack, prefix: str) -> int:
+    with sqlite3.connect(stack.data_dir / "erp.db") as db:
+        found: int = db.execute(
+            "SELECT count(*) FROM idempotency_keys WHERE key LIKE ?", (f"{prefix}%",)
+        ).fetchone()[0]
+        return found
+
+
+def data_dir(stack: Stack) -> Path:
+    return stack.data_dir

@@ -1,0 +1,125 @@
+"""Order-to-cash on the real stack: outages, a killed worker, bad input; nothing lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from continuum.order_client import OrderClient, OrderError
+from continuum.stack import Stack
+from domain.orders import OrderResult, OrderStatus
+from tests import samples
+from tests.integration.conftest import (
+    crm_deals,
+    erp_counts,
+    idempotency_keys,
+    set_faults,
+)
+
+ONE_OF_EACH = {"reservations": 1, "sales_orders": 1, "payments": 1, "shipments": 1, "invoices": 1}
+
+
+async def drive_to_end(
+    orders: OrderClient, ids: list[str], within: float = 120
+) -> list[OrderResult]:
+    """Reports delivery for shipped orders until every order has finished, within a bound."""
+    deadline = time.monotonic() + within
+    while True:
+        states = [await orders.status(oid) for oid in ids]
+        for state in states:
+            if state.status is OrderStatus.AWAITING_DELIVERY:
+                await orders.deliver(state.order_id, carrier="test-carrier")
+        if all(s.status.is_terminal for s in states):
+            return states
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not finished: {[(s.order_id, s.status) for s in states]}")
+        await asyncio.sleep(0.2)
+
+
+async def wait_for(orders: OrderClient, order_id: str, step: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while step not in [s.step for s in (await orders.status(order_id)).steps]:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{order_id} never did {step}")
+        await asyncio.sleep(0.1)
+
+
+async def test_every_order_finishes_after_an_erp_outage(stack: Stack, orders: OrderClient) -> None:
+    batch = [samples.order(customer_id="C-100") for _ in range(8)]
+    set_faults(stack, "erp", outage_seconds=6, retry_after_seconds=1)
+    try:
+        for order in batch:
+            await orders.start(order)
+        results = await drive_to_end(orders, [o.order_id for o in batch])
+        stats = set_faults(stack, "erp")["stats"]
+    finally:
+        set_faults(stack, "erp")
+    assert stats["outage_rejections"] > 0  # type: ignore[index]
+    assert [r.status for r in results] == [OrderStatus.COMPLETED] * len(batch)
+    for order in batch:
+        assert erp_counts(stack, order.order_id) == ONE_OF_EACH
+        deals = crm_deals(stack, order.order_id)
+        assert len(deals) == 1 and deals[0]["dealstage"] == "closedwon"
+
+
+async def test_worker_killed_mid_order_finishes_with_nothing_twice(
+    stack: Stack, orders: OrderClient
+) -> None:
+    order = samples.order(customer_id="C-101")
+    set_faults(stack, "erp", latency_ms=700)
+    try:
+        await orders.start(order)
+        await wait_for(orders, order.order_id, "create_sales_order")
+        stack.processes["worker"].kill()  # SIGKILL: no chance to finish anything
+        stack.start_worker()
+        results = await drive_to_end(orders, [order.order_id])
+    finally:
+        set_faults(stack, "erp")
+    assert results[0].status is OrderStatus.COMPLETED, results[0].reason
+    assert erp_counts(stack, order.order_id) == ONE_OF_EACH
+    assert len(crm_deals(stack, order.order_id)) == 1
+
+
+async def test_invalid_order_fails_fast_and_writes_nothing(
+    stack: Stack, orders: OrderClient
+) -> None:
+    order = samples.order(currency="ZZZ", quantity=-1)
+    await orders.start(order)
+    with pytest.raises(OrderError) as failed:
+        await orders.result(order.order_id)
+    message = str(failed.value)
+    assert "currency" in message and "lines[0].quantity" in message
+    assert erp_counts(stack, order.order_id) == dict.fromkeys(ONE_OF_EACH, 0)
+    assert idempotency_keys(stack, order.order_id) == 0
+    assert crm_deals(stack, order.order_id) == []
+    assert (await orders.status(order.order_id)).status is OrderStatus.INVALID
+
+
+async def test_declined_payment_is_compensated_in_the_real_erp_and_crm(
+    stack: Stack, orders: OrderClient
+) -> None:
+    order = samples.order(reference="tok_declined")
+    await orders.start(order)
+    result = await orders.result(order.order_id)
+    assert result.status is OrderStatus.COMPENSATED
+    assert "PaymentDeclined" in (result.reason or "") or "declined" in (result.reason or "")
+    assert [c.step for c in result.compensated] == [
+        "mark deal lost",
+        "cancel sales order",
+        "release stock",
+    ]
+    counts = erp_counts(stack, order.order_id)
+    assert counts["payments"] == 0 and counts["sales_orders"] == 1
+    assert crm_deals(stack, order.order_id)[0]["dealstage"] == "closedlost"
+
+
+async def test_same_order_id_is_refused_the_second_time(stack: Stack, orders: OrderClient) -> None:
+    order = samples.order()
+    await orders.start(order)
+    with pytest.raises(OrderError, match=f"order {order.order_id} already exists"):
+        await orders.start(order)
+    await drive_to_end(orders, [order.order_id])
+    with pytest.raises(OrderError, match=f"order {order.order_id} already exists"):
+        await orders.start(order)

@@ -1,0 +1,94 @@
+"""`continuum up`, what `make run` runs: boots, demos, stops cleanly, keeps data, checks ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from continuum.processes import port_in_use
+from continuum.stack import Ports
+from tests.integration.conftest import free_ports
+
+
+def up(data_dir: Path, ports: Ports, *extra: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "starters", "up", "--data-dir", str(data_dir)]
+    argv += ["--temporal-port", str(ports.temporal), "--ui-port", str(ports.ui)]
+    argv += ["--erp-port", str(ports.erp), "--crm-port", str(ports.crm), *extra]
+    env = {**os.environ, "COLUMNS": "250", "TERM": "dumb"}
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+
+
+def read_until(proc: subprocess.Popen[str], marker: str, within: float) -> str:
+    """Output up to the line containing `marker`; fails if the process ends or time runs out."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + within
+    os.set_blocking(proc.stdout.fileno(), False)
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            seen.append(line)
+            if marker in line:
+                return "".join(seen)
+        elif proc.poll() is not None:
+            break
+        else:
+            time.sleep(0.05)
+    # The caller's `stop` interrupts it, so that it stops the processes it started.
+    raise AssertionError(f"no {marker!r} within {within}s; output:\n{''.join(seen)}")
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    return proc.returncode, out
+
+
+def test_up_runs_the_demo_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    ports = free_ports()
+    proc = up(tmp_path, ports, "--orders", "4")
+    try:
+        shown = read_until(proc, "Stack is up", within=240)
+    finally:
+        code, rest = stop(proc)
+    assert code == 0, rest
+    assert "Completed" in shown and "Compensated" in shown and "AwaitingApproval" in shown
+    assert f"http://localhost:{ports.ui}/namespaces/default/workflows/order-D-" in shown
+    assert "stopped cleanly: temporal, erp, crm, worker" in rest
+    assert not any(port_in_use(p) for p in ports.named().values())
+    assert (tmp_path / "temporal.db").exists() and (tmp_path / "erp.db").exists()
+
+    again = up(tmp_path, ports, "--no-demo")
+    try:
+        read_until(again, "Stack is up", within=120)
+        listed = subprocess.run(
+            [sys.executable, "-m", "starters", "order", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}", "COLUMNS": "200"},
+        )
+    finally:
+        stop(again)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("D-") >= 4  # the first run's orders survived the restart
+
+
+def test_up_refuses_a_taken_port_and_starts_nothing(tmp_path: Path) -> None:
+    ports = free_ports()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports.erp))
+        squatter.listen()
+        proc = up(tmp_path, ports)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert f"port {ports.erp} (reference ERP) already in use" in out
+    assert not any(port_in_use(p) for p in (ports.temporal, ports.ui, ports.crm))
+    assert not (tmp_path / "temporal.db").exists()

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from domain.orders import Order
+from domain.orders import Order, PaymentMethod
 
 # Currencies the business sells in; an order in any other is refused up front.
 SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF"})
@@ -67,6 +67,8 @@ def validate_order(order: Order) -> list[Violation]:
             bad(f"shipping_address.{name}", "must not be empty")
     if not _COUNTRY.match(address.country):
         bad("shipping_address.country", f"{address.country!r} is not an ISO country code like DE")
+    if order.payment_method is PaymentMethod.CARD and not (order.payment_reference or "").strip():
+        bad("payment_reference", "a card payment needs the card token")
     if order.lines and order.total <= 0:
         bad("lines", "the order total must be above zero")
     return found

@@ -77,3 +77,8 @@ def test_quantity_and_price_rules_hold_for_any_values(quantity: int, cents: int)
     assert ("lines[0].unit_price" in found) == (price < 0)
     valid_line = 0 < quantity <= 10_000 and price >= 0
     assert (found == set()) == (valid_line and price * quantity > 0)
+
+
+def test_a_card_order_needs_its_card_token() -> None:
+    assert fields({"reference": None}) == ["payment_reference"]
+    assert fields({"reference": " "}) == ["payment_reference"]

@@ -89,7 +89,7 @@ async def record() -> None:
             order = samples.order(order_id=f"H-{name}", **changes)  # type: ignore[arg-type]
             async with h.worker():
                 handle = await start(env.client, h.task_queue, order)
-                await scenario(h, handle, order.order_id)  # type: ignore[arg-type]
+                await scenario(h, handle, order.order_id)
                 result = await handle.result()
                 history = await handle.fetch_history()
             path = HERE / f"order_to_cash_{name}.json"

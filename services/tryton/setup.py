@@ -1,0 +1,569 @@
+"""Create and seed a Tryton 8.2 database for Continuum under one directory.
+
+The directory holds everything: `trytond.conf`, the SQLite file `continuum.sqlite`, the admin
+password (`admin-password`, mode 0600) and the API user's credentials (`api-credentials.json`,
+mode 0600: login, password and REST application key). Every step first looks for what an earlier
+run made, so `setup` can run again on the same directory and only adds what is missing.
+
+Seed (the reference ERP's demo): company "Continuum Demo GmbH" in EUR, two calendar fiscal
+years with monthly periods and invoice sequences, Tryton's minimal chart of accounts, a "Direct"
+payment term, a "Manual" payment journal, and the reference ERP's demo data: SKU-001..SKU-010
+with 10,000 on hand in the default warehouse and SKU-011 with none, customers C-100..C-105 with
+e-mails and credit limits (C-102 at 500.00; C-103 blocked, i.e. archived in Tryton, which the
+connector reports as blocked), plus a few countries for shipping addresses.
+
+The API user `continuum-api` is an ordinary user (not admin), member of:
+  - Sales (sale.group_sale): create, quote, confirm and cancel sales; run the sale's
+    shipment-exception wizard during compensation
+  - Party Administration (party.group_party_admin): add the order's delivery address to the
+    customer (the only party write it makes)
+  - Stock (stock.group_stock): read quantities, assign/pick/pack/do and cancel customer
+    shipments, create customer return shipments
+  - Accounting (account.group_account): post and credit customer invoices
+  - Payment and Payment Approval (account_payment.group_payment, group_payment_approval):
+    record and process receivable payments and their payable refunds
+  - Credit Limit (account_credit_limit.group_credit_limit): for its members a sale over the
+    customer's credit limit is a warning (UserWarning) instead of a hard error, so an order that
+    Continuum's approval gate let through can be confirmed (see `connectors.tryton`)
+It is not an administrator and not in Sales/Stock/Accounting Administration.
+Its REST application key (`res.user.application`, application "rest") is validated at creation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+DATABASE_NAME = "continuum"
+ADMIN_LOGIN = "admin"
+API_LOGIN = "continuum-api"
+COMPANY_NAME = "Continuum Demo GmbH"
+PAYMENT_JOURNAL = "Manual"
+
+# Activated with their dependencies (party, product, company, currency, account, ...).
+MODULES = (
+    "sale",
+    "stock",
+    "account_invoice",
+    "account_invoice_stock",
+    "account_credit_limit",
+    "sale_credit_limit",
+    "account_payment",
+    "sale_payment",
+)
+
+# The reference ERP's demo (services/erp/seed.py): same codes, names, prices and stock.
+# (code, name, list price, quantity on hand)
+PRODUCTS: tuple[tuple[str, str, str, int], ...] = (
+    ("SKU-001", "Espresso machine", "49.90", 10_000),
+    ("SKU-002", "Coffee grinder", "89.00", 10_000),
+    ("SKU-003", "Milk frother", "24.50", 10_000),
+    ("SKU-004", "Bean storage jar", "12.00", 10_000),
+    ("SKU-005", "Descaling kit", "9.99", 10_000),
+    ("SKU-006", "Tamper", "19.90", 10_000),
+    ("SKU-007", "Knock box", "29.00", 10_000),
+    ("SKU-008", "Cup set", "34.90", 10_000),
+    ("SKU-009", "Scale", "45.00", 10_000),
+    ("SKU-010", "Water filter", "14.90", 10_000),
+    ("SKU-011", "Limited edition roaster", "899.00", 0),
+)
+
+# (code, name, e-mail, company or None, credit limit, blocked); blocked is archived in Tryton.
+CUSTOMERS: tuple[tuple[str, str, str, str | None, str, bool], ...] = (
+    ("C-100", "Ada Lovelace", "ada@example.com", "ACME", "50000.00", False),
+    ("C-101", "Grace Hopper", "grace@example.com", "Hopper Systems", "25000.00", False),
+    ("C-102", "Tiny Shop", "owner@tinyshop.example", "Tiny Shop", "500.00", False),
+    ("C-103", "Blocked Trading", "accounts@blocked.example", "Blocked Trading", "10000.00", True),
+    ("C-104", "Alan Turing", "alan@example.com", None, "20000.00", False),
+    ("C-105", "Katherine Johnson", "katherine@example.com", "Orbital Ltd", "100000.00", False),
+)
+
+# The API user's groups (module, XML id); why each is needed is in the module docstring.
+API_GROUPS = (
+    ("sale", "group_sale"),
+    ("party", "group_party_admin"),
+    ("stock", "group_stock"),
+    ("account", "group_account"),
+    ("account_payment", "group_payment"),
+    ("account_payment", "group_payment_approval"),
+    ("account_credit_limit", "group_credit_limit"),
+)
+
+COUNTRIES = (
+    ("DE", "Germany"),
+    ("AT", "Austria"),
+    ("CH", "Switzerland"),
+    ("FR", "France"),
+    ("NL", "Netherlands"),
+    ("BE", "Belgium"),
+    ("IT", "Italy"),
+    ("ES", "Spain"),
+    ("GB", "United Kingdom"),
+    ("US", "United States"),
+)
+
+
+class ApiCredentials(BaseModel):
+    """What a client needs to reach the database as the API user; stored with mode 0600."""
+
+    database: str
+    login: str
+    password: str
+    application_key: str
+
+
+@dataclass(frozen=True)
+class TrytonLayout:
+    """Where everything of one Tryton instance lives under `root`."""
+
+    root: Path
+    database: str = DATABASE_NAME
+
+    @property
+    def config(self) -> Path:
+        return self.root / "trytond.conf"
+
+    @property
+    def db_file(self) -> Path:
+        return self.root / f"{self.database}.sqlite"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.root / "admin-password"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.root / "api-credentials.json"
+
+    def credentials(self) -> ApiCredentials:
+        return ApiCredentials.model_validate_json(self.credentials_file.read_text())
+
+
+Log = Callable[[str], None]
+
+
+def _print(message: str) -> None:
+    print(f"[tryton setup] {message}", flush=True)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def write_config(layout: TrytonLayout) -> None:
+    """The trytond configuration: SQLite (and its attachments) under `root`, no database listing."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.config.write_text(
+        "[database]\n"
+        "uri = sqlite://\n"
+        f"path = {layout.root}\n"
+        "list = False\n"
+        "retry = 5\n"
+        "\n"
+        "[session]\n"
+        # Keep a session for the connector's lifetime; it logs in again on 401 anyway.
+        "max_age = 86400\n"
+        "timeout = 86400\n"
+    )
+
+
+def _database_initialised(layout: TrytonLayout) -> bool:
+    if not layout.db_file.exists() or layout.db_file.stat().st_size == 0:
+        return False
+    import sqlite3
+
+    with sqlite3.connect(layout.db_file) as conn:
+        try:
+            rows = conn.execute(
+                "SELECT name FROM ir_module WHERE state = 'activated' AND name IN ({})".format(
+                    ",".join("?" for _ in MODULES)
+                ),
+                MODULES,
+            ).fetchall()
+        except sqlite3.DatabaseError:
+            return False
+    return len(rows) == len(MODULES)
+
+
+def create_database(layout: TrytonLayout, log: Log = _print) -> bool:
+    """`trytond-admin` on a fresh SQLite file with the modules activated; False if it existed."""
+    if _database_initialised(layout):
+        log(f"database {layout.db_file} exists with all modules activated; skipped")
+        return False
+    if not layout.admin_password_file.exists():
+        _write_secret(layout.admin_password_file, secrets.token_urlsafe(24) + "\n")
+    layout.db_file.touch()
+    # `trytond-admin`, run with this interpreter whatever its scripts directory.
+    argv = [
+        sys.executable,
+        "-m",
+        "trytond.cli.admin",
+        "-c",
+        str(layout.config),
+        "-d",
+        layout.database,
+        "-u",
+        *MODULES,
+        "--activate-dependencies",
+        "--email",
+        "admin@example.com",
+    ]
+    log(f"initialising {layout.db_file} with {', '.join(MODULES)} (about 30 s)")
+    env = {**os.environ, "TRYTONPASSFILE": str(layout.admin_password_file)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"trytond-admin failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding with proteus (runs trytond in this process)
+
+
+def _connect(layout: TrytonLayout) -> Any:
+    from proteus import config as pconfig  # type: ignore[import-untyped]
+
+    os.environ["TRYTOND_CONFIG"] = str(layout.config)
+    return pconfig.set_trytond(database=layout.database, config_file=str(layout.config))
+
+
+def _model(name: str) -> Any:
+    from proteus import Model
+
+    return Model.get(name)
+
+
+def _xml_id(module: str, fs_id: str) -> int:
+    from proteus.config import get_config  # type: ignore[import-untyped]
+
+    model_data = _model("ir.model.data")
+    record_id: int = model_data.get_id(module, fs_id, get_config().context)
+    return record_id
+
+
+def _ensure_company(log: Log) -> Any:
+    from proteus import Wizard
+
+    company_model = _model("company.company")
+    found = company_model.find([("party.name", "=", COMPANY_NAME)])
+    currency = _ensure_currency()
+    if found:
+        company = found[0]
+    else:
+        log("company")
+        party = _model("party.party")(name=COMPANY_NAME)
+        party.save()
+        wizard = Wizard("company.company.config")
+        wizard.execute("company")
+        wizard.form.party = party
+        wizard.form.currency = currency
+        wizard.execute("add")
+        (company,) = company_model.find([("party.name", "=", COMPANY_NAME)])
+    _refresh_context()
+    return company
+
+
+def _refresh_context() -> None:
+    from proteus.config import get_config
+
+    config = get_config()
+    config._context = _model("res.user").get_preferences(True, {})
+
+
+def _ensure_currency() -> Any:
+    currency_model = _model("currency.currency")
+    found = currency_model.find([("code", "=", "EUR")])
+    if found:
+        return found[0]
+    currency = currency_model(name="Euro", symbol="€", code="EUR", rounding=Decimal("0.01"))
+    currency.save()
+    _model("currency.currency.rate")(
+        date=dt.date(2000, 1, 1), rate=Decimal("1"), currency=currency
+    ).save()
+    return currency
+
+
+def _ensure_chart(company: Any, log: Log) -> dict[str, Any]:
+    from proteus import Wizard
+
+    account_model = _model("account.account")
+
+    def accounts() -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for kind in ("receivable", "payable", "revenue", "expense"):
+            match = account_model.find(
+                [(f"type.{kind}", "=", True), ("company", "=", company.id), ("closed", "!=", True)],
+                limit=1,
+            )
+            if match:
+                found[kind] = match[0]
+        return found
+
+    existing = accounts()
+    if len(existing) == 4:
+        return existing
+    log("minimal chart of accounts")
+    template = _model("account.account.template")(_xml_id("account", "account_template_root_en"))
+    wizard = Wizard("account.create_chart")
+    wizard.execute("account")
+    wizard.form.account_template = template
+    wizard.form.company = company
+    wizard.execute("create_account")
+    made = accounts()
+    wizard.form.account_receivable = made["receivable"]
+    wizard.form.account_payable = made["payable"]
+    wizard.form.category_account_revenue = made["revenue"]
+    wizard.form.category_account_expense = made["expense"]
+    wizard.execute("create_properties")
+    return made
+
+
+def _ensure_fiscal_years(company: Any, log: Log) -> None:
+    fiscal_year_model = _model("account.fiscalyear")
+    strict = _model("ir.sequence.strict")
+    sequence_type = _model("ir.sequence.type")
+    (move_type,) = sequence_type.find([("name", "=", "Account Move")], limit=1)
+    (invoice_type,) = sequence_type.find([("name", "=", "Invoice")], limit=1)
+    this_year = dt.date.today().year
+    for year in (this_year, this_year + 1):
+        name = str(year)
+        if fiscal_year_model.find([("name", "=", name), ("company", "=", company.id)]):
+            continue
+        log(f"fiscal year {name}")
+        move_sequence = strict(name=name, sequence_type=move_type, company=company)
+        move_sequence.save()
+        invoice_sequence = strict(
+            name=f"Invoice {name}", sequence_type=invoice_type, company=company
+        )
+        invoice_sequence.save()
+        fiscal_year = fiscal_year_model(
+            name=name,
+            start_date=dt.date(year, 1, 1),
+            end_date=dt.date(year, 12, 31),
+            company=company,
+            move_sequence=move_sequence,
+        )
+        (sequences,) = fiscal_year.invoice_sequences
+        sequences.out_invoice_sequence = invoice_sequence
+        sequences.in_invoice_sequence = invoice_sequence
+        sequences.out_credit_note_sequence = invoice_sequence
+        sequences.in_credit_note_sequence = invoice_sequence
+        fiscal_year.save()
+        fiscal_year.click("create_period")
+
+
+def _ensure_configuration(company: Any, log: Log) -> Any:
+    term_model = _model("account.invoice.payment_term")
+    found = term_model.find([("name", "=", "Direct")])
+    if found:
+        term = found[0]
+    else:
+        log("payment term, payment journal, sale configuration")
+        term = term_model(name="Direct")
+        term.lines.new(type="remainder")
+        term.save()
+    account_config = _model("account.configuration")(1)
+    account_config.default_customer_payment_term = term
+    account_config.default_credit_limit_amount = Decimal("5000")
+    account_config.save()
+
+    sale_config = _model("sale.configuration")(1)
+    # Ship when the sale is processed; invoice what was shipped, once it is.
+    sale_config.sale_shipment_method = "order"
+    sale_config.sale_invoice_method = "fulfillment"
+    sale_config.save()
+
+    journal_model = _model("account.payment.journal")
+    if not journal_model.find([("name", "=", PAYMENT_JOURNAL)]):
+        journal_model(
+            name=PAYMENT_JOURNAL,
+            process_method="manual",
+            currency=company.currency,
+            company=company,
+        ).save()
+    return term
+
+
+def _ensure_countries() -> None:
+    country_model = _model("country.country")
+    have = {c.code for c in country_model.find([])}
+    for code, name in COUNTRIES:
+        if code not in have:
+            country_model(name=name, code=code).save()
+
+
+def _ensure_products(company: Any, accounts: dict[str, Any], log: Log) -> None:
+    template_model = _model("product.template")
+    product_model = _model("product.product")
+    category_model = _model("product.category")
+    (unit,) = _model("product.uom").find([("name", "=", "Unit")])
+    categories = category_model.find([("name", "=", "Goods")])
+    if categories:
+        category = categories[0]
+    else:
+        category = category_model(name="Goods", accounting=True)
+        category.account_revenue = accounts["revenue"]
+        category.account_expense = accounts["expense"]
+        category.save()
+
+    existing = {p.code for p in product_model.find([("code", "like", "SKU-%")])}
+    missing = [p for p in PRODUCTS if p[0] not in existing]
+    if not missing:
+        return
+    log(f"{len(missing)} products and their stock")
+    made: list[tuple[Any, int]] = []
+    for code, name, price, quantity in missing:
+        template = template_model(
+            name=name,
+            type="goods",
+            default_uom=unit,
+            salable=True,
+            list_price=Decimal(price),
+            account_category=category,
+        )
+        # The product's code is the template's code (prefix) plus its own suffix, empty here.
+        template.code = code
+        (product,) = template.products
+        product.cost_price = (Decimal(price) / 2).quantize(Decimal("0.0001"))
+        template.save()
+        made.append((template.products[0], quantity))
+
+    (warehouse,) = _model("stock.location").find([("type", "=", "warehouse")], limit=1)
+    inventory = _model("stock.inventory")(location=warehouse.storage_location, company=company)
+    for product, quantity in made:
+        if quantity:
+            inventory.lines.new(product=product, quantity=quantity)
+    if inventory.lines:
+        inventory.save()
+        inventory.click("confirm")
+
+
+def _ensure_customers(company: Any, term: Any, log: Log) -> None:
+    party_model = _model("party.party")
+    have = {
+        p.code
+        for p in party_model.find(
+            [("code", "like", "C-1%"), ("active", "in", [True, False])],
+        )
+    }
+    (germany,) = _model("country.country").find([("code", "=", "DE")])
+    for code, name, email, company_name, limit, blocked in CUSTOMERS:
+        if code in have:
+            continue
+        log(f"customer {code}")
+        party = party_model(code=code, name=name)
+        party.contact_mechanisms.new(type="email", value=email)
+        (address,) = party.addresses
+        address.party_name = company_name
+        address.street = f"{name.split()[-1]}straße 1"
+        address.postal_code = "10115"
+        address.city = "Berlin"
+        address.country = germany
+        party.customer_payment_term = term
+        party.credit_limit_amount = Decimal(limit)
+        party.save()
+        if blocked:
+            party.active = False
+            party.save()
+
+
+def _ensure_api_user(layout: TrytonLayout, company: Any, log: Log) -> None:
+    """The API user with its groups; a new password and key only when the stored ones fail."""
+    user_model = _model("res.user")
+    application_model = _model("res.user.application")
+    group_model = _model("res.group")
+    found = user_model.find([("login", "=", API_LOGIN)])
+    user = found[0] if found else user_model(login=API_LOGIN, name="Continuum integration")
+    if not found:
+        log(f"API user {API_LOGIN}")
+        user.password = secrets.token_urlsafe(24)  # replaced below, with the key
+    user.email = "continuum-api@example.com"
+    if company not in user.companies:
+        user.companies.append(company)
+    user.company = company
+    for module, fs_id in API_GROUPS:
+        group = group_model(_xml_id(module, fs_id))
+        if group not in user.groups:
+            user.groups.append(group)
+    user.save()
+
+    if layout.credentials_file.exists():
+        credentials = layout.credentials()
+        if application_model.find(
+            [
+                ("user", "=", user.id),
+                ("key", "=", credentials.application_key),
+                ("state", "=", "validated"),
+            ]
+        ):
+            return
+    log(f"new password and REST application key for {API_LOGIN}")
+    for old in application_model.find([("user", "=", user.id), ("state", "!=", "cancelled")]):
+        old.click("cancel")
+    password = secrets.token_urlsafe(24)
+    user.password = password
+    user.save()
+    application = application_model(user=user, application="rest")
+    application.save()
+    if application.state != "validated":
+        application.click("validate_")
+    _write_secret(
+        layout.credentials_file,
+        ApiCredentials(
+            database=layout.database,
+            login=API_LOGIN,
+            password=password,
+            application_key=application.key,
+        ).model_dump_json(indent=2),
+    )
+
+
+def seed(layout: TrytonLayout, log: Log = _print) -> None:
+    _connect(layout)
+    company = _ensure_company(log)
+    accounts = _ensure_chart(company, log)
+    _ensure_fiscal_years(company, log)
+    term = _ensure_configuration(company, log)
+    _ensure_countries()
+    _ensure_products(company, accounts, log)
+    _ensure_customers(company, term, log)
+    _ensure_api_user(layout, company, log)
+
+
+def setup(root: Path, log: Log = _print) -> TrytonLayout:
+    """Config, database and seed under `root`; each step skipped when already done."""
+    started = time.monotonic()
+    layout = TrytonLayout(root.resolve())
+    write_config(layout)
+    create_database(layout, log)
+    # Seeding runs in a child so that this process never holds trytond's global state.
+    argv = [sys.executable, "-m", "services.tryton", "seed", "--dir", str(layout.root)]
+    done = subprocess.run(argv, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"seeding {layout.db_file} failed with exit code {done.returncode}")
+    log(
+        f"ready in {time.monotonic() - started:.1f}s: database {layout.db_file}, "
+        f"API credentials in {layout.credentials_file} (mode 0600)"
+    )
+    return layout
+
+
+def summary(layout: TrytonLayout) -> Sequence[str]:
+    return [
+        f"config:      {layout.config}",
+        f"database:    {layout.db_file} (name {layout.database!r})",
+        f"credentials: {layout.credentials_file} (login, password, REST application key)",
+    ]

@@ -123,3 +123,45 @@ async def test_same_order_id_is_refused_the_second_time(stack: Stack, orders: Or
     await drive_to_end(orders, [order.order_id])
     with pytest.raises(OrderError, match=f"order {order.order_id} already exists"):
         await orders.start(order)
+
+
+async def test_sigterm_drains_the_inflight_step_and_exits_zero(
+    stack: Stack, orders: OrderClient
+) -> None:
+    order = samples.order(customer_id="C-104")
+    worker = stack.processes["worker"]
+    set_faults(stack, "erp", latency_ms=1500)
+    try:
+        await orders.start(order)
+        await wait_for(orders, order.order_id, "reserve_stock")
+        # create_sales_order is now in flight, held 1.5 s by the ERP's latency.
+        code = worker.stop(timeout=30)
+        log = worker.tail(200)
+        stack.start_worker()
+        results = await drive_to_end(orders, [order.order_id])
+    finally:
+        set_faults(stack, "erp")
+    assert code == 0 and not worker.forced
+    assert "stopping: draining in-flight activities" in log and "worker stopped" in log
+    assert "Traceback" not in log
+    assert results[0].status is OrderStatus.COMPLETED
+    assert erp_counts(stack, order.order_id) == ONE_OF_EACH
+    # Drained, not abandoned: the step in flight completed on its first attempt.
+    assert await attempts(orders, order.order_id, "create_sales_order") == [1]
+
+
+async def attempts(orders: OrderClient, order_id: str, activity: str) -> list[int]:
+    """The attempt number of every start of `activity` in the order's history."""
+    history = await orders.handle(order_id).fetch_history()
+    scheduled = {
+        e.event_id
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    }
+    return [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+        and e.activity_task_started_event_attributes.scheduled_event_id in scheduled
+    ]

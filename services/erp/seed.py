@@ -13,32 +13,10 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
+from services.demo_data import DEMO_CUSTOMERS, DEMO_PRODUCTS
 from services.erp.errors import validation
 from services.erp.schemas import Generated
 from services.erp.store import Tx, consecutive_ts
-
-DEMO_CUSTOMERS = [
-    ("C-100", "Ada Lovelace", "ada@example.com", "ACME", "50000.00", False),
-    ("C-101", "Grace Hopper", "grace@example.com", "Hopper Systems", "25000.00", False),
-    ("C-102", "Tiny Shop", "owner@tinyshop.example", "Tiny Shop", "500.00", False),
-    ("C-103", "Blocked Trading", "accounts@blocked.example", "Blocked Trading", "10000.00", True),
-    ("C-104", "Alan Turing", "alan@example.com", None, "20000.00", False),
-    ("C-105", "Katherine Johnson", "katherine@example.com", "Orbital Ltd", "100000.00", False),
-]
-
-DEMO_PRODUCTS = [
-    ("SKU-001", "Espresso machine", "49.90", 10_000),
-    ("SKU-002", "Coffee grinder", "89.00", 10_000),
-    ("SKU-003", "Milk frother", "24.50", 10_000),
-    ("SKU-004", "Bean storage jar", "12.00", 10_000),
-    ("SKU-005", "Descaling kit", "9.99", 10_000),
-    ("SKU-006", "Tamper", "19.90", 10_000),
-    ("SKU-007", "Knock box", "29.00", 10_000),
-    ("SKU-008", "Cup set", "34.90", 10_000),
-    ("SKU-009", "Scale", "45.00", 10_000),
-    ("SKU-010", "Water filter", "14.90", 10_000),
-    ("SKU-011", "Limited edition roaster", "899.00", 0),
-]
 
 _CURRENCIES = ("EUR", "EUR", "EUR", "USD", "GBP", "CHF")
 _STATUSES = ("open",) * 14 + ("invoiced",) * 5 + ("cancelled",)

@@ -45,6 +45,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.demo_data import DEMO_CUSTOMERS, DEMO_PRODUCTS
+
 DATABASE_NAME = "continuum"
 ADMIN_LOGIN = "admin"
 API_LOGIN = "continuum-api"
@@ -63,31 +65,9 @@ MODULES = (
     "sale_payment",
 )
 
-# The reference ERP's demo (services/erp/seed.py): same codes, names, prices and stock.
-# (code, name, list price, quantity on hand)
-PRODUCTS: tuple[tuple[str, str, str, int], ...] = (
-    ("SKU-001", "Espresso machine", "49.90", 10_000),
-    ("SKU-002", "Coffee grinder", "89.00", 10_000),
-    ("SKU-003", "Milk frother", "24.50", 10_000),
-    ("SKU-004", "Bean storage jar", "12.00", 10_000),
-    ("SKU-005", "Descaling kit", "9.99", 10_000),
-    ("SKU-006", "Tamper", "19.90", 10_000),
-    ("SKU-007", "Knock box", "29.00", 10_000),
-    ("SKU-008", "Cup set", "34.90", 10_000),
-    ("SKU-009", "Scale", "45.00", 10_000),
-    ("SKU-010", "Water filter", "14.90", 10_000),
-    ("SKU-011", "Limited edition roaster", "899.00", 0),
-)
-
-# (code, name, e-mail, company or None, credit limit, blocked); blocked is archived in Tryton.
-CUSTOMERS: tuple[tuple[str, str, str, str | None, str, bool], ...] = (
-    ("C-100", "Ada Lovelace", "ada@example.com", "ACME", "50000.00", False),
-    ("C-101", "Grace Hopper", "grace@example.com", "Hopper Systems", "25000.00", False),
-    ("C-102", "Tiny Shop", "owner@tinyshop.example", "Tiny Shop", "500.00", False),
-    ("C-103", "Blocked Trading", "accounts@blocked.example", "Blocked Trading", "10000.00", True),
-    ("C-104", "Alan Turing", "alan@example.com", None, "20000.00", False),
-    ("C-105", "Katherine Johnson", "katherine@example.com", "Orbital Ltd", "100000.00", False),
-)
+# The same demo data as the reference ERP; a blocked customer is archived in Tryton.
+PRODUCTS = tuple(DEMO_PRODUCTS)
+CUSTOMERS = tuple(DEMO_CUSTOMERS)
 
 # The API user's groups (module, XML id); why each is needed is in the module docstring.
 API_GROUPS = (

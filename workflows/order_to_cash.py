@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.credit import CreditStatus
     from domain.crm import DealStage
     from domain.erp import Invoice, Payment, Reservation, SalesOrder, Shipment, StockStatus
-    from domain.lifecycle import CancelRequest, DeliveryNotice
+    from domain.lifecycle import CancelRequest, DeliveryNotice, cancel_problem
     from domain.order_process import WORKFLOW_NAME, OrderToCashInput
     from domain.order_rules import describe, validate_order
     from domain.order_steps import (
@@ -304,19 +304,11 @@ class OrderToCash:
 
     @cancel.validator
     def _check_cancel(self, request: CancelRequest) -> None:
-        oid, status = self._order.order_id, self._track.result.status
-        if request.order_id != oid:
-            raise ValueError(f"unknown order {request.order_id!r}: this is order {oid!r}")
-        if not request.requested_by.strip():
-            raise ValueError("requested_by must not be empty")
-        if status.is_terminal or status is OrderStatus.COMPENSATING:
-            raise ValueError(f"order {oid} is already {status.value}")
-        if self._delivery is not None:
-            raise ValueError(f"order {oid} was delivered; it can no longer be cancelled")
-        if self._cancel is not None:
-            raise ValueError(
-                f"order {oid} is already being cancelled by {self._cancel.requested_by}"
-            )
+        status, delivered = self._track.result.status, self._delivery is not None
+        if problem := cancel_problem(
+            request, self._order.order_id, status, delivered, self._cancel
+        ):
+            raise ValueError(problem)
 
     @workflow.signal
     def delivered(self, notice: DeliveryNotice) -> None:

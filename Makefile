@@ -1,7 +1,9 @@
 # The two commands: `make run` and `make test`. Both set up .venv on first use.
+# `make run ERP=tryton` runs the stack on a real Tryton instead of the reference ERP.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+ERP ?= reference
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test install lint format clean
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/continuum up
+	$(BIN)/continuum up --erp $(ERP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

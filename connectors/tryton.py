@@ -35,6 +35,8 @@ How each port method maps onto Tryton (what is real, what is approximated):
   the sale, through Tryton's manual process method (submitted, processed, succeeded), which only
   records that the money was received (no card gateway is involved); the refund is a payable
   payment of the same amount to the customer, or failing the payment if it had not succeeded.
+  The test card `tok_declined` (the demo's declined order, as on the reference ERP) is refused
+  with BusinessRuleError("PaymentDeclined") before anything is recorded.
 - create_shipment / confirm_delivery: the customer shipment the sale made: assigned (Tryton's
   stock reservation), picked and packed; then done on delivery. The tracking number is the
   shipment number (core Tryton has no carrier tracking).
@@ -109,10 +111,8 @@ log = logging.getLogger(__name__)
 _RESERVATION_PREFIX = "reservation:"
 _OPEN_SHIPMENT_STATES = ("draft", "waiting", "assigned", "picked", "packed", "shipped")
 _TRANSIENT_STATUSES = (429, 502, 503, 504)
-
-
-class _Secret(Protocol):
-    def get_secret_value(self) -> str: ...
+# The demo's test card, as on the reference ERP: always declined (PaymentDeclined).
+DECLINED_TEST_CARD = "tok_declined"
 
 
 class ErpSettings(Protocol):
@@ -121,7 +121,7 @@ class ErpSettings(Protocol):
     @property
     def erp_url(self) -> str: ...
     @property
-    def erp_api_token(self) -> _Secret: ...
+    def tryton_credentials_file(self) -> Path | None: ...
     @property
     def http_timeout_seconds(self) -> float: ...
 
@@ -283,30 +283,24 @@ class TrytonErpClient:
 
     @classmethod
     def from_settings(cls, settings: ErpSettings) -> TrytonErpClient:
-        """A client from the worker's settings: ERP_URL is Tryton's root URL, ERP_API_TOKEN the
-        REST application key. The database, login and password come from optional settings
-        `tryton_database` / `tryton_login` / `tryton_password`, or all of them (key included)
-        from `tryton_credentials_file`, the JSON that `python -m services.tryton setup` writes.
+        """A client from the worker's settings: ERP_URL is Tryton's root URL; the database,
+        login, password and REST application key come from TRYTON_CREDENTIALS_FILE, the JSON
+        that `python -m services.tryton setup` writes (its one source, kept with mode 0600).
         """
-        key = settings.erp_api_token.get_secret_value()
-        database = str(getattr(settings, "tryton_database", None) or "continuum")
-        login = str(getattr(settings, "tryton_login", None) or "continuum-api")
-        secret: Any = getattr(settings, "tryton_password", None)
-        password = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
-        path = getattr(settings, "tryton_credentials_file", None)
-        if path:
-            stored = json.loads(Path(path).read_text())
-            database = str(stored["database"])
-            login = str(stored["login"])
-            password = str(stored["password"])
-            key = str(stored["application_key"])
+        path = settings.tryton_credentials_file
+        if path is None:
+            raise ValueError(
+                "TRYTON_CREDENTIALS_FILE is not set: it names the api-credentials.json "
+                "that `python -m services.tryton setup --dir D` writes"
+            )
+        stored = json.loads(Path(path).read_text())
         return cls(
             TrytonSettings(
                 url=settings.erp_url,
-                database=database,
-                application_key=key,
-                login=login,
-                password=str(password or ""),
+                database=str(stored["database"]),
+                application_key=str(stored["application_key"]),
+                login=str(stored["login"]),
+                password=str(stored["password"]),
                 timeout=settings.http_timeout_seconds,
             )
         )
@@ -1040,6 +1034,13 @@ class TrytonErpClient:
         *,
         idempotency_key: str,
     ) -> Payment:
+        if reference == DECLINED_TEST_CARD:
+            # Like the reference ERP: the demo's test card is refused before anything is recorded.
+            raise BusinessRuleError(
+                SYSTEM,
+                "PaymentDeclined",
+                f"the card {reference} was declined for order {order_id}",
+            )
         env = await self._environment()
         sale = await self._sale_by_order(order_id)
         if sale is None:

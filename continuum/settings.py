@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     erp_backend: Literal["reference", "tryton"] = Field("reference", alias="ERP_BACKEND")
     erp_url: str = Field("http://127.0.0.1:8101", alias="ERP_URL")
     erp_api_token: SecretStr = Field(SecretStr(""), alias="ERP_API_TOKEN")
+    # ERP_BACKEND=tryton: the API user's database, login, password and REST application key,
+    # the JSON file `python -m services.tryton setup --dir D` writes (D/api-credentials.json).
+    tryton_credentials_file: Path | None = Field(None, alias="TRYTON_CREDENTIALS_FILE")
     crm_url: str = Field("http://127.0.0.1:8102", alias="CRM_URL")
     crm_api_token: SecretStr = Field(SecretStr(""), alias="CRM_API_TOKEN")
     http_timeout_seconds: float = Field(10.0, alias="HTTP_TIMEOUT_SECONDS")

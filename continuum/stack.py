@@ -1,5 +1,8 @@
 """The embedded stack: Temporal dev server on a SQLite file, the reference ERP and CRM, a worker.
 
+With `erp_backend="tryton"` the ERP is a real Tryton 8.2 instead of the reference ERP: set up
+under `<data_dir>/tryton` by `python -m services.tryton setup` (idempotent; about 50 s the first
+time, a few seconds after that) and served single-threaded on the ERP port as the "erp" process.
 Everything persists under the data directory, so a second start finds its orders again.
 All ports are checked before anything starts; stopping goes in reverse order, the worker
 first so that it drains its activities while the services it calls are still up.
@@ -13,12 +16,24 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from continuum.processes import ManagedProcess, http_ok, port_in_use, python_module
+from continuum.processes import (
+    ManagedProcess,
+    http_ok,
+    port_in_use,
+    python_module,
+    wait_until,
+)
 from continuum.search_attributes import dev_server_flags
 
 LOOPBACK = "127.0.0.1"
 SECRET_NAMES = ("ERP_API_TOKEN", "ERP_ADMIN_TOKEN", "CRM_API_TOKEN", "CRM_ADMIN_TOKEN")
+ErpBackend = Literal["reference", "tryton"]
+# What `python -m services.tryton setup --dir D` makes under D (see services.tryton.setup).
+TRYTON_DB_FILE = "continuum.sqlite"
+TRYTON_CREDENTIALS_FILE = "api-credentials.json"
+TRYTON_SETUP_TIMEOUT = 300.0
 
 
 class StackError(RuntimeError):
@@ -79,6 +94,18 @@ class Stack:
     faults: dict[str, str] = field(default_factory=dict)  # service name → fault JSON
     worker_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    erp_backend: ErpBackend = "reference"
+    # A directory `services.tryton setup` already made (tests): its database and credentials
+    # are copied into place on the first start, so setup only checks them (seconds, not ~50 s).
+    tryton_template: Path | None = None
+
+    @property
+    def tryton_dir(self) -> Path:
+        return self.data_dir / "tryton"
+
+    @property
+    def tryton_credentials_file(self) -> Path:
+        return self.tryton_dir / TRYTON_CREDENTIALS_FILE
 
     @property
     def temporal_address(self) -> str:
@@ -96,16 +123,20 @@ class Stack:
         env = {
             "TEMPORAL_ADDRESS": self.temporal_address,
             "TEMPORAL_NAMESPACE": "default",
+            "ERP_BACKEND": self.erp_backend,
             "ERP_URL": self.url("erp"),
             "CRM_URL": self.url("crm"),
         }
+        if self.erp_backend == "tryton":
+            env["TRYTON_CREDENTIALS_FILE"] = str(self.tryton_credentials_file)
         env.update(load_secrets(self.data_dir))
         return env
 
     def check_ports(self) -> None:
-        taken = [
-            f"{port} ({name})" for name, port in self.ports.named().items() if port_in_use(port)
-        ]
+        named = self.ports.named()
+        if self.erp_backend == "tryton":
+            named = {("Tryton ERP" if k == "reference ERP" else k): v for k, v in named.items()}
+        taken = [f"{port} ({name})" for name, port in named.items() if port_in_use(port)]
         if taken:
             raise StackError(
                 f"port {', '.join(taken)} already in use; stop what holds it or choose other ports"
@@ -119,10 +150,14 @@ class Stack:
         return proc.start()
 
     def start(self, with_worker: bool = True) -> None:
+        if self.erp_backend == "tryton" and "erp" in self.faults:
+            raise StackError("ERP faults are a feature of the reference ERP, not of Tryton")
         self.check_ports()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = self.client_env()
         try:
+            if self.erp_backend == "tryton":
+                self.setup_tryton()
             self.start_temporal()
             for service in ("erp", "crm"):
                 self.start_service(service, env)
@@ -159,7 +194,51 @@ class Stack:
         proc.wait_ready(lambda: http_ok(self.ui_url), timeout=60)
         return proc
 
+    def setup_tryton(self) -> None:
+        """`python -m services.tryton setup` on the Tryton directory; waits until it is done.
+
+        Idempotent: the first time it creates and seeds the database (about 50 s), later it
+        only checks what exists. A `tryton_template` is copied in first when nothing is there.
+        """
+        target = self.tryton_dir
+        if self.tryton_template is not None and not (target / TRYTON_DB_FILE).exists():
+            target.mkdir(parents=True, exist_ok=True)
+            for name in (TRYTON_DB_FILE, TRYTON_CREDENTIALS_FILE):
+                shutil.copy2(self.tryton_template / name, target / name)
+        proc = ManagedProcess(
+            "tryton-setup",
+            python_module("services.tryton", "setup", "--dir", str(target)),
+            log_path=self.data_dir / "logs" / "tryton-setup.log",
+        ).start()
+        try:
+            wait_until(lambda: not proc.alive(), TRYTON_SETUP_TIMEOUT, "Tryton setup")
+        except TimeoutError as err:
+            proc.stop()
+            raise StackError(f"{err}; see {proc.log_path}") from None
+        except BaseException:
+            proc.stop()
+            raise
+        if proc.stop() != 0:
+            raise StackError(f"Tryton setup failed; last log lines:\n{proc.tail()}")
+
+    def start_tryton(self) -> ManagedProcess:
+        argv = python_module(
+            "services.tryton",
+            "serve",
+            "--dir",
+            str(self.tryton_dir),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.ports.erp),
+        )
+        proc = self._process("erp", argv)
+        proc.wait_ready(lambda: http_ok(f"{self.url('erp')}/"), timeout=60)
+        return proc
+
     def start_service(self, service: str, env: dict[str, str]) -> ManagedProcess:
+        if service == "erp" and self.erp_backend == "tryton":
+            return self.start_tryton()
         db = self.data_dir / f"{service}.db"
         argv = python_module(
             f"services.{service}",

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -73,6 +74,11 @@ def print_result(result: OrderResult) -> None:
         console.print(f"  ↺ {step.at:%Y-%m-%d %H:%M:%S} {step.step} {step.detail}".rstrip())
 
 
+class ErpChoice(StrEnum):
+    reference = "reference"
+    tryton = "tryton"
+
+
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Launch the demo orders once the stack is up.")] = True,
@@ -84,12 +90,32 @@ def up(
     ui_port: int = 8233,
     erp_port: int = 8101,
     crm_port: int = 8102,
+    erp: Annotated[
+        ErpChoice,
+        typer.Option(
+            help="The ERP: the reference ERP, or a real Tryton 8.2 (set up on first use)."
+        ),
+    ] = ErpChoice.reference,
 ) -> None:
     """Start the embedded stack (and the demo), stay up until Ctrl-C, then stop everything."""
-    stack = Stack(data_dir.resolve(), Ports(temporal_port, ui_port, erp_port, crm_port))
+    stack = Stack(
+        data_dir.resolve(),
+        Ports(temporal_port, ui_port, erp_port, crm_port),
+        erp_backend=erp.value,
+    )
     signal.signal(signal.SIGTERM, _interrupt)
+    if erp is ErpChoice.tryton:
+        first = not stack.tryton_credentials_file.exists()
+        console.print(
+            f"Tryton lives in {stack.tryton_dir}; "
+            + (
+                "setting it up for the first time (database, demo data, API user: about 50 s)…"
+                if first
+                else "checking its setup (a few seconds)…"
+            )
+        )
     try:
-        with console.status("starting Temporal, the ERP, the CRM and a worker…"):
+        with console.status(f"starting Temporal, the {erp.value} ERP, the CRM and a worker…"):
             stack.start()
     except (StackError, ProcessError, TimeoutError) as err:
         raise fail(str(err)) from None
@@ -144,7 +170,12 @@ def _show_stack(stack: Stack) -> None:
     table.add_column("where")
     table.add_row("Temporal", stack.temporal_address)
     table.add_row("Web UI", stack.ui_url)
-    table.add_row("reference ERP", f"{stack.url('erp')}/docs")
+    if stack.erp_backend == "tryton":
+        table.add_row(
+            "Tryton ERP", f"{stack.url('erp')}/ (credentials: {stack.tryton_credentials_file})"
+        )
+    else:
+        table.add_row("reference ERP", f"{stack.url('erp')}/docs")
     table.add_row("reference CRM", f"{stack.url('crm')}/docs")
     table.add_row("worker", f"pid {stack.processes['worker'].pid}")
     table.add_row("data", str(stack.data_dir))

@@ -14,13 +14,24 @@ class ConfigurationError(RuntimeError):
 
 
 def build_erp(settings: Settings) -> ErpPort:
-    token = settings.erp_api_token.get_secret_value()
-    if not token:
-        raise ConfigurationError("ERP_API_TOKEN is not set")
     if settings.erp_backend == "tryton":
+        path = settings.tryton_credentials_file
+        if path is None:
+            raise ConfigurationError(
+                "ERP_BACKEND=tryton needs TRYTON_CREDENTIALS_FILE: the api-credentials.json "
+                "that `python -m services.tryton setup --dir D` writes under D"
+            )
+        if not path.is_file():
+            raise ConfigurationError(
+                f"TRYTON_CREDENTIALS_FILE {path} does not exist: "
+                "run `python -m services.tryton setup --dir D` first"
+            )
         from connectors.tryton import TrytonErpClient
 
         return TrytonErpClient.from_settings(settings)
+    token = settings.erp_api_token.get_secret_value()
+    if not token:
+        raise ConfigurationError("ERP_API_TOKEN is not set")
     return ReferenceErpClient(settings.erp_url, token, timeout=settings.http_timeout_seconds)
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from connectors.tryton import TrytonErpClient, TrytonSettings
 from domain.erp import SalesOrderStatus, ShipmentStatus
@@ -647,30 +646,24 @@ async def test_release_stock_unassigns_a_live_shipment(tryton: TrytonErpClient) 
 @dataclass
 class _WorkerSettings:
     erp_url: str = "http://tryton.test:8000"
-    erp_api_token: SecretStr = field(default_factory=lambda: SecretStr("key-from-env"))
     http_timeout_seconds: float = 7.0
-    tryton_password: SecretStr = field(default_factory=lambda: SecretStr("pw"))
-    tryton_credentials_file: str | None = None
+    tryton_credentials_file: Path | None = None
 
 
-async def test_from_settings_takes_the_worker_settings_or_the_credentials_file(
-    tmp_path: Path,
-) -> None:
-    client = TrytonErpClient.from_settings(_WorkerSettings())
-    assert client._settings == TrytonSettings(
-        url="http://tryton.test:8000",
-        database="continuum",
-        application_key="key-from-env",
-        login="continuum-api",
-        password="pw",
-        timeout=7.0,
-    )
-    await client.aclose()
+async def test_from_settings_reads_the_credentials_file_setup_wrote(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="TRYTON_CREDENTIALS_FILE"):
+        TrytonErpClient.from_settings(_WorkerSettings())
 
     stored = {"database": "db2", "login": "api", "password": "p2", "application_key": "k2"}
     path = tmp_path / "api-credentials.json"
     path.write_text(json.dumps(stored))
-    client = TrytonErpClient.from_settings(_WorkerSettings(tryton_credentials_file=str(path)))
-    assert (client._settings.database, client._settings.login) == ("db2", "api")
-    assert (client._settings.password, client._settings.application_key) == ("p2", "k2")
+    client = TrytonErpClient.from_settings(_WorkerSettings(tryton_credentials_file=path))
+    assert client._settings == TrytonSettings(
+        url="http://tryton.test:8000",
+        database="db2",
+        application_key="k2",
+        login="api",
+        password="p2",
+        timeout=7.0,
+    )
     await client.aclose()

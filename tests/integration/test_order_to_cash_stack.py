@@ -142,8 +142,10 @@ async def test_sigterm_drains_the_inflight_step_and_exits_zero(
     finally:
         set_faults(stack, "erp")
     assert code == 0 and not worker.forced
-    assert "stopping: draining in-flight activities" in log and "worker stopped" in log
-    assert "Traceback" not in log
+    assert "stopping: draining in-flight activities" in log
+    # What the worker wrote from SIGTERM on: a clean drain, no crash.
+    shutdown = log.split("stopping: draining in-flight activities", 1)[1]
+    assert "worker stopped" in shutdown and "Traceback" not in shutdown
     assert results[0].status is OrderStatus.COMPLETED
     assert erp_counts(stack, order.order_id) == ONE_OF_EACH
     # Drained, not abandoned: the step in flight completed on its first attempt.

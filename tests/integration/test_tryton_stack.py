@@ -23,6 +23,7 @@ from services.tryton.setup import TrytonLayout
 from tests import samples
 from tests.connectors.tryton_fixtures import SKIP_REASON, TRYTON_MISSING, tryton_template
 from tests.integration.conftest import free_ports
+from tests.integration.test_order_to_cash_stack import wait_for
 
 __all__ = ["tryton_template"]  # a fixture, imported for pytest
 
@@ -116,14 +117,6 @@ async def wait_for_status(
         await asyncio.sleep(0.1)
 
 
-async def wait_for_step(orders: OrderClient, order_id: str, step: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while step not in [s.step for s in (await orders.status(order_id)).steps]:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{order_id} never did {step}")
-        await asyncio.sleep(0.1)
-
-
 async def deliver_and_finish(orders: OrderClient, order_id: str, within: float = 90) -> OrderResult:
     await wait_for_status(orders, order_id, OrderStatus.AWAITING_DELIVERY, within)
     await orders.deliver(order_id, carrier="test-carrier")
@@ -145,7 +138,7 @@ async def test_worker_killed_after_the_sale_leaves_no_duplicates_in_tryton(
 ) -> None:
     order = samples.order(customer_id="C-101")
     await orders.start(order)
-    await wait_for_step(orders, order.order_id, "create_sales_order")
+    await wait_for(orders, order.order_id, "create_sales_order")
     stack.processes["worker"].kill()  # SIGKILL: no chance to finish anything
     stack.start_worker()
     result = await deliver_and_finish(orders, order.order_id)
@@ -158,7 +151,7 @@ async def test_tryton_killed_and_restarted_mid_order_leaves_no_duplicates(
 ) -> None:
     order = samples.order(customer_id="C-100", quantity=3)
     await orders.start(order)
-    await wait_for_step(orders, order.order_id, "create_sales_order")
+    await wait_for(orders, order.order_id, "create_sales_order")
     restarted = stack.restart("erp", kill=True)  # the steps in flight meet a dead ERP
     assert restarted.alive() and stack.processes["erp"] is restarted
     result = await deliver_and_finish(orders, order.order_id)

@@ -693,6 +693,17 @@ class TrytonErpClient:
         candidates = live or found
         return candidates[0] if candidates else None
 
+    async def _order_sale(self, order_id: str, sales_order_id: str) -> dict[str, Any]:
+        """The sale, refused when it belongs to another order (a key reused across orders)."""
+        sale = await self._sale(sales_order_id)
+        if sale.get("reference") != order_id:
+            raise ConflictError(
+                SYSTEM,
+                "IdempotencyConflict",
+                f"sale {sales_order_id} belongs to order {sale.get('reference')}, not {order_id}",
+            )
+        return sale
+
     async def _sale(self, sales_order_id: str) -> dict[str, Any]:
         await self._environment()
         return await self._read(
@@ -1221,13 +1232,7 @@ class TrytonErpClient:
         *,
         idempotency_key: str,
     ) -> Shipment:
-        sale = await self._sale(sales_order_id)
-        if sale.get("reference") != order_id:
-            raise ConflictError(
-                SYSTEM,
-                "IdempotencyConflict",
-                f"sale {sales_order_id} belongs to order {sale.get('reference')}, not {order_id}",
-            )
+        sale = await self._order_sale(order_id, sales_order_id)
         shipments = await self._shipments(sale)
         live = [s for s in shipments if s["state"] != "cancelled"]
         if not live:
@@ -1395,13 +1400,7 @@ class TrytonErpClient:
     async def create_invoice(
         self, order_id: str, sales_order_id: str, *, idempotency_key: str
     ) -> Invoice:
-        sale = await self._sale(sales_order_id)
-        if sale.get("reference") != order_id:
-            raise ConflictError(
-                SYSTEM,
-                "IdempotencyConflict",
-                f"sale {sales_order_id} belongs to order {sale.get('reference')}, not {order_id}",
-            )
+        sale = await self._order_sale(order_id, sales_order_id)
         invoices = await self._invoices(sale)
         done = [i for i in invoices if i["state"] in ("posted", "paid")]
         if done:

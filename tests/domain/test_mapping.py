@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -125,6 +125,8 @@ values = st.one_of(
 )
 
 
+# Generation time is wall-clock on a shared, noisy machine: not something a test may judge.
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.dictionaries(st.sampled_from(sorted(order())), values))
 def test_mapping_never_raises_whatever_the_record_holds(changes: dict[str, Any]) -> None:
     for mapping in DEFAULT_MAPPING.objects:

@@ -1,11 +1,27 @@
-"""A person's decision on an order, and where the approval stands."""
+"""An approval: who must decide what, by when, and what each person did (the audit trail).
+
+The `Approval` workflow holds an `ApprovalState` and changes it only through the pure functions
+here, so the rules (four-eyes, roles, claims, delegation) are tested without Temporal.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from domain.business_calendar import BusinessCalendar
+
+WORKFLOW_NAME = "Approval"
+# The activity that tells approvers about reminders, escalations and expiries.
+NOTIFY_APPROVERS = "notify_approvers"
+
+
+def approval_workflow_id(subject_id: str) -> str:
+    """`approval-order-O-1` for subject `order-O-1`: one approval per subject, ever."""
+    return f"approval-{subject_id}"
 
 
 class Verdict(StrEnum):
@@ -13,33 +29,176 @@ class Verdict(StrEnum):
     REJECTED = "rejected"
 
 
+class ApprovalStatus(StrEnum):
+    """Where an approval stands; also the ApprovalStatus search attribute."""
+
+    PENDING = "Pending"
+    APPROVED = "Approved"
+    REJECTED = "Rejected"
+    # The final deadline passed and the configured outcome applied.
+    EXPIRED = "Expired"
+    # The subject went away (e.g. the order was cancelled) before a verdict.
+    CANCELLED = "Cancelled"
+
+
+class AuditAction(StrEnum):
+    REQUESTED = "requested"
+    CLAIMED = "claimed"
+    DELEGATED = "delegated"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+
+class Person(BaseModel):
+    name: str
+    roles: list[str] = Field(default_factory=list)
+
+
+class ApprovalLevel(BaseModel):
+    """One step of the chain, as the policy decided it."""
+
+    role: str
+    # Business time (see BusinessCalendar) from the level's start until it escalates.
+    sla: timedelta
+    # How long before the SLA ends the reminder goes out (business time).
+    reminder_lead: timedelta = timedelta(0)
+    # Who takes over when the SLA passes; None: nobody, the level waits for the final deadline.
+    escalation_role: str | None = None
+    reason: str = ""
+
+
+class ApprovalRequest(BaseModel):
+    """Everything the approval needs, fixed at start so validators replay the same way."""
+
+    subject_id: str  # e.g. "order-O-1"; the workflow id is approval_workflow_id(subject_id)
+    kind: str  # order | contract | ...
+    requester: str
+    amount: Decimal
+    currency: str
+    summary: str
+    credit_risk: bool = False
+    contract: bool = False
+    order_id: str | None = None
+    levels: list[ApprovalLevel]
+    # Business time from the request until `deadline_outcome` applies.
+    final_deadline: timedelta
+    deadline_outcome: Verdict = Verdict.REJECTED
+    # Role -> who takes over from it; used when an escalated level's SLA passes again.
+    escalations: dict[str, str] = Field(default_factory=dict)
+    calendar: BusinessCalendar = Field(default_factory=BusinessCalendar)
+    # A snapshot of the people directory (username -> name and roles).
+    people: dict[str, Person]
+
+
 class ApprovalDecision(BaseModel):
-    order_id: str
     approver: str
+    verdict: Verdict
+    comment: str = ""
+    # The level the approver means (0-based); None: whichever level is pending.
+    level: int | None = None
+
+
+class ApprovalClaim(BaseModel):
+    approver: str
+
+
+class ApprovalDelegation(BaseModel):
+    approver: str  # who hands the level on
+    to: str  # who receives it
     comment: str = ""
 
 
-class ApprovalState(BaseModel):
-    reasons: list[str] = Field(default_factory=list)
-    deadline: datetime
+class AuditEntry(BaseModel):
+    at: datetime
+    actor: str  # a username, or "system" for reminders, escalations and the deadline
+    role: str = ""
+    action: AuditAction
+    level: int | None = None
+    comment: str = ""
+
+
+class LevelState(BaseModel):
+    index: int
+    role: str
+    # Who may decide: the level's role, plus the escalation roles it was handed to.
+    roles: list[str]
+    started_at: datetime | None = None
+    sla_deadline: datetime | None = None
+    reminder_at: datetime | None = None
+    reminded: bool = False
+    escalations: int = 0
+    claimed_by: str | None = None
+    delegated_to: str | None = None
     verdict: Verdict | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
     comment: str = ""
-    # True when nobody decided in time and the deadline rejected the order.
+
+    @property
+    def assignee(self) -> str | None:
+        return self.delegated_to or self.claimed_by
+
+    @property
+    def pending_role(self) -> str:
+        return self.roles[-1]
+
+
+class ApprovalState(BaseModel):
+    subject_id: str
+    kind: str
+    requester: str
+    summary: str
+    amount: Decimal
+    currency: str
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    current_level: int | None = None
+    pending_role: str | None = None
+    assignee: str | None = None
+    sla_deadline: datetime | None = None
+    final_deadline: datetime
+    deadline_outcome: Verdict
+    levels: list[LevelState]
+    audit: list[AuditEntry] = Field(default_factory=list)
+    verdict: Verdict | None = None
+    decided_by: str | None = None
+
+
+class ApprovalOutcome(BaseModel):
+    subject_id: str
+    status: ApprovalStatus
+    verdict: Verdict | None  # None only when cancelled
+    decided_by: str | None  # the last person who decided; None when the deadline did
     timed_out: bool = False
+    comment: str = ""
+    audit: list[AuditEntry] = Field(default_factory=list)
+
+    @property
+    def approved(self) -> bool:
+        return self.verdict is Verdict.APPROVED
 
 
-def decision_problem(
-    state: ApprovalState | None, decision: ApprovalDecision, order_id: str
-) -> str | None:
-    """Why a decision can't be taken, or None when it can."""
-    if decision.order_id != order_id:
-        return f"unknown order {decision.order_id!r}: this is order {order_id!r}"
-    if not decision.approver.strip():
-        return "approver must not be empty"
-    if state is None:
-        return f"order {order_id} is not waiting for approval"
-    if state.verdict is not None:
-        return f"order {order_id} was already {state.verdict.value} by {state.decided_by}"
-    return None
+class NoticeKind(StrEnum):
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+    EXPIRED = "expired"
+
+
+class ApprovalNotice(BaseModel):
+    """A reminder or escalation for the people who can decide; sent at most once per key."""
+
+    kind: NoticeKind
+    subject_id: str
+    summary: str
+    level: int
+    role: str
+    recipients: list[str]  # usernames holding the role (or the assignee)
+    due: datetime | None = None
+    message: str
+    # Derived from the subject, level and event (never random), so a retried or replayed
+    # notification is recognisable as the same one by the receiver.
+    idempotency_key: str

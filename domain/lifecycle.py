@@ -16,6 +16,15 @@ class DeliveryNotice(BaseModel):
     delivered_at: datetime | None = None
 
 
+class EventNotice(BaseModel):
+    """News about an order from another system (a webhook), kept in the order's tracking."""
+
+    event_id: str
+    source: str
+    type: str
+    order_id: str
+
+
 class CancelRequest(BaseModel):
     order_id: str
     requested_by: str

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.approvals import ApprovalOutcome
+
 
 class PaymentMethod(StrEnum):
     CARD = "card"
@@ -117,3 +119,5 @@ class OrderResult(BaseModel):
     shipment_id: str | None = None
     invoice_id: str | None = None
     deal_id: str | None = None
+    # The Approval process's outcome and audit trail, when the order needed one.
+    approval: ApprovalOutcome | None = None

@@ -17,12 +17,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.approval_gate import GateDecision, GateState
     from domain.approval_policy import requires_approval
-    from domain.approvals import ApprovalDecision, ApprovalState, Verdict
+    from domain.approvals import Verdict
     from domain.credit import CreditStatus
     from domain.crm import DealStage
     from domain.erp import Invoice, Payment, Reservation, SalesOrder, Shipment, StockStatus
-    from domain.lifecycle import CancelRequest, DeliveryNotice, cancel_problem
+    from domain.lifecycle import CancelRequest, DeliveryNotice, EventNotice, cancel_problem
     from domain.order_process import WORKFLOW_NAME, OrderToCashInput
     from domain.order_rules import describe, validate_order
     from domain.order_steps import (
@@ -41,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         Undo,
     )
     from domain.orders import OrderResult, OrderStatus
-    from workflows.approval_gate import ApprovalGate
+    from workflows.order_approval import OrderApproval
     from workflows.order_tracking import OrderTracker
     from workflows.policies import READ, WRITE
     from workflows.saga import Saga, failed
@@ -65,7 +66,7 @@ class OrderToCash:
         self._order = input.order
         self._track = OrderTracker(input.order)
         self._saga = Saga(input.order.order_id)
-        self._approval = ApprovalGate(input.order.order_id)
+        self._approval = OrderApproval(input.order.order_id)
         self._delivery: DeliveryNotice | None = None
         self._cancel: CancelRequest | None = None
         self._stop = asyncio.Event()
@@ -187,13 +188,14 @@ class OrderToCash:
         if not need.required:
             return
         self._track.set_status(OrderStatus.AWAITING_APPROVAL, "; ".join(need.reasons))
-        state = await self._approval.wait(need.reasons, input.policy.deadline, self._stop)
+        # New orders run the Approval process as a child; older ones keep the single gate.
+        decision = await self._approval.wait(input, credit, need.reasons, self._stop)
+        self._track.result.approval = self._approval.outcome
         self._checkpoint()
-        if state.verdict is Verdict.REJECTED:
-            who = "the approval deadline" if state.timed_out else state.decided_by
-            comment = f": {state.comment}" if state.comment else ""
-            raise _Stop(OrderStatus.REJECTED, f"rejected by {who}{comment}")
-        self._track.record("approved", f"by {state.decided_by}")
+        assert decision is not None  # None only when stopped, and the checkpoint raised
+        if not decision.approved:
+            raise _Stop(OrderStatus.REJECTED, decision.reason)
+        self._track.record("approved", f"by {decision.decided_by}")
         self._track.set_status(OrderStatus.PROCESSING, "")
 
     async def _await_delivery(self, deadline: timedelta, tracking: str) -> DeliveryNotice:
@@ -271,28 +273,32 @@ class OrderToCash:
     def status(self) -> OrderResult:
         return self._track.result
 
+    # The single-level gate of orders started before the Approval process (see order_approval).
     @workflow.query
-    def approval(self) -> ApprovalState | None:
-        return self._approval.state
+    def approval(self) -> GateState | None:
+        return self._approval.gate.state
 
     @workflow.update
-    def approve(self, decision: ApprovalDecision) -> ApprovalState:
-        return self._approval.decide(decision, Verdict.APPROVED)
+    def approve(self, decision: GateDecision) -> GateState:
+        return self._approval.gate.decide(decision, Verdict.APPROVED)
 
     @workflow.update
-    def reject(self, decision: ApprovalDecision) -> ApprovalState:
-        return self._approval.decide(decision, Verdict.REJECTED)
+    def reject(self, decision: GateDecision) -> GateState:
+        return self._approval.gate.decide(decision, Verdict.REJECTED)
 
     @approve.validator
-    def _check_approve(self, decision: ApprovalDecision) -> None:
+    def _check_approve(self, decision: GateDecision) -> None:
         self._check_decision(decision)
 
     @reject.validator
-    def _check_reject(self, decision: ApprovalDecision) -> None:
+    def _check_reject(self, decision: GateDecision) -> None:
         self._check_decision(decision)
 
-    def _check_decision(self, decision: ApprovalDecision) -> None:
-        if problem := self._approval.problem(decision):
+    def _check_decision(self, decision: GateDecision) -> None:
+        if self._approval.in_child:
+            oid = self._order.order_id
+            raise ValueError(f"order {oid} is decided in workflow approval-order-{oid} (decide)")
+        if problem := self._approval.gate.problem(decision):
             raise ValueError(problem)
         if self._cancel is not None:
             raise ValueError(f"order {self._order.order_id} is being cancelled")
@@ -316,6 +322,15 @@ class OrderToCash:
             workflow.logger.warning("ignored a delivery notice for order %s", notice.order_id)
         elif self._delivery is None:
             self._delivery = notice
+
+    @workflow.signal
+    def received(self, event: EventNotice) -> None:
+        """News from another system (a webhook): kept in the tracking, once per event id."""
+        detail = f"{event.source} event {event.event_id}"
+        if event.order_id == self._order.order_id and all(
+            step.detail != detail for step in self._track.result.steps
+        ):
+            self._track.record(event.type, detail)
 
     def _request_stop(self, request: CancelRequest) -> None:
         if self._cancel is None:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-from domain.approval_policy import ApprovalPolicy, requires_approval
-from domain.approvals import ApprovalDecision, ApprovalState, Verdict, decision_problem
+import pytest
+from pydantic import ValidationError
+
+from continuum.approval_config import ApprovalConfigError, load_approval_policy
+from domain.approval_gate import GateDecision, GateState, gate_problem
+from domain.approval_policy import (
+    ApprovalPlan,
+    ApprovalPolicy,
+    RoleRule,
+    approval_plan,
+    order_approval_plan,
+    requires_approval,
+)
+from domain.approvals import Verdict
 from domain.credit import CreditStatus
 
 POLICY = ApprovalPolicy(amount_threshold=Decimal("5000"), credit_usage_threshold=Decimal("0.8"))
@@ -37,17 +50,127 @@ def test_exhausted_credit_always_needs_approval() -> None:
     assert requires_approval(Decimal("1"), credit("100", "100"), POLICY).required
 
 
-def test_decisions_that_are_refused_say_why() -> None:
-    waiting = ApprovalState(deadline=datetime(2030, 1, 1, tzinfo=UTC))
-    ok = ApprovalDecision(order_id="O-1", approver="maria")
-    assert decision_problem(waiting, ok, "O-1") is None
-    assert decision_problem(None, ok, "O-1") == "order O-1 is not waiting for approval"
+def test_legacy_gate_decisions_that_are_refused_say_why() -> None:
+    waiting = GateState(deadline=datetime(2030, 1, 1, tzinfo=UTC))
+    ok = GateDecision(order_id="O-1", approver="maria")
+    assert gate_problem(waiting, ok, "O-1") is None
+    assert gate_problem(None, ok, "O-1") == "order O-1 is not waiting for approval"
     assert "unknown order 'O-2'" in (
-        decision_problem(waiting, ok.model_copy(update={"order_id": "O-2"}), "O-1") or ""
+        gate_problem(waiting, ok.model_copy(update={"order_id": "O-2"}), "O-1") or ""
     )
     assert (
-        decision_problem(waiting, ok.model_copy(update={"approver": ""}), "O-1")
+        gate_problem(waiting, ok.model_copy(update={"approver": ""}), "O-1")
         == "approver must not be empty"
     )
     decided = waiting.model_copy(update={"verdict": Verdict.REJECTED, "decided_by": "li"})
-    assert decision_problem(decided, ok, "O-1") == "order O-1 was already rejected by li"
+    assert gate_problem(decided, ok, "O-1") == "order O-1 was already rejected by li"
+
+
+# --- the chain -----------------------------------------------------------------------------
+
+
+def roles(plan: ApprovalPlan) -> list[str]:
+    return [level.role for level in plan.levels]
+
+
+def test_the_chain_grows_with_amount_contract_and_credit_risk() -> None:
+    assert roles(approval_plan(Decimal("5000"), POLICY)) == []
+    assert roles(approval_plan(Decimal("5000.01"), POLICY)) == ["sales_manager"]
+    assert roles(approval_plan(Decimal("20000.01"), POLICY)) == ["sales_manager", "finance"]
+    assert roles(approval_plan(Decimal("100"), POLICY, contract=True)) == ["legal"]
+    assert roles(approval_plan(Decimal("100"), POLICY, credit_risk=True)) == ["finance"]
+    everything = approval_plan(Decimal("30000"), POLICY, credit_risk=True, contract=True)
+    assert roles(everything) == ["sales_manager", "finance", "legal"]  # finance once
+    assert everything.reasons == [
+        "amount 30000 is above the approval threshold 5000",
+        "amount 30000 is above the finance threshold 20000",
+        "credit risk",
+        "a contract needs legal review",
+    ]
+
+
+def test_levels_carry_sla_reminder_and_escalation_from_configuration() -> None:
+    policy = POLICY.model_copy(
+        update={
+            "roles": {
+                **POLICY.roles,
+                "finance": RoleRule(
+                    sla_business_hours=24, reminder_lead_business_hours=3, escalation_role="cfo"
+                ),
+            }
+        }
+    )
+    [level] = approval_plan(Decimal("10"), policy, credit_risk=True).levels
+    assert (level.role, level.sla, level.reminder_lead, level.escalation_role) == (
+        "finance",
+        timedelta(hours=24),
+        timedelta(hours=3),
+        "cfo",
+    )
+
+
+def test_the_deadline_outcome_approves_only_low_risk_requests() -> None:
+    policy = POLICY.model_copy(
+        update={"low_risk_max_amount": Decimal("10000"), "low_risk_outcome": Verdict.APPROVED}
+    )
+    assert approval_plan(Decimal("6000"), policy).deadline_outcome is Verdict.APPROVED
+    assert approval_plan(Decimal("10001"), policy).deadline_outcome is Verdict.REJECTED
+    risky = approval_plan(Decimal("6000"), policy, credit_risk=True)
+    assert risky.deadline_outcome is Verdict.REJECTED
+    contract = approval_plan(Decimal("6000"), policy, contract=True)
+    assert contract.deadline_outcome is Verdict.REJECTED
+
+
+def test_an_order_s_credit_risk_adds_finance_with_the_reason() -> None:
+    plan = order_approval_plan(Decimal("900"), credit("1500", "500"), POLICY)
+    assert roles(plan) == ["finance"] and plan.credit_risk
+    assert plan.reasons == ["total 900 uses more than 80% of the available credit 1000"]
+    assert plan.levels[0].reason == plan.reasons[0]
+    # The chain and the legacy yes/no agree on whether an order waits.
+    for total in ("100", "900", "5001", "25000"):
+        need = requires_approval(Decimal(total), credit("1500", "500"), POLICY)
+        assert order_approval_plan(Decimal(total), credit("1500", "500"), POLICY).required == (
+            need.required
+        )
+
+
+def test_configuration_mistakes_are_named() -> None:
+    with pytest.raises(ValidationError, match="finance_threshold 100 must not be below"):
+        ApprovalPolicy(finance_threshold=Decimal("100"))
+    with pytest.raises(ValidationError, match="role 'legal' has no entry in roles"):
+        ApprovalPolicy(roles={"sales_manager": RoleRule(), "finance": RoleRule()})
+    with pytest.raises(ValidationError, match=r"reminder_lead_business_hours 8\.0 must be below"):
+        ApprovalPolicy(
+            roles={
+                **ApprovalPolicy().roles,
+                "legal": RoleRule(sla_business_hours=8, reminder_lead_business_hours=8),
+            }
+        )
+
+
+def test_the_shipped_configuration_file_loads(tmp_path: Path) -> None:
+    policy = load_approval_policy()
+    assert policy.people["alice"].roles == ["sales_manager"]
+    assert policy.people["bob"].roles == ["finance"]
+    assert policy.escalations()["sales_manager"] == "sales_director"
+    assert policy.calendar.time_zone == "Europe/Berlin" and policy.calendar.weekdays == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    assert load_approval_policy(amount_threshold=Decimal("7000")).amount_threshold == 7000
+
+    broken = tmp_path / "approvals.toml"
+    broken.write_text('amount_threshold = "lots"\n[calendar]\ntime_zone = "Nowhere/Land"\n')
+    with pytest.raises(ApprovalConfigError) as wrong:
+        load_approval_policy(broken)
+    message = str(wrong.value)
+    assert str(broken) in message and "amount_threshold" in message
+    assert "calendar.time_zone" in message and "unknown time zone 'Nowhere/Land'" in message
+    with pytest.raises(ApprovalConfigError, match="cannot read approval config"):
+        load_approval_policy(tmp_path / "missing.toml")
+    broken.write_text("amount_threshold = ")
+    with pytest.raises(ApprovalConfigError, match="is not valid"):
+        load_approval_policy(broken)

@@ -7,6 +7,7 @@ import time
 
 from temporalio.client import Client, WorkflowHandle
 
+from continuum.approval_config import load_approval_policy
 from domain.order_process import OrderToCashInput, workflow_id
 from domain.orders import Order, OrderResult, OrderStatus
 from workflows.order_to_cash import OrderToCash
@@ -15,7 +16,9 @@ from workflows.order_to_cash import OrderToCash
 async def start(
     client: Client, task_queue: str, order: Order, **input_changes: object
 ) -> WorkflowHandle[OrderToCash, OrderResult]:
-    payload = OrderToCashInput(order=order).model_copy(update=input_changes)
+    # The approval policy as configured (config/approvals.toml): thresholds, roles, people.
+    policy = load_approval_policy()
+    payload = OrderToCashInput(order=order, policy=policy).model_copy(update=input_changes)
     return await client.start_workflow(
         OrderToCash.run, payload, id=workflow_id(order.order_id), task_queue=task_queue
     )

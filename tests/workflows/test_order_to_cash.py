@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,8 +12,10 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from domain.approval_policy import ApprovalPolicy
-from domain.approvals import ApprovalDecision
+from continuum import search_attributes as sa
+from continuum.approval_client import ApprovalClient, ApprovalError, UnknownApproval
+from domain.approval_gate import GateDecision
+from domain.approvals import ApprovalDecision, ApprovalState, Verdict
 from domain.crm import DealStage
 from domain.erp import ShipmentStatus
 from domain.errors import BusinessRuleError, InvalidRequestError
@@ -89,67 +93,136 @@ async def test_malformed_input_fails_the_workflow_instead_of_getting_stuck(
 
 async def test_large_order_waits_for_approval_and_validates_decisions(harness: Harness) -> None:
     order = samples.order(unit_price=BIG, quantity=1)
+    approvals = ApprovalClient(harness.env.client)
+    subject = f"order-{order.order_id}"
     async with harness.worker():
         handle = await start(harness.env.client, harness.task_queue, order)
         state = await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
         assert "approval threshold" in (state.reason or "")
         assert harness.erp.calls["reserve_stock"] == 0
 
+        waiting = await _approval_state(approvals, subject)
+        assert waiting.pending_role == "sales_manager" and waiting.requester == "C-100"
         refusals = {
-            "approver must not be empty": ApprovalDecision(order_id=order.order_id, approver=" "),
-            "unknown order 'other'": ApprovalDecision(order_id="other", approver="maria"),
+            "approver must not be empty": " ",
+            "unknown approver 'maria'": "maria",
+            "bob is not authorised to decide level 1": "bob",
         }
-        for message, decision in refusals.items():
-            with pytest.raises(WorkflowUpdateFailedError) as refused:
-                await handle.execute_update(OrderToCash.approve, decision)
-            assert message in str(refused.value.cause)
+        for message, who in refusals.items():
+            with pytest.raises(ApprovalError) as refused:
+                await approvals.decide(subject, _yes(who))
+            assert message in str(refused.value)
+        # The order's own single-level Updates are for orders started before; they say where.
+        with pytest.raises(WorkflowUpdateFailedError) as old_way:
+            await handle.execute_update(
+                OrderToCash.approve, GateDecision(order_id=order.order_id, approver="alice")
+            )
+        assert f"decided in workflow approval-order-{order.order_id}" in str(old_way.value.cause)
 
-        ok = ApprovalDecision(order_id=order.order_id, approver="maria", comment="known customer")
-        decided = await handle.execute_update(OrderToCash.approve, ok)
-        assert decided.verdict == "approved" and decided.decided_by == "maria"
-        with pytest.raises(WorkflowUpdateFailedError) as twice:
-            await handle.execute_update(OrderToCash.reject, ok)
-        assert "already approved by maria" in str(twice.value.cause)
-
+        decided = await approvals.decide(subject, _yes("alice", comment="known customer"))
+        assert decided.verdict == "approved" and decided.decided_by == "alice"
         await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        with pytest.raises(ApprovalError) as twice:
+            await approvals.decide(subject, _yes("dave"))
+        assert str(twice.value) == f"already decided: {subject} is approved by alice"
+
         await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
         result = await handle.result()
     assert result.status is OrderStatus.COMPLETED
-    assert ("approved", "by maria") in [(s.step, s.detail) for s in result.steps]
+    assert ("approved", "by alice") in [(s.step, s.detail) for s in result.steps]
+    assert result.approval is not None and result.approval.decided_by == "alice"
+    assert [e.action for e in result.approval.audit] == ["requested", "approved"]
+    assert result.approval.audit[-1].comment == "known customer"
 
 
 async def test_rejection_ends_the_order_before_any_write(harness: Harness) -> None:
     order = samples.order(unit_price=BIG, quantity=1)
+    approvals = ApprovalClient(harness.env.client)
     async with harness.worker():
         handle = await start(harness.env.client, harness.task_queue, order)
         await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
-        no = ApprovalDecision(order_id=order.order_id, approver="maria", comment="too risky")
-        await handle.execute_update(OrderToCash.reject, no)
+        no = ApprovalDecision(approver="alice", verdict=Verdict.REJECTED, comment="too risky")
+        await _approval_state(approvals, f"order-{order.order_id}")
+        await approvals.decide(f"order-{order.order_id}", no)
         result = await handle.result()
     assert result.status is OrderStatus.REJECTED
-    assert result.reason == "rejected by maria: too risky"
+    assert result.reason == "rejected by alice: too risky"
     assert harness.erp.calls["reserve_stock"] == 0
+
+
+async def test_two_level_chain_with_four_eyes(harness: Harness) -> None:
+    order = samples.order(unit_price="25000.00", quantity=1)  # above the finance threshold
+    approvals = ApprovalClient(harness.env.client)
+    subject = f"order-{order.order_id}"
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
+        await _approval_state(approvals, subject)
+        # frank holds cfo and finance; dave holds sales_manager.
+        after_first = await approvals.decide(subject, _yes("dave"))
+        assert after_first.pending_role == "finance"
+        assert (await handle.query(OrderToCash.status)).status is OrderStatus.AWAITING_APPROVAL
+        await approvals.decide(subject, _yes("erin"))
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
+        result = await handle.result()
+    assert result.status is OrderStatus.COMPLETED and result.approval is not None
+    assert [(e.action.value, e.actor) for e in result.approval.audit][1:] == [
+        ("approved", "dave"),
+        ("approved", "erin"),
+    ]
 
 
 async def test_approval_deadline_rejects_automatically(harness: Harness) -> None:
-    order = samples.order(unit_price=BIG, quantity=1)
-    policy = ApprovalPolicy(deadline=timedelta(hours=48))
+    # Above the low-risk amount: the final deadline (40 business hours) rejects.
+    order = samples.order(unit_price="12000.00", quantity=1)
     async with harness.worker():
-        handle = await start(harness.env.client, harness.task_queue, order, policy=policy)
-        result = await handle.result()  # the test server skips the 48 hours
+        handle = await start(harness.env.client, harness.task_queue, order)
+        result = await handle.result()  # the test server skips the business week
     assert result.status is OrderStatus.REJECTED
     assert result.reason == "rejected by the approval deadline"
     assert harness.erp.calls["reserve_stock"] == 0
+    assert result.approval is not None and result.approval.timed_out
+    actions = [e.action.value for e in result.approval.audit]
+    assert actions[0] == "requested" and actions[-1] == "expired"
+    assert "reminded" in actions and "escalated" in actions
+
+
+async def _approval_state(approvals: ApprovalClient, subject: str) -> ApprovalState:
+    """The order starts its approval right after it shows AwaitingApproval: wait for it."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            return await approvals.state(subject)
+        except UnknownApproval:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+def _yes(who: str, comment: str = "") -> ApprovalDecision:
+    return ApprovalDecision(approver=who, verdict=Verdict.APPROVED, comment=comment)
 
 
 async def test_credit_usage_needs_approval_even_for_small_orders(harness: Harness) -> None:
     harness.erp.credit_limit = Decimal("100")
     order = samples.order(unit_price="90.00", quantity=1)
+    approvals = ApprovalClient(harness.env.client)
     async with harness.worker():
         handle = await start(harness.env.client, harness.task_queue, order)
         state = await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
-        await handle.terminate("test done")
+        subject = f"order-{order.order_id}"
+        waiting = await _approval_state(approvals, subject)
+        # Cancelled in Temporal (Web UI): the order cancels its approval, which leaves the inbox.
+        await handle.cancel()
+        result = await handle.result()
+        with pytest.raises(WorkflowFailureError):
+            await approvals.handle(subject).result()
+        attrs = (await approvals.handle(subject).describe()).typed_search_attributes
     assert "available credit" in (state.reason or "")
+    assert result.status is OrderStatus.CANCELLED and result.compensated == []
+    assert waiting.pending_role == "finance" and waiting.levels[0].role == "finance"
+    assert attrs.get(sa.APPROVAL_STATUS) == "Cancelled" and attrs.get(sa.APPROVAL_ROLE) == ""
 
 
 async def test_delivery_deadline_marks_overdue_and_keeps_waiting(harness: Harness) -> None:
@@ -300,7 +373,10 @@ async def test_cancel_while_awaiting_approval(harness: Harness) -> None:
         # A finished order refuses further updates (the server answers, not the validator).
         with pytest.raises((WorkflowUpdateFailedError, RPCError)):
             await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+        approval = ApprovalClient(harness.env.client).handle(f"order-{order.order_id}")
+        attrs = (await approval.describe()).typed_search_attributes
     assert result.status is OrderStatus.CANCELLED and result.compensated == []
+    assert attrs.get(sa.APPROVAL_STATUS) == "Cancelled"
 
 
 async def test_cancel_during_an_inflight_payment_lets_it_finish_then_refunds(

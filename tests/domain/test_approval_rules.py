@@ -1,0 +1,120 @@
+"""The approval rules without Temporal: refusals, escalation chains, the deadline outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from domain import approval_rules as rules
+from domain.approvals import (
+    ApprovalDecision,
+    ApprovalDelegation,
+    ApprovalLevel,
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditAction,
+    Person,
+    Verdict,
+)
+from domain.business_calendar import BusinessCalendar
+
+MONDAY_10 = datetime(2026, 11, 30, 9, tzinfo=UTC)  # 10:00 in Berlin
+HOUR = timedelta(hours=1)
+REQUEST = ApprovalRequest(
+    subject_id="contract-K-1",
+    kind="contract",
+    requester="rita",
+    amount=Decimal("50000"),
+    currency="EUR",
+    summary="Framework contract",
+    contract=True,
+    levels=[
+        ApprovalLevel(role="sales_manager", sla=8 * HOUR, escalation_role="sales_director"),
+        ApprovalLevel(role="legal", sla=8 * HOUR),
+    ],
+    final_deadline=40 * HOUR,
+    escalations={
+        "sales_manager": "sales_director",
+        "sales_director": "cfo",
+        "cfo": "sales_manager",
+    },
+    calendar=BusinessCalendar(time_zone="Europe/Berlin"),
+    people={
+        "rita": Person(name="Rita", roles=["sales_manager"]),
+        "alice": Person(name="Alice", roles=["sales_manager", "legal"]),
+        "carol": Person(name="Carol", roles=["legal"]),
+        "frank": Person(name="Frank", roles=["cfo"]),
+    },
+)
+
+
+def yes(who: str) -> ApprovalDecision:
+    return ApprovalDecision(approver=who, verdict=Verdict.APPROVED)
+
+
+def test_decided_requests_refuse_everything_with_who_decided() -> None:
+    state = rules.new_state(REQUEST, MONDAY_10)
+    rules.decide(
+        state, REQUEST, ApprovalDecision(approver="alice", verdict=Verdict.REJECTED), MONDAY_10
+    )
+    assert state.status is ApprovalStatus.REJECTED
+    assert rules.decision_problem(state, REQUEST, yes("carol")) == (
+        "already decided: contract-K-1 is rejected by alice"
+    )
+
+
+def test_four_eyes_also_guards_who_receives_a_delegation() -> None:
+    state = rules.new_state(REQUEST, MONDAY_10)
+    rules.decide(state, REQUEST, yes("alice"), MONDAY_10)
+    assert state.pending_role == "legal"
+    assert rules.decision_problem(state, REQUEST, yes("alice")) == (
+        "four-eyes: alice already approved level 1 (sales_manager) "
+        "and may not decide level 2 (legal) too"
+    )
+    hand_on = ApprovalDelegation(approver="carol", to="alice")
+    assert (rules.delegation_problem(state, REQUEST, hand_on) or "").startswith(
+        "cannot delegate to alice: four-eyes: alice already approved level 1"
+    )
+    assert rules.delegation_problem(
+        state, REQUEST, ApprovalDelegation(approver="carol", to="zed")
+    ) == ("cannot delegate to zed: unknown approver 'zed': not in the people directory")
+
+
+def test_escalation_follows_the_configured_chain_and_stops_before_a_loop() -> None:
+    state = rules.new_state(REQUEST, MONDAY_10)
+    level = state.levels[0]
+    assert level.sla_deadline == MONDAY_10 + 8 * HOUR + 16 * HOUR  # Tuesday 10:00 Berlin
+    assert rules.escalate(state, REQUEST, MONDAY_10) == "sales_director"
+    assert rules.escalate(state, REQUEST, MONDAY_10) == "cfo"
+    assert rules.escalate(state, REQUEST, MONDAY_10) is None  # cfo -> sales_manager: a loop
+    assert level.roles == ["sales_manager", "sales_director", "cfo"]
+    # Every role it passed through may still decide; the inbox shows the latest.
+    assert state.pending_role == "cfo"
+    assert rules.decision_problem(state, REQUEST, yes("frank")) is None
+    assert rules.decision_problem(state, REQUEST, yes("alice")) is None
+    assert rules.decision_problem(state, REQUEST, yes("carol")) == (
+        "carol is not authorised to decide level 1: it needs sales_manager or sales_director "
+        "or cfo, carol has legal"
+    )
+
+
+def test_the_final_deadline_applies_the_configured_outcome() -> None:
+    state = rules.new_state(
+        REQUEST.model_copy(update={"deadline_outcome": Verdict.APPROVED}), MONDAY_10
+    )
+    rules.expire(state, MONDAY_10 + 100 * HOUR)
+    assert state.status is ApprovalStatus.EXPIRED and state.verdict is Verdict.APPROVED
+    assert state.pending_role is None and state.decided_by is None
+    assert state.audit[-1].action is AuditAction.EXPIRED
+    assert state.audit[-1].comment == "final deadline passed: approved"
+
+
+def test_requests_that_cannot_start_say_why() -> None:
+    assert rules.request_problem(REQUEST) is None
+    assert rules.request_problem(REQUEST.model_copy(update={"levels": []})) == (
+        "approval contract-K-1 has no levels to decide"
+    )
+    zero = [ApprovalLevel(role="legal", sla=timedelta(0))]
+    assert rules.request_problem(REQUEST.model_copy(update={"levels": zero})) == (
+        "level 1 (legal): SLA must be positive, got 0:00:00"
+    )

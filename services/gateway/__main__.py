@@ -1,0 +1,96 @@
+"""`python -m services.gateway --host H --port P --db PATH [--events FILE] [--users FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+from pydantic import ValidationError
+
+from continuum.redaction import install_redaction
+from continuum.settings import get_settings
+from continuum.telemetry import instrument_app
+from services.gateway.app import GatewayConfig, create_app
+from services.gateway.events import EventMap, load_secrets
+from services.gateway.inbox import InboxConfig
+
+DEFAULT_EVENTS = Path(__file__).resolve().parents[2] / "config" / "webhooks.toml"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m services.gateway", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8103)
+    parser.add_argument("--db", type=Path, default=Path(".data/gateway.db"), help="SQLite file")
+    parser.add_argument("--events", type=Path, default=DEFAULT_EVENTS, help="webhook mapping")
+    parser.add_argument(
+        "--users", type=Path, default=None, help="inbox password hashes; else INBOX_USERS_FILE"
+    )
+    parser.add_argument("--log-level", default="info")
+    return parser.parse_args(argv)
+
+
+def _fail(message: str) -> int:
+    print(f"services.gateway: {message}; refusing to start", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    try:
+        events = EventMap.load(args.events)
+    except (OSError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else repr(err)
+        return _fail(f"cannot load the webhook mapping {args.events}: {first}")
+    try:
+        secrets = load_secrets(events)
+    except ValueError as err:
+        return _fail(str(err))
+    session_secret = os.environ.get("GATEWAY_SESSION_SECRET", "")
+    if len(session_secret) < 16:
+        return _fail("GATEWAY_SESSION_SECRET is not set (16 characters at least)")
+    users = args.users or Path(os.environ.get("INBOX_USERS_FILE") or ".data/inbox-users.json")
+    try:
+        settings = get_settings()
+        policy = settings.approval_policy()
+    except (ValidationError, ValueError) as err:
+        return _fail(f"bad settings: {str(err).splitlines()[0]}")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    install_redaction()  # no secret, token or e-mail address in any log line
+    config = GatewayConfig(
+        db_path=args.db,
+        events=events,
+        webhook_secrets=secrets,
+        session_secret=session_secret,
+        people=policy.people,
+        users_file=users if users.exists() else None,
+        temporal_address=os.environ.get("TEMPORAL_ADDRESS") or None,
+        task_queue=settings.task_queue,
+        policy=policy,
+        delivery_deadline_hours=settings.delivery_deadline_hours,
+        inbox=InboxConfig(
+            ui_url=os.environ.get("TEMPORAL_UI_URL") or None,
+            namespace=os.environ.get("TEMPORAL_NAMESPACE") or "default",
+        ),
+        secure_cookies=os.environ.get("GATEWAY_SECURE_COOKIES", "") == "1",
+    )
+    app = create_app(config)
+    instrument_app(app, "gateway")  # server spans continuing the caller's W3C trace
+    # One process: the receipts database is claimed under one lock.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

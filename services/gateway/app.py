@@ -1,0 +1,164 @@
+"""The gateway's FastAPI application: webhooks, the approval inbox, health.
+
+Webhook errors answer `{"error": {"code", "message"}}`; the inbox answers HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import services.gateway
+from continuum.settings import ORDERS_TASK_QUEUE
+from domain.approval_policy import ApprovalPolicy
+from domain.approvals import Person
+from services.gateway.errors import GatewayError, error_response
+from services.gateway.events import EventMap
+from services.gateway.inbox import InboxConfig, inbox_router
+from services.gateway.people import People
+from services.gateway.receipts import Receipts
+from services.gateway.temporal import Temporal
+from services.gateway.webhooks import Webhooks, webhook_router
+
+log = logging.getLogger("services.gateway")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    db_path: Path
+    events: EventMap
+    webhook_secrets: dict[str, str]
+    session_secret: str
+    # The approvals directory (username → name, roles) and the inbox's password hashes.
+    people: dict[str, Person] = field(default_factory=dict)
+    users_file: Path | None = None
+    temporal_address: str | None = None
+    task_queue: str = ORDERS_TASK_QUEUE
+    policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    delivery_deadline_hours: float = 72.0
+    inbox: InboxConfig = field(default_factory=InboxConfig)
+    # Behind TLS the session cookie is marked Secure too.
+    secure_cookies: bool = False
+
+
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"default-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI: pages cannot be framed, sniffed, or load anything from elsewhere."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+def _health_router(receipts: Receipts, temporal: Temporal) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Ready when the receipts database answers and Temporal is reachable."""
+        try:
+            await anyio.to_thread.run_sync(receipts.ping)
+        except Exception as err:
+            return JSONResponse({"status": "unavailable", "detail": str(err)}, status_code=503)
+        if not await temporal.healthy():
+            detail = "Temporal is not reachable"
+            return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return router
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def refused(_: Request, err: GatewayError) -> Response:
+        return err.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_: Request, err: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        return error_response(422, "MalformedRequest", problems or "malformed request")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, err: HTTPException) -> Response:
+        return error_response(
+            err.status_code, "HTTPError", str(err.detail), dict(err.headers or {})
+        )
+
+    @app.exception_handler(Exception)
+    async def crash(_: Request, err: Exception) -> Response:
+        log.exception("unhandled error", exc_info=err)
+        return error_response(500, "InternalError", "the gateway failed; retry later")
+
+
+def create_app(config: GatewayConfig) -> FastAPI:
+    """Opens (and creates) the receipts database now, so that a bad --db fails at start-up."""
+    receipts = Receipts(config.db_path)
+    people = People(config.people, config.users_file)
+    temporal = Temporal(config.temporal_address, config.task_queue)
+    hooks = Webhooks(
+        config.events,
+        config.webhook_secrets,
+        receipts,
+        temporal,
+        config.policy,
+        config.delivery_deadline_hours,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await temporal.connect()
+        yield
+        receipts.close()
+
+    app = FastAPI(
+        title="Continuum gateway",
+        version="1.0",
+        description=services.gateway.__doc__ or "",
+        lifespan=lifespan,
+    )
+    app.include_router(_health_router(receipts, temporal))
+    app.include_router(webhook_router(hooks))
+    app.include_router(inbox_router(people, temporal, config.inbox))
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    _install_error_handlers(app)
+    # Signed (itsdangerous), HttpOnly, SameSite=Lax; a working day long.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=config.session_secret,
+        session_cookie="continuum_inbox",
+        max_age=8 * 3600,
+        same_site="lax",
+        https_only=config.secure_cookies,
+    )
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,155 @@
+"""The inbox's view of approvals: what waits for a person (visibility on the Approval search
+attributes), one approval's state and order, and the person's decisions as Updates.
+
+The Approval workflow's validators are the authority on who may do what; their refusals come
+back here as `Refused` with the workflow's own sentence, which the inbox shows as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from temporalio.client import Client
+
+from continuum import search_attributes as sa
+from continuum.approval_client import ApprovalClient, ApprovalError
+from continuum.order_client import OrderClient, OrderError
+from domain.approvals import (
+    WORKFLOW_NAME,
+    ApprovalClaim,
+    ApprovalDecision,
+    ApprovalDelegation,
+    ApprovalState,
+    ApprovalStatus,
+)
+from domain.orders import Order, OrderResult
+
+T = TypeVar("T")
+_NAME = re.compile(r"^[\w.@-]+$")  # usernames and role names that are safe inside a query
+
+
+class Refused(Exception):
+    """The workflow, or Temporal, said no; the message is meant for the person."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One row of the inbox."""
+
+    approval_id: str
+    state: ApprovalState | None  # None when its state could not be read just now
+
+    @property
+    def deadline(self) -> datetime | None:
+        return self.state.sla_deadline if self.state else None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order | None
+    status: OrderResult | None
+
+
+def waiting_query(username: str, roles: list[str]) -> str:
+    names = [r for r in roles if _NAME.match(r)]
+    who = [f"{sa.APPROVAL_ASSIGNEE.name} = '{username}'"] if _NAME.match(username) else []
+    if names:
+        listed = ", ".join(f"'{r}'" for r in names)
+        who.append(f"{sa.APPROVAL_ROLE.name} IN ({listed})")
+    if not who:
+        return ""
+    return (
+        f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus = 'Running' "
+        f"AND {sa.APPROVAL_STATUS.name} = '{ApprovalStatus.PENDING.value}' "
+        f"AND ({' OR '.join(who)})"
+    )
+
+
+class ApprovalDesk:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.approvals = ApprovalClient(client)
+
+    async def waiting_for(self, username: str, roles: list[str], limit: int = 50) -> list[Waiting]:
+        """Pending approvals for the person's roles or handed to them, soonest deadline first.
+
+        Visibility lags a moment behind the workflows, so each row's state is read too, and
+        rows already decided, or claimed by or delegated to someone else, are left out.
+        """
+        query = waiting_query(username, roles)
+        if not query:
+            return []
+        ids = [wf.id async for wf in self.client.list_workflows(query, limit=limit)]
+        states = await asyncio.gather(*(self._state_or_none(i) for i in ids))
+        rows = [
+            Waiting(i, s)
+            for i, s in zip(ids, states, strict=True)
+            if s is None
+            or (s.status is ApprovalStatus.PENDING and s.assignee in (None, "", username))
+        ]
+        return sorted(rows, key=lambda w: w.deadline.timestamp() if w.deadline else float("inf"))
+
+    async def _state_or_none(self, approval_id: str) -> ApprovalState | None:
+        try:
+            return await self.state(approval_id)
+        except Refused:
+            return None
+
+    async def state(self, approval_id: str) -> ApprovalState:
+        return await _refusing(self.approvals.state(subject_of(approval_id)))
+
+    async def order(self, state: ApprovalState) -> OrderView:
+        """The order an approval is about (its subject is the order's workflow id), as far as
+        it can be read now: the page shows the approval either way."""
+        if state.kind != "order":
+            return OrderView(None, None)
+        orders = OrderClient(self.client, "")
+        order_id = state.subject_id.removeprefix("order-")
+        return OrderView(
+            await _or_none(orders.submitted(order_id)), await _or_none(orders.status(order_id))
+        )
+
+    async def decide(self, approval_id: str, decision: ApprovalDecision) -> ApprovalState:
+        return await _refusing(self.approvals.decide(subject_of(approval_id), decision))
+
+    async def claim(self, approval_id: str, claim: ApprovalClaim) -> ApprovalState:
+        return await _refusing(self.approvals.claim(subject_of(approval_id), claim))
+
+    async def delegate(self, approval_id: str, delegation: ApprovalDelegation) -> ApprovalState:
+        return await _refusing(self.approvals.delegate(subject_of(approval_id), delegation))
+
+
+async def _refusing(call: Awaitable[ApprovalState]) -> ApprovalState:
+    """The approval client's sentence (a validator's refusal, an unknown or decided approval)."""
+    try:
+        return await call
+    except ApprovalError as err:
+        raise Refused(str(err)) from None
+    except RuntimeError as err:  # the lazy client's connection failed
+        raise Refused(f"Temporal is not reachable ({err}); try again") from None
+
+
+async def _or_none(call: Awaitable[T]) -> T | None:
+    try:
+        return await call
+    except (OrderError, RuntimeError, ValueError):
+        return None
+
+
+def subject_of(approval_id: str) -> str:
+    """`approval-order-O-1` → `order-O-1`, the subject (the order's workflow id)."""
+    return approval_id.removeprefix("approval-")
+
+
+def ui_link(ui_url: str | None, namespace: str, workflow_id: str) -> str | None:
+    return f"{ui_url}/namespaces/{namespace}/workflows/{workflow_id}" if ui_url else None
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"

@@ -1,0 +1,265 @@
+"""The approval inbox: sign in, see what waits for your roles, open one, decide with a comment.
+
+Server-rendered (Jinja2), no JavaScript. The session is a signed cookie (HttpOnly,
+SameSite=Lax) holding the username and a CSRF token that every POST must send back. Who may
+decide is the Approval workflow's call: its refusals are shown to the person word for word.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from domain.approvals import (
+    ApprovalClaim,
+    ApprovalDecision,
+    ApprovalDelegation,
+    ApprovalState,
+    ApprovalStatus,
+    Verdict,
+)
+from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
+from services.gateway.people import People
+from services.gateway.temporal import Temporal
+
+_APPROVAL_ID = re.compile(r"^approval-[\w.@:-]{1,200}$")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters["when"] = _when
+templates.env.globals["money"] = money
+
+
+class _Forbidden(Exception):
+    """A POST without the session's CSRF token."""
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    ui_url: str | None = None
+    namespace: str = "default"
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """The posted form, once its CSRF token matched the session's."""
+    form = await request.form()
+    sent = form.get("csrf_token")
+    expected = request.session.get("csrf")
+    if not (
+        isinstance(sent, str)
+        and isinstance(expected, str)
+        and hmac.compare_digest(sent.encode(), expected.encode())
+    ):
+        raise _Forbidden
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> APIRouter:
+    router = APIRouter(tags=["inbox"], include_in_schema=False)
+
+    def desk() -> ApprovalDesk:
+        return ApprovalDesk(temporal.client)
+
+    def render(
+        request: Request, name: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        user = request.session.get("user")
+        base = {
+            "user": user,
+            "person": people.person(user) if isinstance(user, str) else None,
+            "csrf": csrf_token(request),
+            "flash": request.session.pop("flash", None),
+        }
+        return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+    def signed_in(request: Request) -> str | None:
+        user = request.session.get("user")
+        return user if isinstance(user, str) and people.person(user) else None
+
+    def to_login(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    def forbidden(request: Request) -> HTMLResponse:
+        message = "This form has expired or did not come from this site. Reload and try again."
+        return render(request, "error.html", {"message": message}, status=403)
+
+    @router.get("/")
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/inbox", status_code=303)
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, next: str = "/inbox") -> HTMLResponse:
+        return render(request, "login.html", {"next": local_path(next), "error": None})
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        try:
+            form = await checked_form(request)
+        except _Forbidden:
+            return forbidden(request)
+        username = form.get("username", "").strip()
+        next_url = local_path(form.get("next", "/inbox"))
+        user = await people.authenticate(username, form.get("password", ""))
+        if user is None:
+            error = (
+                "Unknown user or wrong password."
+                if people.can_sign_in
+                else "Nobody can sign in: the gateway has no users file (INBOX_USERS_FILE)."
+            )
+            context = {"next": next_url, "error": error, "username": username}
+            return render(request, "login.html", context, status=401)
+        # A new session on sign-in: nothing from before (a planted token) carries over.
+        request.session.clear()
+        request.session["user"] = user
+        request.session["csrf"] = secrets.token_urlsafe(32)
+        return RedirectResponse(next_url, status_code=303)
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        try:
+            await checked_form(request)
+        except _Forbidden:
+            return forbidden(request)
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @router.get("/inbox", response_class=HTMLResponse)
+    async def inbox(request: Request) -> Response:
+        user = signed_in(request)
+        if user is None:
+            return to_login(request)
+        person = people.person(user)
+        assert person is not None
+        try:
+            rows = await desk().waiting_for(user, person.roles)
+            error = None
+        except Exception as err:  # visibility unreachable: say so on the page
+            rows, error = [], f"The list cannot be read from Temporal right now ({err})."
+        return render(request, "inbox.html", {"rows": rows, "error": error})
+
+    @router.get("/inbox/{approval_id}", response_class=HTMLResponse)
+    async def approval(request: Request, approval_id: str) -> Response:
+        user = signed_in(request)
+        if user is None:
+            return to_login(request)
+        return await show(request, approval_id, user)
+
+    async def show(request: Request, approval_id: str, user: str) -> HTMLResponse:
+        if not _APPROVAL_ID.match(approval_id):
+            return render(request, "error.html", {"message": "No such approval."}, status=404)
+        try:
+            state = await desk().state(approval_id)
+        except Refused as err:
+            return render(request, "error.html", {"message": str(err)}, status=404)
+        order = await desk().order(state)
+        context = {
+            "approval_id": approval_id,
+            "state": state,
+            "order": order.order,
+            "order_status": order.status,
+            "pending": state.status is ApprovalStatus.PENDING,
+            "level": state.current_level,
+            "colleagues": sorted(
+                (name, p.name) for name, p in people.directory.items() if name != user
+            ),
+            "approval_link": ui_link(config.ui_url, config.namespace, approval_id),
+            "order_link": ui_link(config.ui_url, config.namespace, state.subject_id),
+            # What the workflow refused on the last POST, in its own words.
+            "error": request.session.pop("refused", None),
+        }
+        return render(request, "approval.html", context)
+
+    async def act(request: Request, approval_id: str, action: str) -> Response:
+        user = signed_in(request)
+        if user is None:
+            return to_login(request)
+        try:
+            form = await checked_form(request)
+        except _Forbidden:
+            return forbidden(request)
+        if not _APPROVAL_ID.match(approval_id):
+            return render(request, "error.html", {"message": "No such approval."}, status=404)
+        comment = form.get("comment", "").strip()
+        try:
+            state = await _perform(desk(), approval_id, action, user, comment, form)
+        except Refused as err:
+            # Post/redirect/get either way, so a reload never sends the form again.
+            request.session["refused"] = str(err)
+        else:
+            request.session["flash"] = _done(action, state, form)
+        return RedirectResponse(f"/inbox/{approval_id}", status_code=303)
+
+    @router.post("/inbox/{approval_id}/decide")
+    async def decide(request: Request, approval_id: str) -> Response:
+        return await act(request, approval_id, "decide")
+
+    @router.post("/inbox/{approval_id}/claim")
+    async def claim(request: Request, approval_id: str) -> Response:
+        return await act(request, approval_id, "claim")
+
+    @router.post("/inbox/{approval_id}/delegate")
+    async def delegate(request: Request, approval_id: str) -> Response:
+        return await act(request, approval_id, "delegate")
+
+    return router
+
+
+async def _perform(
+    desk: ApprovalDesk,
+    approval_id: str,
+    action: str,
+    user: str,
+    comment: str,
+    form: dict[str, str],
+) -> ApprovalState:
+    if action == "claim":
+        return await desk.claim(approval_id, ApprovalClaim(approver=user))
+    if action == "delegate":
+        to = form.get("to", "").strip()
+        if not to:
+            raise Refused("Choose who to delegate to.")
+        delegation = ApprovalDelegation(approver=user, to=to, comment=comment)
+        return await desk.delegate(approval_id, delegation)
+    try:
+        verdict = Verdict(form.get("verdict", ""))
+    except ValueError:
+        raise Refused("Choose approve or reject.") from None
+    level_text = form.get("level", "")
+    # The level the person saw: if the approval moved on meanwhile, the workflow refuses.
+    level = int(level_text) if level_text.isdigit() else None
+    decision = ApprovalDecision(approver=user, verdict=verdict, comment=comment, level=level)
+    return await desk.decide(approval_id, decision)
+
+
+def _done(action: str, state: ApprovalState, form: dict[str, str]) -> str:
+    if action == "claim":
+        return f"You claimed {state.summary}."
+    if action == "delegate":
+        return f"Delegated to {form.get('to')}."
+    return f"You {form.get('verdict', '')} it; the approval is now {state.status.value.lower()}."
+
+
+def local_path(url: str) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/inbox"

@@ -1,0 +1,144 @@
+"""The approval inbox in a real browser: Debian's headless Chromium, driven by Playwright.
+
+An order over the approval threshold waits for a sales manager. A finance person signs in, does
+not see it, and is refused with the workflow's own words when they try anyway; a sales manager
+sees it, approves it with a comment, and the order completes with that decision in its audit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from continuum.client import connect
+from continuum.order_client import OrderClient
+from continuum.settings import ORDERS_TASK_QUEUE, get_settings
+from continuum.stack import Stack
+from domain.approvals import ApprovalState, ApprovalStatus
+from domain.orders import OrderStatus
+from tests import samples
+from tests.integration.test_gateway import wait_status
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=(
+            "Debian's chromium is not installed at /usr/bin/chromium "
+            "(`apt-get install -y chromium`; .ci/run installs it in CI)"
+        ),
+    ),
+]
+
+
+@pytest.fixture
+async def orders(gateway_stack: Stack) -> AsyncIterator[OrderClient]:
+    client = await connect(gateway_stack.temporal_address, gateway_stack.data_converter())
+    yield OrderClient(client, ORDERS_TASK_QUEUE)
+
+
+@pytest.fixture
+async def page(gateway_stack: Stack) -> AsyncIterator[Page]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(base_url=gateway_stack.url("gateway"))
+            context.set_default_timeout(15_000)
+            yield await context.new_page()
+        finally:
+            await browser.close()
+
+
+async def sign_in(page: Page, user: str, password: str) -> None:
+    await page.goto("/inbox")
+    # Not signed in: the inbox sends the browser to the login page.
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await page.get_by_label("User name").fill(user)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Waiting for you")).to_be_visible()
+
+
+async def sign_out(page: Page) -> None:
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+async def reload_until_listed(page: Page, text: str, within: float = 30) -> None:
+    """Visibility trails the workflow by a moment: reload the inbox until the row is there."""
+    deadline = time.monotonic() + within
+    row = page.get_by_role("link", name=text)
+    while not await row.count():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never appeared in the inbox:\n{await page.content()}")
+        await page.reload()
+
+
+async def test_a_sales_manager_approves_in_the_browser_and_the_order_completes(
+    gateway_stack: Stack, orders: OrderClient, page: Page
+) -> None:
+    password = gateway_stack.client_env()["INBOX_DEMO_PASSWORD"]
+    order = samples.order(unit_price="6000.00", quantity=1, customer_id="C-105")
+    await orders.start(order, get_settings().approval_policy())
+    await wait_status(orders, order.order_id, OrderStatus.AWAITING_APPROVAL)
+    approval_id = f"approval-order-{order.order_id}"
+
+    # Wrong password: refused on the login page.
+    await page.goto("/login")
+    await page.get_by_label("User name").fill("alice")
+    await page.get_by_label("Password").fill("not-the-password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("Unknown user or wrong password.")
+
+    # Finance does not hold the sales_manager role: not in bob's inbox, and refused by the
+    # workflow if he opens it anyway; nothing changes.
+    await sign_in(page, "bob", password)
+    await expect(page.get_by_text(order.order_id)).to_have_count(0)
+    await page.goto(f"/inbox/{approval_id}")
+    await page.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_role("alert")).to_contain_text("bob is not authorised")
+    await sign_out(page)
+
+    await sign_in(page, "alice", password)
+    await reload_until_listed(page, f"Order {order.order_id}")
+    await page.get_by_role("link", name=f"Order {order.order_id}").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(order.order_id)
+    await expect(page.get_by_text("SKU-001")).to_be_visible()
+    await page.get_by_label("Comment").first.fill("known customer, checked the credit line")
+    await page.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_role("status")).to_contain_text("You approved")
+    audit = page.locator("ol.audit li")
+    await expect(audit.last).to_contain_text("alice")
+    await expect(audit.last).to_contain_text("approved")
+    await expect(audit.last).to_contain_text("known customer, checked the credit line")
+
+    state: ApprovalState = await orders.client.get_workflow_handle(approval_id).query(
+        "state", result_type=ApprovalState
+    )
+    assert state.status is ApprovalStatus.APPROVED and state.decided_by == "alice"
+    refusals = [e for e in state.audit if e.action.value == "refused"]
+    assert refusals == []  # bob's attempt was an Update its validator refused: not recorded
+
+    await wait_status(orders, order.order_id, OrderStatus.AWAITING_DELIVERY)
+    await orders.deliver(order.order_id, carrier="test-carrier")
+    result = await orders.result(order.order_id)
+    assert result.status is OrderStatus.COMPLETED
+    assert ("approved", "by alice") in [(s.step, s.detail) for s in result.steps]
+
+    # Decided: it has left alice's inbox.
+    await page.goto("/inbox")
+    await expect(page.get_by_text(order.order_id)).to_have_count(0)

@@ -34,7 +34,8 @@ class CrmActivities:
                 CrmDeal(
                     order_id=order.order_id,
                     customer_id=customer.customer_id,
-                    name=f"Order {order.order_id} — {customer.company or customer.name}",
+                    # The same name as the sync's mapping writes (domain.mapping).
+                    name=f"Order {order.order_id} — {customer.name}",
                     amount=order.total,
                     currency=order.currency,
                     stage=req.stage,

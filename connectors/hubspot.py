@@ -174,6 +174,40 @@ class HubSpotCrmClient:
             results.extend(await self._upsert_chunk(object_type, id_property, chunk))
         return results
 
+    async def batch_read(
+        self, object_type: str, id_property: str, ids: list[str], properties: list[str]
+    ) -> list[CrmRecord]:
+        """The records whose unique `id_property` is one of `ids`, in chunks of 100; ids not
+        found are left out (HubSpot answers those with 207 and an error listing them)."""
+        unique = list(dict.fromkeys(ids))
+        results: list[CrmRecord] = []
+        for start in range(0, len(unique), BATCH_LIMIT):
+            body = {
+                "idProperty": id_property,
+                "properties": properties,
+                "inputs": [{"id": i} for i in unique[start : start + BATCH_LIMIT]],
+            }
+            path = f"/crm/v3/objects/{_segment(object_type)}/batch/read"
+            data = await self._call("POST", path, json=body)
+            if not isinstance(data, Mapping) or not isinstance(data.get("results"), list):
+                raise _bad_response("batch read answered without results")
+            results.extend(_record(r) for r in data["results"])
+        return results
+
+    async def count(self, object_type: str, filters: Sequence[Mapping[str, str]] = ()) -> int:
+        """How many records match all `filters` (HubSpot search's `total`; for reports)."""
+        body = {
+            "filterGroups": [{"filters": list(filters)}] if filters else [],
+            "properties": ["hs_object_id"],
+            "limit": 1,
+        }
+        path = f"/crm/v3/objects/{_segment(object_type)}/search"
+        data = await self._call("POST", path, json=body)
+        if not isinstance(data, Mapping) or not isinstance(data.get("total"), int):
+            raise _bad_response("search answered without a total")
+        total: int = data["total"]
+        return total
+
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _upsert_chunk(

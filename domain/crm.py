@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -70,5 +71,13 @@ class CrmPort(Protocol):
     async def batch_upsert(
         self, object_type: str, id_property: str, records: list[CrmUpsert]
     ) -> list[CrmRecord]: ...
+
+    # The records found by their unique `id_property` values (missing ones are left out).
+    async def batch_read(
+        self, object_type: str, id_property: str, ids: list[str], properties: list[str]
+    ) -> list[CrmRecord]: ...
+
+    # How many records match all filters ({"propertyName", "operator", "value", ...}).
+    async def count(self, object_type: str, filters: Sequence[Mapping[str, str]] = ()) -> int: ...
 
     async def aclose(self) -> None: ...

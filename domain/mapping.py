@@ -9,6 +9,7 @@ that a bad record goes to the quarantine instead of stopping the sync or being d
 from __future__ import annotations
 
 import re
+import string
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -43,6 +44,34 @@ class FieldRule(BaseModel):
     required: bool = False
     # For enumerations: ERP value → CRM value; a value not listed is rejected.
     values: dict[str, str] | None = None
+    # Composes the value from several fields, e.g. "Order {order_id} — {customer_name}", so that
+    # the sync writes the same deal name as order-to-cash; `source` must be one of them.
+    template: str | None = None
+
+    @model_validator(mode="after")
+    def _template_fields(self) -> FieldRule:
+        if self.template is None:
+            return self
+        names = template_fields(self.template)
+        if self.source not in names:
+            raise ValueError(f"template {self.template!r} must use its source {self.source!r}")
+        return self
+
+
+def template_fields(template: str) -> list[str]:
+    """The `{field}` names of a template; anything fancier (indexing, formats) is refused."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise ValueError(f"template {template!r}: {err}") from None
+    names: list[str] = []
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError(f"template {template!r}: only plain {{field}} names are allowed")
+        names.append(name)
+    return names
 
 
 class ObjectMapping(BaseModel):
@@ -163,11 +192,17 @@ def map_record(mapping: ObjectMapping, record: dict[str, Any]) -> CrmUpsert | Re
         return reject(mapping.id_source, "the id is missing")
     properties: dict[str, str | None] = {}
     for rule in mapping.fields:
-        value = record.get(rule.source)
-        if value is None or _text(value) == "":
+        names = template_fields(rule.template) if rule.template else [rule.source]
+        missing = [n for n in names if record.get(n) is None or _text(record[n]) == ""]
+        if missing:
             if rule.required:
-                return reject(rule.source, "is required but missing")
+                return reject(missing[0], "is required but missing")
             continue
+        value = (
+            rule.template.format_map({n: _text(record[n]) for n in names})
+            if rule.template
+            else record[rule.source]
+        )
         try:
             mapped = _apply(rule.transform, value)
         except _Bad as bad:
@@ -189,7 +224,12 @@ DEFAULT_MAPPING = SyncMapping(
             id_property="order_id",
             id_source="order_id",
             fields=[
-                FieldRule(source="customer_name", target="dealname", required=True),
+                FieldRule(
+                    source="customer_name",
+                    target="dealname",
+                    template="Order {order_id} — {customer_name}",
+                    required=True,
+                ),
                 FieldRule(source="customer_id", target="customer_id", required=True),
                 FieldRule(source="order_date", target="order_date", transform=Transform.DATETIME),
                 FieldRule(source="status", target="order_status", required=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -252,6 +253,9 @@ class InMemoryCrm(Scripted):
         super().__init__()
         self.contacts: dict[str, CrmRecord] = {}
         self.deals: dict[str, CrmRecord] = {}
+        # What batch_upsert wrote (the ERP→CRM sync): object type → id → record.
+        self.objects: dict[str, dict[str, CrmRecord]] = {}
+        self.upserts: Counter[str] = Counter()
 
     @staticmethod
     def _record(id: str, properties: dict[str, str | None]) -> CrmRecord:
@@ -287,7 +291,31 @@ class InMemoryCrm(Scripted):
     async def batch_upsert(
         self, object_type: str, id_property: str, records: list[CrmUpsert]
     ) -> list[CrmRecord]:
-        raise NotImplementedError("not used by order-to-cash")
+        """Objects by type and id: the same upsert twice leaves one object (`upserts` counts
+        every write, so a test can tell a page written twice)."""
+        await self.enter("batch_upsert")
+        table = self.objects.setdefault(object_type, {})
+        out = []
+        for item in records:
+            self.upserts[object_type] += 1
+            old = table.get(item.id)
+            props = {**(old.properties if old else {}), **item.properties, id_property: item.id}
+            table[item.id] = self._record(old.id if old else f"{object_type}-{item.id}", props)
+            out.append(table[item.id])
+        return out
+
+    async def batch_read(
+        self, object_type: str, id_property: str, ids: list[str], properties: list[str]
+    ) -> list[CrmRecord]:
+        await self.enter("batch_read")
+        table = self.objects.get(object_type, {})
+        return [table[i] for i in dict.fromkeys(ids) if i in table]
+
+    async def count(self, object_type: str, filters: Sequence[Mapping[str, str]] = ()) -> int:
+        """Counts the objects of a type that have every filtered property (ranges ignored)."""
+        names = [f["propertyName"] for f in filters]
+        table = self.objects.get(object_type, {})
+        return sum(1 for r in table.values() if all(r.properties.get(n) for n in names))
 
     async def aclose(self) -> None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,14 @@ from pydantic import ValidationError
 
 from domain.crm import CrmUpsert
 from domain.erp import CustomerChange, OrderChange, SalesOrderStatus
-from domain.mapping import DEFAULT_MAPPING, ObjectMapping, Rejected, SyncMapping, map_record
+from domain.mapping import (
+    DEFAULT_MAPPING,
+    FieldRule,
+    ObjectMapping,
+    Rejected,
+    SyncMapping,
+    map_record,
+)
 
 DEALS, CONTACTS, COMPANIES = DEFAULT_MAPPING.objects
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -49,7 +57,7 @@ def test_an_order_becomes_a_deal() -> None:
     assert map_record(DEALS, order()) == CrmUpsert(
         id="O-1",
         properties={
-            "dealname": "ACME",
+            "dealname": "Order O-1 — ACME",
             "customer_id": "C-100",
             "order_date": "2026-11-20T09:30:00Z",
             "order_status": "invoiced",
@@ -142,3 +150,31 @@ def test_amounts_survive_the_mapping_exactly(total: Decimal) -> None:
     deal = map_record(DEALS, order(total=total))
     assert isinstance(deal, CrmUpsert)
     assert Decimal(deal.properties["amount"] or "") == total
+
+
+def test_a_template_composes_fields_and_rejects_a_missing_one() -> None:
+    rule = FieldRule(
+        source="customer_name", target="dealname", template="Order {order_id} — {customer_name}"
+    )
+    mapping = DEALS.model_copy(update={"fields": [rule]})
+    assert map_record(mapping, order()) == CrmUpsert(
+        id="O-1", properties={"dealname": "Order O-1 — ACME"}
+    )
+    required = mapping.model_copy(update={"fields": [rule.model_copy(update={"required": True})]})
+    rejected = map_record(required, order(customer_name=" "))
+    assert isinstance(rejected, Rejected)
+    assert (rejected.field, rejected.reason) == ("customer_name", "is required but missing")
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("Order {order_id}", "must use its source 'customer_name'"),
+        ("{customer_name!r}", "only plain {field} names"),
+        ("{customer_name[0]}", "only plain {field} names"),
+        ("{customer_name", "template '{customer_name'"),
+    ],
+)
+def test_a_bad_template_fails_when_the_mapping_loads(template: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        FieldRule(source="customer_name", target="dealname", template=template)

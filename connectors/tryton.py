@@ -16,6 +16,8 @@ How each port method maps onto Tryton (what is real, what is approximated):
   no "blocked" flag: an archived party is reported as blocked.
 - check_stock: per product code, min(on hand, forecast) in the warehouse: the forecast already
   subtracts the planned moves of confirmed sales, so this is what is still free to promise.
+  An unknown code is NotFoundError("UnknownProduct"), as on the reference ERP (see
+  `_known_products` for why that message is the connector's, not Tryton's).
 - reserve_stock / release_stock: Tryton has no reservation object. The stock is held by the
   sale itself (its planned moves lower the forecast once it is confirmed) and, physically, by
   the shipment's assignment. reserve_stock checks availability (InsufficientStock otherwise) and
@@ -45,10 +47,12 @@ How each port method maps onto Tryton (what is real, what is approximated):
 - create_invoice / credit_invoice: the draft invoice Tryton made when the goods left, posted;
   credited with the credit wizard (with refund: credit note posted and reconciled, original
   cancelled), or cancelled while still a draft.
-- order_changes / customer_changes: sales and parties as change feeds with a cursor: records
-  never written by (create_date, id), then written ones by (write_date, id) (Tryton leaves
-  write_date empty until the first write); at least once. customer_changes' `company` is the
-  name on the customer's first address (Tryton parties have no separate company field).
+- order_changes / customer_changes: sales and parties as change feeds for the ERP→CRM sync,
+  keyed by (last_modified_at, id), Tryton's COALESCE(write_date, create_date); `updated_since`
+  inclusive, a cursor after the last record; at least once. A sale's status: cancelled,
+  invoiced once its invoice is posted, else open (see `_sale_statuses`); order_date is the
+  sale date. customer_changes' `company` is the name on the customer's first address (Tryton
+  parties have no separate company field).
 
 Credit: the API user is in Tryton's "Credit Limit" group, so confirming a sale over the
 customer's limit raises a warning, not an error. With `accept_credit_warnings` (the default) the
@@ -650,6 +654,15 @@ class TrytonErpClient:
         return {str(p["code"]): p for p in found}
 
     async def _known_products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The products of these codes, or NotFoundError naming the codes Tryton does not have.
+
+        The message is the connector's, stating what Tryton answered: Tryton has no error for
+        an unknown code. A code is only a search criterion, and a search that finds nothing is
+        an empty answer. Tryton's own message about a missing product ('The value "N" for
+        field "Product" in record "1" of "Sale Line" is not valid according to its domain.')
+        needs a product id, which an unknown code never has, and names no code. So the order
+        is refused before any sale is created: nothing is left behind in Tryton.
+        """
         wanted = set(skus)
         products = await self._products(wanted)
         unknown = sorted(wanted - set(products))
@@ -657,7 +670,8 @@ class TrytonErpClient:
             raise NotFoundError(
                 SYSTEM,
                 "UnknownProduct",
-                f"Tryton has no product with code {', '.join(unknown)}",
+                f"Tryton has no product with code {', '.join(unknown)} "
+                "(its product search by code found none)",
             )
         return products
 
@@ -710,12 +724,6 @@ class TrytonErpClient:
             "sale.sale", _record_id(sales_order_id, "sale"), self._SALE_FIELDS, what="sale"
         )
 
-    async def _moves_states(self, move_ids: list[int]) -> list[str]:
-        if not move_ids:
-            return []
-        moves = await self._search("stock.move", [("id", "in", move_ids)], ["state"])
-        return [str(m["state"]) for m in moves]
-
     async def _sales_order(self, sale: dict[str, Any]) -> SalesOrder:
         return SalesOrder(
             sales_order_id=str(sale["id"]),
@@ -726,17 +734,40 @@ class TrytonErpClient:
         )
 
     async def _sale_status(self, sale: dict[str, Any]) -> SalesOrderStatus:
-        state = sale["state"]
-        if state == "cancelled":
-            return SalesOrderStatus.CANCELLED
-        if sale.get("invoice_state") in ("awaiting payment", "partially paid", "paid"):
-            return SalesOrderStatus.INVOICED
-        if state in ("processing", "done") and sale.get("shipment_state") != "exception":
-            # Processed, yet every move cancelled and set aside: nothing will be delivered.
-            states = await self._moves_states(list(sale.get("moves") or []))
-            if states and all(s == "cancelled" for s in states):
-                return SalesOrderStatus.CANCELLED
-        return SalesOrderStatus.OPEN
+        return (await self._sale_statuses([sale]))[0]
+
+    async def _sale_statuses(self, sales: Sequence[dict[str, Any]]) -> list[SalesOrderStatus]:
+        """Cancelled; invoiced once Tryton posted the invoice; else open. A processed sale
+        whose moves were all cancelled and set aside delivers nothing: cancelled. The moves of
+        all the sales are read in one search (a feed page holds hundreds)."""
+
+        def invoiced(sale: dict[str, Any]) -> bool:
+            return sale.get("invoice_state") in ("awaiting payment", "partially paid", "paid")
+
+        def processed(sale: dict[str, Any]) -> bool:
+            return (
+                sale["state"] in ("processing", "done")
+                and sale.get("shipment_state") != "exception"
+                and not invoiced(sale)
+            )
+
+        move_ids = [int(m) for s in sales if processed(s) for m in s.get("moves") or []]
+        move_states: dict[int, str] = {}
+        if move_ids:
+            found = await self._search("stock.move", [("id", "in", move_ids)], ["state"])
+            move_states = {int(m["id"]): str(m["state"]) for m in found}
+        statuses = []
+        for sale in sales:
+            states = [move_states.get(int(m)) for m in sale.get("moves") or []]
+            if sale["state"] == "cancelled":
+                statuses.append(SalesOrderStatus.CANCELLED)
+            elif invoiced(sale):
+                statuses.append(SalesOrderStatus.INVOICED)
+            elif processed(sale) and states and all(s == "cancelled" for s in states):
+                statuses.append(SalesOrderStatus.CANCELLED)
+            else:
+                statuses.append(SalesOrderStatus.OPEN)
+        return statuses
 
     # -----------------------------------------------------------------------------------------
     # Reads
@@ -752,7 +783,8 @@ class TrytonErpClient:
         )
 
     async def check_stock(self, lines: list[OrderLine]) -> StockStatus:
-        return self._stock_status(lines, await self._products(line.sku for line in lines))
+        # An unknown code is NotFound, as on the reference ERP, not a shortage of zero.
+        return self._stock_status(lines, await self._known_products(line.sku for line in lines))
 
     def _stock_status(
         self, lines: list[OrderLine], products: Mapping[str, dict[str, Any]]
@@ -1452,7 +1484,7 @@ class TrytonErpClient:
         return await self._invoice_result(record_id, order_id)
 
     # -----------------------------------------------------------------------------------------
-    # Change feeds: never-written records by create_date first, then written ones by write_date
+    # Change feeds: records by (last_modified_at, id)
 
     async def _feed(
         self,
@@ -1462,59 +1494,48 @@ class TrytonErpClient:
         updated_since: dt.datetime | None,
         cursor: str | None,
         limit: int,
+        context: Mapping[str, Any] | None = None,
     ) -> tuple[list[tuple[dict[str, Any], dt.datetime]], str | None]:
-        """Records changed since `updated_since` or the cursor, oldest first, with their time.
+        """Records changed at or after `updated_since`, or after the cursor, oldest first.
 
-        Tryton leaves `write_date` empty until a record's first write, so the feed has two
-        phases: records never written, by (create_date, id); then written ones, by
-        (write_date, id). A record written after it was reported comes again (at least once).
+        Keyed by Tryton's own `last_modified_at` (COALESCE(write_date, create_date), searchable
+        and sortable) and the id, so one keyset covers records never written and written ones,
+        and records that share a timestamp (one transaction) are neither skipped nor repeated
+        across pages. `updated_since` is inclusive, as on the reference ERP; the cursor (the
+        last record's time and id) is exclusive. A record written after it was reported moves
+        behind the cursor and comes again (at least once). Tryton stamps a transaction's start,
+        so a write committed long after it began can land behind a position already read.
         """
-        since = _naive_utc(updated_since) if updated_since is not None else None
-        phase, after, last_id = "c", since, 0
+        where: list[Any] = list(domain)
         if cursor:
             try:
                 data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-                phase = str(data["p"])
-                after = dt.datetime.fromisoformat(data["t"]) if data["t"] else None
-                last_id = int(data["i"])
-                since = dt.datetime.fromisoformat(data["s"]) if data["s"] else None
+                after, last_id = dt.datetime.fromisoformat(data["t"]), int(data["i"])
             except (ValueError, KeyError, TypeError):
                 raise InvalidRequestError(SYSTEM, "BadCursor", f"bad cursor {cursor!r}") from None
-            if phase not in ("c", "w"):
-                raise InvalidRequestError(SYSTEM, "BadCursor", f"bad cursor {cursor!r}")
-        out: list[tuple[dict[str, Any], dt.datetime]] = []
-        for current in ("c", "w"):
-            if current == "c" and phase == "w":
-                continue
-            field = "create_date" if current == "c" else "write_date"
-            where: list[Any] = [*domain, ("write_date", "=" if current == "c" else "!=", None)]
-            if after is not None and last_id:
-                where.append(
-                    ["OR", (field, ">", after), [(field, "=", after), ("id", ">", last_id)]]
-                )
-            elif after is not None:
-                where.append((field, ">", after))
-            wanted = limit - len(out)
-            found = await self._search(
-                model,
-                where,
-                [*fields, "create_date", "write_date"],
-                limit=wanted,
-                order=[(field, "ASC"), ("id", "ASC")],
+            where.append(
+                [
+                    "OR",
+                    ("last_modified_at", ">", after),
+                    [("last_modified_at", "=", after), ("id", ">", last_id)],
+                ]
             )
-            out += [(r, r[field]) for r in found]
-            if len(found) == wanted:
-                last = found[-1]
-                data = {
-                    "p": current,
-                    "t": last[field].isoformat(),
-                    "i": int(last["id"]),
-                    "s": since.isoformat() if since else None,
-                }
-                return out, base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
-            # Phase c is exhausted: phase w starts from `updated_since`, not from phase c's end.
-            after, last_id = since, 0
-        return out, None
+        elif updated_since is not None:
+            where.append(("last_modified_at", ">=", _naive_utc(updated_since)))
+        found = await self._search(
+            model,
+            where,
+            [*fields, "last_modified_at", "create_date"],
+            limit=limit + 1,  # one more tells whether there is a next page
+            order=[("last_modified_at", "ASC"), ("id", "ASC")],
+            context=context,
+        )
+        page = [(r, r["last_modified_at"]) for r in found[:limit]]
+        if len(found) <= limit:
+            return page, None
+        last, when = page[-1]
+        data = {"t": when.isoformat(), "i": int(last["id"])}
+        return page, base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
     async def order_changes(
         self, updated_since: dt.datetime | None, cursor: str | None, limit: int
@@ -1523,8 +1544,10 @@ class TrytonErpClient:
         sales, next_cursor = await self._feed(
             "sale.sale", [], self._SALE_FIELDS, updated_since, cursor, limit
         )
+        statuses = await self._sale_statuses([sale for sale, _ in sales])
         items = []
-        for sale, when in sales:
+        for (sale, when), status in zip(sales, statuses, strict=True):
+            # Tryton sets sale_date when the sale is quoted; a draft has none yet.
             day = sale.get("sale_date") or sale["create_date"].date()
             items.append(
                 OrderChange(
@@ -1532,7 +1555,7 @@ class TrytonErpClient:
                     customer_id=str(sale["party"].get("code") or sale["party"]["id"]),
                     customer_name=str(sale["party"].get("name") or ""),
                     order_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC),
-                    status=await self._sale_status(sale),
+                    status=status,
                     total=Decimal(sale.get("total_amount") or 0),
                     currency=str(sale["currency"]["code"]),
                     updated_at=_utc(when),
@@ -1544,20 +1567,25 @@ class TrytonErpClient:
         self, updated_since: dt.datetime | None, cursor: str | None, limit: int
     ) -> CustomerChangePage:
         env = await self._environment()
-        domain: list[Any] = [("id", "!=", env.company_party), ("active", "in", [True, False])]
+        # Archived parties too. Not with ("active", "in", [True, False]) in the domain: Tryton
+        # adds ("active", "=", True) to every nested list that names no `active` (the cursor's
+        # OR clause), which hid archived parties on every page after the first.
         parties, next_cursor = await self._feed(
             "party.party",
-            domain,
+            [("id", "!=", env.company_party)],
             ["code", "name", "email", "credit_limit_amount", "addresses"],
             updated_since,
             cursor,
             limit,
+            context={"active_test": False},
         )
-        address_ids = [p["addresses"][0] for p, _ in parties if p.get("addresses")]
+        # The first address by id: orders add delivery addresses (named after the recipient)
+        # to the party without writing the party, so its order in `addresses` may not decide.
+        first = {int(p["id"]): min(p["addresses"]) for p, _ in parties if p.get("addresses")}
         names: dict[int, str | None] = {}
-        if address_ids:
+        if first:
             for address in await self._search(
-                "party.address", [("id", "in", address_ids)], ["party_name"]
+                "party.address", [("id", "in", sorted(first.values()))], ["party_name"]
             ):
                 names[int(address["id"])] = address.get("party_name")
         items = [
@@ -1565,7 +1593,7 @@ class TrytonErpClient:
                 customer_id=str(p.get("code") or p["id"]),
                 name=str(p["name"]),
                 email=str(p.get("email") or ""),
-                company=names.get(p["addresses"][0]) if p.get("addresses") else None,
+                company=names.get(first.get(int(p["id"]), 0)) or None,
                 credit_limit=Decimal(p.get("credit_limit_amount") or 0),
                 updated_at=_utc(when),
             )

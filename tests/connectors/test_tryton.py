@@ -127,12 +127,18 @@ async def test_reads_credit_and_stock(tryton: TrytonErpClient) -> None:
         [
             OrderLine(sku="SKU-001", quantity=5, unit_price=Decimal("1")),
             OrderLine(sku="SKU-011", quantity=1, unit_price=Decimal("1")),
-            OrderLine(sku="SKU-999", quantity=1, unit_price=Decimal("1")),
         ]
     )
     available = {line.sku: line.available for line in stock.lines}
-    assert available == {"SKU-001": 10_000, "SKU-011": 0, "SKU-999": 0}
-    assert [s.sku for s in stock.shortages] == ["SKU-011", "SKU-999"]
+    assert available == {"SKU-001": 10_000, "SKU-011": 0}
+    assert [s.sku for s in stock.shortages] == ["SKU-011"]
+    # An unknown code is not a shortage of zero: Tryton's search by code found nothing.
+    unknown = OrderLine(sku="SKU-999", quantity=1, unit_price=Decimal("1"))
+    with pytest.raises(NotFoundError, match="no product with code SKU-999") as err:
+        await tryton.check_stock(
+            [OrderLine(sku="SKU-001", quantity=1, unit_price=Decimal("1")), unknown]
+        )
+    assert err.value.code == "UnknownProduct" and not err.value.retryable
 
     with pytest.raises(NotFoundError, match="C-999"):
         await tryton.get_credit("C-999")
@@ -408,6 +414,53 @@ async def test_change_feeds_page_with_a_cursor(tryton: TrytonErpClient) -> None:
     assert seen == ["ORD-F-1", "ORD-F-2", "ORD-F-3"]
     later = await tryton.order_changes(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), None, 10)
     assert later.items == [] and later.next_cursor is None
+
+
+@needs_tryton
+async def test_change_feeds_skip_nothing_when_records_share_a_timestamp(
+    tryton: TrytonErpClient,
+) -> None:
+    await tryton._environment()
+    # Pages of two from the start: the archived C-103 comes on a page after a cursor too.
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(10):
+        page = await tryton.customer_changes(None, cursor, 2)
+        seen += [c.customer_id for c in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [f"C-10{n}" for n in range(6)]
+
+    active = await tryton._search(
+        "party.party", [("code", "like", "C-%")], ["name"], order=[("id", "ASC")]
+    )
+    # One JSON-RPC write of five parties: one transaction, so one write_date for all five.
+    pairs: list[Any] = []
+    for party in active:
+        pairs += [[party["id"]], {"name": party["name"]}]
+    await tryton._rpc("model.party.party.write", *pairs, tryton._context())
+    everyone = await tryton.customer_changes(None, None, 50)
+    stamp = everyone.items[-1].updated_at
+    shared = [c.customer_id for c in everyone.items if c.updated_at == stamp]
+    assert shared == ["C-100", "C-101", "C-102", "C-104", "C-105"]
+
+    # Pages of one: the cursor (time and id) walks through the tie, each record once.
+    seen, cursor = [], None
+    for _ in range(20):
+        page = await tryton.customer_changes(None, cursor, 1)
+        seen += [c.customer_id for c in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["C-103", *shared]  # the archived C-103 was written before
+    # updated_since is inclusive: the whole tie comes again from its timestamp, none after it.
+    again = await tryton.customer_changes(stamp, None, 50)
+    assert [c.customer_id for c in again.items] == shared and again.next_cursor is None
+    after = await tryton.customer_changes(stamp + dt.timedelta(microseconds=1), None, 50)
+    assert after.items == [] and after.next_cursor is None
+    with pytest.raises(InvalidRequestError, match="bad cursor"):
+        await tryton.customer_changes(None, "not-a-cursor", 1)
 
 
 @needs_tryton

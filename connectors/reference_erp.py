@@ -30,6 +30,7 @@ from domain.erp import (
 )
 from domain.errors import IntegrationError
 from domain.orders import Address, Order, OrderLine, PaymentMethod
+from domain.reports import ErpDayFigures
 
 SYSTEM = "erp"
 M = TypeVar("M", bound=BaseModel)
@@ -145,6 +146,11 @@ class ReferenceErpClient:
     ) -> CustomerChangePage:
         params = _feed_params(updated_since, cursor, limit)
         return await self._call("GET", "/api/changes/customers", CustomerChangePage, params=params)
+
+    async def day_figures(self, start: datetime, end: datetime) -> ErpDayFigures:
+        """The daily report's ERP figures: sales in [start, end), stock and customers now."""
+        params = {"start": start.isoformat(), "end": end.isoformat()}
+        return await self._call("GET", "/api/reports/day", ErpDayFigures, params=params)
 
     # --- writes ---------------------------------------------------------------------------
 

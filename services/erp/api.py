@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from domain.credit import CreditStatus
 from domain.erp import CustomerChangePage, OrderChangePage
 from domain.orders import Order
-from services.erp import billing, feeds, payments, sales, shipping, stock
+from domain.reports import ErpDayFigures
+from services.erp import billing, feeds, payments, reports, sales, shipping, stock
 from services.erp.errors import validation
 from services.erp.idempotency import (
     MAX_KEY_LENGTH,
@@ -221,5 +222,12 @@ def api_router(db: Database) -> APIRouter:
         updated_since: datetime | None = None, cursor: str | None = None, limit: Limit = 500
     ) -> CustomerChangePage:
         return await read(lambda tx: feeds.customer_changes(tx, updated_since, cursor, limit))
+
+    # --- reports ----------------------------------------------------------------------------
+
+    @router.get("/reports/day", tags=["reports"])
+    async def day_figures(start: datetime, end: datetime) -> ErpDayFigures:
+        """Sales of the orders created in [start, end); stock and customers as they are now."""
+        return await read(lambda tx: reports.day_figures(tx, start, end))
 
     return router

@@ -1,0 +1,250 @@
+"""The daily report's steps: read the ERP, the CRM, Temporal's visibility and the sync store,
+then write the files and post the summary. All reads; writing files again is harmless.
+
+A figure a backend cannot give (Tryton has no day-figures read, a fake CRM cannot count, the
+sync store does not exist yet) comes back as unavailable with a note, not as zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.calls import call
+from connectors.report_files import write_report
+from connectors.report_webhook import post_report
+from connectors.sync_store import SyncStore
+from continuum import search_attributes as sa
+from domain.crm import CrmPort, DealStage
+from domain.erp import ErpPort
+from domain.order_process import WORKFLOW_NAME as ORDER_WORKFLOW
+from domain.orders import OrderStatus
+from domain.reports import (
+    CrmFigures,
+    DailyReport,
+    ErpDayFigures,
+    ErpFigures,
+    OrderRun,
+    OrderRuns,
+    PublishedReport,
+    ReportFiles,
+    ReportWindow,
+    SyncFigures,
+    WebhookAnswer,
+    feed_lag,
+)
+
+log = logging.getLogger(__name__)
+
+FEEDS = ("orders", "customers")
+# Bounds the per-order queries for overdue approvals; past it the count says it is partial.
+MAX_WAITING_QUERIED = 500
+
+
+@runtime_checkable
+class DayFiguresSource(Protocol):
+    async def day_figures(self, start: datetime, end: datetime) -> ErpDayFigures: ...
+
+
+@runtime_checkable
+class RecordCounter(Protocol):
+    async def count(self, object_type: str, filters: Any = ()) -> int: ...
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    reports_dir: Path = Path("reports")
+    webhook_url: str | None = None
+    webhook_token: str = ""  # from the environment (REPORT_WEBHOOK_TOKEN), never logged
+    sync_store_path: Path | None = None
+
+
+def _ts(moment: datetime) -> str:
+    """A visibility query literal (RFC 3339, UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _ms(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
+
+
+class ReportActivities:
+    def __init__(
+        self, erp: ErpPort, crm: CrmPort, client: Client | None, config: ReportConfig
+    ) -> None:
+        self.erp = erp
+        self.crm = crm
+        self.client = client
+        self.config = config
+
+    def all(self) -> list[Any]:
+        return [
+            self.erp_figures,
+            self.crm_figures,
+            self.order_runs,
+            self.sync_figures,
+            self.write_report_files,
+            self.post_report,
+        ]
+
+    @activity.defn(name="report_erp_figures")
+    async def erp_figures(self, window: ReportWindow) -> ErpFigures:
+        if not isinstance(self.erp, DayFiguresSource):
+            name = type(self.erp).__name__
+            return ErpFigures(note=f"sales and inventory figures: not available from {name}")
+        return ErpFigures(figures=await call(self.erp.day_figures(window.start, window.end)))
+
+    @activity.defn(name="report_crm_figures")
+    async def crm_figures(self, window: ReportWindow) -> CrmFigures:
+        crm = self.crm
+        if not isinstance(crm, RecordCounter):
+            name = type(crm).__name__
+            return CrmFigures(available=False, note=f"CRM figures: {name} cannot count records")
+        created = [
+            {"propertyName": "createdate", "operator": "GTE", "value": _ms(window.start)},
+            {"propertyName": "createdate", "operator": "LT", "value": _ms(window.end)},
+        ]
+        contacts, deals, deals_created, *stages = await asyncio.gather(
+            call(crm.count("contacts")),
+            call(crm.count("deals")),
+            call(crm.count("deals", created)),
+            *(
+                call(
+                    crm.count(
+                        "deals", [{"propertyName": "dealstage", "operator": "EQ", "value": s}]
+                    )
+                )
+                for s in DealStage
+            ),
+        )
+        return CrmFigures(
+            contacts=contacts,
+            deals=deals,
+            deals_created=deals_created,
+            deals_by_stage={s.value: n for s, n in zip(DealStage, stages, strict=True)},
+        )
+
+    @activity.defn(name="report_order_runs")
+    async def order_runs(self, window: ReportWindow) -> OrderRuns:
+        client = self._client()
+        base = f"WorkflowType = '{ORDER_WORKFLOW}'"
+        started = await client.count_workflows(
+            f"{base} AND StartTime >= '{_ts(window.start)}' AND StartTime < '{_ts(window.end)}'"
+        )
+        closed: list[OrderRun] = []
+        query = (
+            f"{base} AND ExecutionStatus != 'Running'"
+            f" AND CloseTime >= '{_ts(window.start)}' AND CloseTime < '{_ts(window.end)}'"
+        )
+        async for wf in client.list_workflows(query):
+            if wf.close_time is None:
+                continue
+            attrs = wf.typed_search_attributes
+            closed.append(
+                OrderRun(
+                    order_id=attrs.get(sa.ORDER_ID) or wf.id,
+                    order_status=attrs.get(sa.ORDER_STATUS),
+                    execution_status=wf.status.name if wf.status else "UNKNOWN",
+                    started_at=wf.start_time,
+                    closed_at=wf.close_time,
+                )
+            )
+            activity.heartbeat(len(closed))
+        waiting, overdue, note = await self._approvals(client, window.as_of)
+        return OrderRuns(
+            started=started.count,
+            closed=sorted(closed, key=lambda r: (r.closed_at, r.order_id)),
+            awaiting_approval=waiting,
+            approvals_overdue=overdue,
+            note=note,
+        )
+
+    async def _approvals(self, client: Client, now: datetime) -> tuple[int, int, str]:
+        """Orders waiting for approval, and those past their deadline (asked of each order)."""
+        query = (
+            f"WorkflowType = '{ORDER_WORKFLOW}' AND ExecutionStatus = 'Running'"
+            f" AND {sa.ORDER_STATUS.name} = '{OrderStatus.AWAITING_APPROVAL.value}'"
+        )
+        waiting = (await client.count_workflows(query)).count
+        overdue, unknown, asked = 0, 0, 0
+        async for wf in client.list_workflows(query, limit=MAX_WAITING_QUERIED):
+            asked += 1
+            deadline = await self._deadline(client, wf.id)
+            if deadline is None:
+                unknown += 1
+            elif deadline < now:
+                overdue += 1
+        notes = []
+        if unknown:
+            notes.append(f"{unknown} waiting order(s) did not tell their approval deadline")
+        if asked < waiting:
+            notes.append(f"overdue approvals counted over the first {asked} of {waiting}")
+        return waiting, overdue, "; ".join(notes)
+
+    async def _deadline(self, client: Client, workflow_id: str) -> datetime | None:
+        """The approval deadline the order reports: its SLA deadline, else its final one."""
+        try:
+            state = await client.get_workflow_handle(workflow_id).query(
+                "approval", result_type=dict, rpc_timeout=timedelta(seconds=5)
+            )
+        except Exception as err:  # an RPC error, a timeout, a payload it cannot decode: unknown
+            log.warning("approval query on %s failed: %s", workflow_id, err)
+            return None
+        if not isinstance(state, dict):
+            return None
+        for key in ("sla_deadline", "final_deadline", "deadline"):
+            if state.get(key):
+                moment = datetime.fromisoformat(str(state[key]).replace("Z", "+00:00"))
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return None
+
+    @activity.defn(name="report_sync_figures")
+    async def sync_figures(self, erp: ErpFigures) -> SyncFigures:
+        path = self.config.sync_store_path
+        if path is None:
+            return SyncFigures(available=False, note="sync figures: no sync store configured")
+        if not path.exists():
+            return SyncFigures(available=False, note=f"sync figures: {path} does not exist yet")
+        store = SyncStore(path)
+        newest = erp.figures.newest_change if erp.figures else None
+        try:
+            feeds = []
+            for feed in FEEDS:
+                synced = store.last_synced_through(feed)
+                lag = feed_lag(feed, newest.get(feed) if newest is not None else None, synced)
+                if newest is None:
+                    lag.lag_seconds = None  # without the ERP's newest change, no lag to tell
+                feeds.append(lag)
+            quarantine = store.quarantine_size()
+        finally:
+            store.close()
+        return SyncFigures(
+            feeds=feeds,
+            quarantine=quarantine,
+            note="" if newest is not None else "sync lag: the ERP cannot tell its newest change",
+        )
+
+    @activity.defn(name="write_report_files")
+    async def write_report_files(self, report: DailyReport) -> ReportFiles:
+        # matplotlib and file writes block: off the event loop.
+        return await asyncio.to_thread(write_report, report, self.config.reports_dir)
+
+    @activity.defn(name="post_report")
+    async def post_report(self, published: PublishedReport) -> WebhookAnswer:
+        url = self.config.webhook_url
+        if not url:
+            return WebhookAnswer(posted=False)
+        await call(post_report(url, self.config.webhook_token, published.report, published.files))
+        return WebhookAnswer(posted=True)
+
+    def _client(self) -> Client:
+        if self.client is None:
+            raise RuntimeError("report activities need a Temporal client (workers.registry)")
+        return self.client

@@ -1,0 +1,243 @@
+"""Writes a daily report as files: an HTML page with PNG charts, CSV files and the JSON model.
+
+Everything goes under `<reports dir>/<YYYY-MM-DD>/`; a second run for the same day replaces
+the files one by one (each written to a temporary name first, so none is ever half written).
+Charts use matplotlib's object API on the Agg canvas: no display, no pyplot global state,
+safe in a worker thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from domain.reports import DailyReport, Outcome, ReportFiles, outcome
+
+Row = Sequence[object]
+
+
+def _write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _csv(header: Row, rows: Iterable[Row]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=100)
+    return out.getvalue()
+
+
+def _bar(title: str, labels: Sequence[str], values: Sequence[float], ylabel: str) -> bytes:
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(labels, values, color="#3b6ea5")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(axis="x", labelrotation=30)
+    return _png(fig)
+
+
+def _stock(report: DailyReport) -> bytes:
+    items = report.erp.figures.inventory if report.erp.figures else []
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    skus = [i.sku for i in items]
+    ax.bar(skus, [i.available for i in items], label="available", color="#3b6ea5")
+    ax.bar(
+        skus,
+        [i.reserved for i in items],
+        bottom=[i.available for i in items],
+        label="reserved",
+        color="#e0a030",
+    )
+    ax.set_title("Inventory now")
+    ax.legend()
+    ax.tick_params(axis="x", labelrotation=30)
+    return _png(fig)
+
+
+def summary_rows(report: DailyReport) -> list[Row]:
+    """(section, figure, value): every headline figure; blank where unavailable."""
+    k, w = report.kpis, report.window
+    rows: list[Row] = [
+        ("report", "day", w.day.isoformat()),
+        ("report", "time_zone", w.timezone),
+        ("report", "window_start_utc", w.start.isoformat()),
+        ("report", "window_end_utc", w.end.isoformat()),
+        ("report", "as_of_utc", w.as_of.isoformat()),
+        ("report", "empty", report.empty),
+    ]
+    for name in (
+        "started",
+        "closed",
+        "completed",
+        "compensated",
+        "rejected",
+        "cancelled",
+        "failed",
+        "success_rate",
+        "target",
+        "p50_seconds",
+        "p95_seconds",
+        "awaiting_approval",
+        "approvals_overdue",
+    ):
+        value = getattr(k, name)
+        rows.append(("orders", name, "" if value is None else value))
+    rows.append(("orders", "meets_target", "" if k.meets_target is None else k.meets_target))
+    erp = report.erp.figures
+    if erp is None:
+        rows.append(("erp", "unavailable", report.erp.note))
+    else:
+        rows += [("erp", "sales_orders", erp.orders)]
+        rows += [("erp", f"sales_orders_{s}", n) for s, n in sorted(erp.orders_by_status.items())]
+        rows += [("erp", f"revenue_{c}", v) for c, v in sorted(erp.revenue.items())]
+        rows += [
+            ("erp", "customers", erp.customers),
+            ("erp", "blocked_customers", erp.blocked_customers),
+        ]
+        rows += [("erp", "skus", len(erp.inventory))]
+    crm = report.crm
+    if not crm.available:
+        rows.append(("crm", "unavailable", crm.note))
+    else:
+        rows += [("crm", "contacts", crm.contacts), ("crm", "deals", crm.deals)]
+        rows += [("crm", "deals_created", crm.deals_created)]
+        rows += [("crm", f"deals_{s}", n) for s, n in sorted(crm.deals_by_stage.items())]
+    sync = report.sync
+    if not sync.available:
+        rows.append(("sync", "unavailable", sync.note))
+    else:
+        rows.append(("sync", "quarantine", "" if sync.quarantine is None else sync.quarantine))
+        for feed in sync.feeds:
+            lag = "" if feed.lag_seconds is None else feed.lag_seconds
+            rows.append(("sync", f"lag_seconds_{feed.feed}", lag))
+    return rows
+
+
+def _tables(report: DailyReport) -> dict[str, bytes]:
+    files = {"summary.csv": _csv(("section", "figure", "value"), summary_rows(report))}
+    files["orders.csv"] = _csv(
+        ("order_id", "outcome", "order_status", "execution_status", "started_at", "closed_at",
+         "duration_seconds"),
+        (
+            (r.order_id, outcome(r).value, r.order_status or "", r.execution_status,
+             r.started_at.isoformat(), r.closed_at.isoformat(), f"{r.duration_seconds:.3f}")
+            for r in report.orders
+        ),
+    )  # fmt: skip
+    erp = report.erp.figures
+    if erp is not None:
+        files["sales_by_sku.csv"] = _csv(
+            ("sku", "units", "revenue"), ((s.sku, s.units, s.revenue) for s in erp.by_sku)
+        )
+        files["inventory.csv"] = _csv(
+            ("sku", "name", "on_hand", "reserved", "available"),
+            ((i.sku, i.name, i.on_hand, i.reserved, i.available) for i in erp.inventory),
+        )
+    files["sync.csv"] = _csv(
+        ("feed", "newest_change", "synced_through", "lag_seconds"),
+        (
+            (f.feed, f.newest_change or "", f.synced_through or "",
+             "" if f.lag_seconds is None else f.lag_seconds)
+            for f in report.sync.feeds
+        ),
+    )  # fmt: skip
+    return files
+
+
+def _charts(report: DailyReport) -> dict[str, bytes]:
+    charts: dict[str, bytes] = {}
+    k = report.kpis
+    if k.closed:
+        labels = [o.value for o in Outcome]
+        values = [getattr(k, o.value) for o in Outcome]
+        charts["outcomes.png"] = _bar("Orders closed, by outcome", labels, values, "orders")
+    durations = [r.duration_seconds for r in report.orders if outcome(r) is Outcome.COMPLETED]
+    if durations:
+        fig = Figure(figsize=(7, 3.5), layout="constrained")
+        ax = fig.add_subplot()
+        ax.hist(durations, bins=min(20, max(5, len(durations))), color="#3b6ea5")
+        ax.set_title("Completed orders: duration")
+        ax.set_xlabel("seconds")
+        charts["durations.png"] = _png(fig)
+    erp = report.erp.figures
+    if erp is not None and erp.by_sku:
+        skus = [s.sku for s in erp.by_sku]
+        charts["sales_by_sku.png"] = _bar(
+            "Units sold, by SKU", skus, [s.units for s in erp.by_sku], "units"
+        )
+    if erp is not None and erp.inventory:
+        charts["inventory.png"] = _stock(report)
+    return charts
+
+
+def _page(report: DailyReport, charts: Sequence[str], tables: Sequence[str]) -> bytes:
+    e = html.escape
+    rows = "\n".join(
+        f"<tr><td>{e(str(s))}</td><td>{e(str(f))}</td><td>{e(str(v))}</td></tr>"
+        for s, f, v in summary_rows(report)
+    )
+    k = report.kpis
+    if k.success_rate is None:
+        verdict = "no order closed on this day"
+    else:
+        mark = "meets" if k.meets_target else "misses"
+        verdict = f"success rate {k.success_rate:.1%}, {mark} the {k.target:.0%} target"
+    notes = [n for n in (k.note, report.erp.note, report.crm.note, report.sync.note) if n]
+    empty = (
+        "<p class='empty'>No orders and no sales on this day: an empty report.</p>"
+        if report.empty
+        else ""
+    )
+    images = "\n".join(f"<figure><img src='{e(c)}' alt='{e(c)}'></figure>" for c in charts)
+    links = " · ".join(f"<a href='{e(t)}'>{e(t)}</a>" for t in tables)
+    day = report.window.day.isoformat()
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Continuum daily report {day}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}
+td{{padding:.1em .8em}} .empty{{font-weight:bold}} img{{max-width:100%}}</style></head>
+<body><h1>Daily report {day} ({e(report.window.timezone)})</h1>
+<p>{e(verdict)}</p>{empty}
+{"".join(f"<p>Note: {e(n)}</p>" for n in notes)}
+{images}
+<h2>Figures</h2><table><tr><th>section</th><th>figure</th><th>value</th></tr>
+{rows}</table>
+<p>CSV: {links}</p>
+</body></html>
+"""
+    return page.encode()
+
+
+def write_report(report: DailyReport, reports_dir: Path) -> ReportFiles:
+    directory = reports_dir / report.window.day.isoformat()
+    directory.mkdir(parents=True, exist_ok=True)
+    tables, charts = _tables(report), _charts(report)
+    files = {**tables, **charts, "report.json": report.model_dump_json(indent=2).encode()}
+    files["index.html"] = _page(report, list(charts), list(tables))
+    for name, data in files.items():
+        _write(directory / name, data)
+    # A chart or table of an earlier run for this day that has no data now must not linger.
+    for old in directory.iterdir():
+        if old.suffix in (".png", ".csv") and old.name not in files:
+            old.unlink()
+    return ReportFiles(directory=str(directory.resolve()), files=sorted(files))

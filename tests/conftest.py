@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -9,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from continuum.codec import KEYS_ENV
 from continuum.processes import ManagedProcess, free_port, http_ok, python_module
+
+# One codec key for the session, inherited by every process started here: the suite runs
+# encrypted, as production does, and never picks up a developer's .data/codec-keys.json.
+os.environ[KEYS_ENV] = f"test-session:{base64.b64encode(os.urandom(32)).decode()}"
 
 
 @dataclass

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 from continuum.converter import data_converter
 
@@ -21,5 +24,20 @@ def connect_config(address: str | None = None) -> dict[str, Any]:
     return config
 
 
-async def connect(address: str | None = None) -> Client:
-    return await Client.connect(**connect_config(address), data_converter=data_converter())
+async def connect(
+    address: str | None = None,
+    converter: DataConverter | None = None,
+    *,
+    runtime: Runtime | None = None,
+) -> Client:
+    """`converter`: e.g. a stack's (its codec keys); else the one the environment names.
+
+    Starts, signals and updates carry the caller's trace context, and workers made from this
+    client continue it (the interceptor is inherited); `runtime`: e.g. one serving metrics.
+    """
+    return await Client.connect(
+        **connect_config(address),
+        data_converter=converter or data_converter(),
+        interceptors=[TracingInterceptor()],
+        runtime=runtime,
+    )

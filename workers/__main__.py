@@ -15,7 +15,9 @@ from datetime import timedelta
 from continuum.client import connect
 from continuum.logs import setup_logging
 from continuum.settings import get_settings
+from continuum.telemetry import setup_tracing
 from workers.connectors import ConfigurationError, build_crm, build_erp
+from workers.gauges import metrics_runtime, worker_metrics
 from workers.registry import build_worker
 
 log = logging.getLogger("continuum.worker")
@@ -23,8 +25,10 @@ log = logging.getLogger("continuum.worker")
 
 async def serve() -> None:
     settings = get_settings()
+    setup_tracing("worker")
+    runtime = metrics_runtime(settings)
     erp, crm = build_erp(settings), build_crm(settings)
-    client = await connect()
+    client = await connect(runtime=runtime)
     worker = build_worker(
         client,
         settings.task_queue,
@@ -40,9 +44,12 @@ async def serve() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with worker:
+        async with worker, worker_metrics(client, runtime, settings):
             log.info(
-                "worker ready on task queue %s (ERP: %s)", settings.task_queue, settings.erp_backend
+                "worker ready on task queue %s (ERP: %s, metrics port: %s)",
+                settings.task_queue,
+                settings.erp_backend,
+                settings.worker_metrics_port if runtime else "off",
             )
             await stop.wait()
             log.info(

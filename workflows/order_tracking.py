@@ -10,6 +10,7 @@ from temporalio.common import SearchAttributeUpdate
 with workflow.unsafe.imports_passed_through():
     from continuum import search_attributes as sa
     from domain.orders import Order, OrderResult, OrderStatus, StepRecord
+    from workflows.order_metrics import order_ended
 
 
 class OrderTracker:
@@ -38,6 +39,8 @@ class OrderTracker:
         if reason:
             details += f"\n\n{reason}"
         workflow.set_current_details(details)
+        if status.is_terminal:
+            order_ended(self.result)
 
     def record(self, step: str, detail: str = "") -> None:
         self.result.steps.append(StepRecord(step=step, at=workflow.now(), detail=detail))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import uvicorn
 
+from continuum.redaction import install_redaction
+from continuum.telemetry import instrument_app
 from services.crm.access import RateLimit
 from services.crm.app import create_app
 from services.crm.store import CrmStore
@@ -77,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults,
         rate_limit=rate_limit,
     )
+    instrument_app(app, "crm")  # server spans continuing the caller's W3C trace
+    install_redaction()  # uvicorn's log lines too: no token, no e-mail address
     # Short graceful shutdown: a request hung by fault injection must not hold a stop for long.
     uvicorn.run(
         app,

@@ -11,6 +11,8 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
+from continuum.redaction import install_redaction
+from continuum.telemetry import instrument_app
 from services.erp.app import ErpConfig, create_app
 from services.faults import parse_faults
 
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"services.erp: --faults/FAULTS is not valid: {first}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    install_redaction()
     config = ErpConfig(
         db_path=args.db,
         api_token=token,
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=faults,
     )
     app = create_app(config)
+    instrument_app(app, "erp")  # server spans continuing the caller's W3C trace
     # One worker: the store's lock is what serializes writes, so it must be one process.
     # A short graceful shutdown, so that a hung (fault-injected) request cannot hold a stop.
     uvicorn.run(

@@ -1,0 +1,127 @@
+"""Gauges the worker samples every few seconds: approvals waiting and overdue, sync lag,
+quarantine size, and whether the worker is ready (names: `continuum.telemetry`).
+
+Approvals come from Temporal's visibility (the `Approval` workflows' `ApprovalStatus` and
+`ApprovalDeadline` search attributes), so any worker sees the whole picture; the sync's figures
+from its SQLite store (`connectors.sync_store`), which the worker's sync activities write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from temporalio.client import Client
+from temporalio.common import MetricMeter
+from temporalio.runtime import Runtime
+
+from connectors.sync_store import SyncStore
+from continuum import telemetry
+from continuum.settings import Settings
+from domain.approvals import ApprovalStatus
+from domain.sync import FEEDS
+from workers.connectors import ConfigurationError
+
+log = logging.getLogger("continuum.worker.gauges")
+
+WAITING = f'ApprovalStatus="{ApprovalStatus.PENDING.value}" AND ExecutionStatus="Running"'
+
+
+class SyncProgress(Protocol):
+    """What the ERP→CRM sync's store tells about its progress (`connectors.sync_store`)."""
+
+    def quarantine_size(self) -> int: ...
+
+    def last_synced_through(self, feed: str) -> datetime | None: ...
+
+
+class GaugeSampler:
+    def __init__(
+        self,
+        client: Client,
+        meter: MetricMeter,
+        *,
+        sync: SyncProgress | None = None,
+        feeds: Sequence[str] = (),
+    ) -> None:
+        self._client = client
+        self._sync = sync
+        self._feeds = list(feeds)
+        self._waiting = meter.create_gauge(
+            telemetry.APPROVALS_WAITING, "Approvals waiting for a decision"
+        )
+        self._overdue = meter.create_gauge(
+            telemetry.APPROVALS_OVERDUE, "Approvals waiting past their level's SLA"
+        )
+        self._lag = meter.create_gauge_float(
+            telemetry.SYNC_LAG, "Now minus the point the sync has reached, per feed", "s"
+        )
+        self._quarantine = meter.create_gauge(
+            telemetry.SYNC_QUARANTINE, "Records the sync put aside for a person to look at"
+        )
+
+    async def sample(self) -> None:
+        now = datetime.now(UTC)
+        waiting = await self._client.count_workflows(WAITING)
+        # ApprovalDeadline is the current level's SLA: past it, the approval is overdue.
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        overdue = await self._client.count_workflows(f'{WAITING} AND ApprovalDeadline < "{stamp}"')
+        self._waiting.set(waiting.count)
+        self._overdue.set(overdue.count)
+        if self._sync is None:
+            return
+        # SQLite reads: off the event loop, so polling and heartbeats never wait on the disk.
+        self._quarantine.set(await asyncio.to_thread(self._sync.quarantine_size))
+        for feed in self._feeds:
+            reached = await asyncio.to_thread(self._sync.last_synced_through, feed)
+            if reached is not None:
+                self._lag.set(max((now - reached).total_seconds(), 0.0), {"feed": feed})
+
+    async def run(self, every: float) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception as err:  # visibility or the store hiccuped: keep the last values
+                log.warning("could not sample the gauges: %s", err)
+            await asyncio.sleep(every)
+
+
+@contextlib.asynccontextmanager
+async def worker_gauges(
+    meter: MetricMeter, task_queue: str, sampler: GaugeSampler, every: float
+) -> AsyncIterator[None]:
+    """Readiness 1 and the sampler running while inside; readiness 0 as soon as it drains."""
+    ready = meter.create_gauge(telemetry.WORKER_READY, "1 while the worker polls its task queue")
+    task = asyncio.create_task(sampler.run(every), name="gauges")
+    ready.set(1, {"task_queue": task_queue})
+    try:
+        yield
+    finally:
+        ready.set(0, {"task_queue": task_queue})
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The runtime serving the worker's /metrics, or None when WORKER_METRICS_PORT is 0."""
+    try:
+        return telemetry.worker_runtime(settings.worker_metrics_host, settings.worker_metrics_port)
+    except RuntimeError as err:
+        raise ConfigurationError(f"{err} (WORKER_METRICS_PORT)") from err
+
+
+def worker_metrics(
+    client: Client, runtime: Runtime | None, settings: Settings
+) -> contextlib.AbstractAsyncContextManager[None]:
+    if runtime is None:
+        return contextlib.nullcontext()
+    meter = runtime.metric_meter
+    sync = SyncStore(settings.sync_store_path)  # its own reader; WAL, so it never blocks the sync
+    sampler = GaugeSampler(client, meter, sync=sync, feeds=FEEDS)
+    every = settings.metrics_interval_seconds
+    return worker_gauges(meter, settings.task_queue, sampler, every)

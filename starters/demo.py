@@ -1,12 +1,11 @@
 """The demo batch `make run` launches: orders that complete, wait for a person, or fail and undo.
 
-The demo also plays the carrier: it reports delivery for every shipped order.
+The demo also plays the carrier (`starters.carrier`): it reports delivery for every shipped order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from continuum.order_client import OrderClient, OrderError
+from continuum.order_client import OrderClient
 from domain.order_process import workflow_id
 from domain.orders import (
     Address,
@@ -26,6 +25,7 @@ from domain.orders import (
     OrderStatus,
     PaymentMethod,
 )
+from starters.carrier import settle
 
 # The reference ERP's demo customers (services/erp/seed.py); C-103 is blocked, so not here.
 CUSTOMERS = [
@@ -47,8 +47,6 @@ CUSTOMERS = [
 ADDRESS = Address(
     name="Receiving dock", street="1 Harbour Rd", city="Hamburg", postal_code="20457", country="DE"
 )
-# Settled means nothing more happens without a person: finished, or waiting for approval.
-SETTLED = {s for s in OrderStatus if s.is_terminal} | {OrderStatus.AWAITING_APPROVAL}
 
 
 @dataclass
@@ -104,34 +102,15 @@ async def run_demo(
             await orders.start(item.order)
             progress.advance(starting)
         settling = progress.add_task("orders settled", total=len(batch))
-        results = await _settle(
-            orders, [d.order.order_id for d in batch], progress, settling, within
+        ids = [d.order.order_id for d in batch]
+        await settle(
+            orders,
+            ids,
+            within=within,
+            carrier="demo-carrier",
+            on_round=lambda settled: progress.update(settling, completed=settled),
         )
-    return results
-
-
-async def _settle(
-    orders: OrderClient, ids: list[str], progress: Progress, task: object, within: float
-) -> list[OrderResult]:
-    """Polls until every order is settled, reporting delivery for the shipped ones."""
-    deadline = time.monotonic() + within
-    latest: dict[str, OrderResult] = {}
-    delivered: set[str] = set()
-    while True:
-        states = await asyncio.gather(*(orders.status(oid) for oid in ids))
-        latest = {s.order_id: s for s in states}
-        for state in states:
-            if state.status is OrderStatus.AWAITING_DELIVERY and state.order_id not in delivered:
-                try:
-                    await orders.deliver(state.order_id, carrier="demo-carrier")
-                    delivered.add(state.order_id)
-                except OrderError:
-                    pass  # it moved on meanwhile; the next poll sees where
-        settled = sum(s.status in SETTLED for s in states)
-        progress.update(task, completed=settled)  # type: ignore[arg-type]
-        if settled == len(ids) or time.monotonic() > deadline:
-            return [latest[oid] for oid in ids]
-        await asyncio.sleep(0.25)
+    return list(await asyncio.gather(*(orders.status(oid) for oid in ids)))
 
 
 STYLE = {

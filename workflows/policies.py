@@ -14,6 +14,9 @@ from typing import Any
 from temporalio.common import RetryPolicy
 
 HEARTBEAT = timedelta(seconds=5)
+# A worker that dies leaves its cached workflows' next tasks on its own (sticky) queue: they move
+# to the shared queue after this instead of the SDK's 10 s (time to recover, `continuum drill`).
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
 
 _BACKOFF = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -10,6 +10,7 @@ import pytest
 from continuum.order_client import OrderClient, OrderError
 from continuum.stack import Stack
 from domain.orders import OrderResult, OrderStatus
+from starters.carrier import settle
 from tests import samples
 from tests.integration.conftest import (
     crm_deals,
@@ -24,18 +25,11 @@ ONE_OF_EACH = {"reservations": 1, "sales_orders": 1, "payments": 1, "shipments":
 async def drive_to_end(
     orders: OrderClient, ids: list[str], within: float = 120
 ) -> list[OrderResult]:
-    """Reports delivery for shipped orders until every order has finished, within a bound."""
-    deadline = time.monotonic() + within
-    while True:
-        states = [await orders.status(oid) for oid in ids]
-        for state in states:
-            if state.status is OrderStatus.AWAITING_DELIVERY:
-                await orders.deliver(state.order_id, carrier="test-carrier")
-        if all(s.status.is_terminal for s in states):
-            return states
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not finished: {[(s.order_id, s.status) for s in states]}")
-        await asyncio.sleep(0.2)
+    """Plays the carrier (the demo's and the drill's) until every order has settled."""
+    carrier = await settle(orders, ids, within=within, carrier="test-carrier", interval=0.2)
+    if left := carrier.unsettled(ids):
+        raise AssertionError(f"not finished: {[carrier.standings.get(i) or i for i in left]}")
+    return [await orders.status(oid) for oid in ids]
 
 
 async def wait_for(orders: OrderClient, order_id: str, step: str, within: float = 60) -> None:

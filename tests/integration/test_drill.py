@@ -1,0 +1,87 @@
+"""`continuum drill --short`, as `make test` runs it: every fault once, every invariant holds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domain.continuity import ContinuityReport, FaultKind, Invariant, OrderKind
+
+DRILL_WITHIN = 540  # seconds; the drill itself takes about two to three minutes here
+
+
+def run_drill(data_dir: Path) -> tuple[int, str]:
+    """The CLI in a subprocess; SIGTERM on timeout, which stops the stack it started."""
+    log = data_dir / "drill.out"
+    argv = [sys.executable, "-m", "starters", "drill", "--short", "--data-dir", str(data_dir)]
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            code = proc.wait(timeout=DRILL_WITHIN)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    return code, log.read_text()
+
+
+@pytest.mark.timeout(DRILL_WITHIN + 120)
+def test_short_drill_keeps_the_business_running(tmp_path: Path) -> None:
+    code, output = run_drill(tmp_path)
+    assert code == 0, output[-5000:]
+    assert "continuity drill PASSED" in output
+
+    report = ContinuityReport.model_validate_json((tmp_path / "report.json").read_text())
+    assert report.passed
+    judged = {r.invariant for r in report.invariants if r.held}
+    assert judged == set(Invariant)
+    assert report.orders == 200 and report.success_rate >= 0.98
+    assert report.by_kind == {
+        OrderKind.STANDARD.value: 188,
+        OrderKind.INVALID.value: 4,
+        OrderKind.DECLINED.value: 4,
+        OrderKind.APPROVAL.value: 4,
+    }
+    assert report.by_status["Invalid"] == 4 and report.by_status["AwaitingApproval"] == 4
+    assert report.completed == 188 and report.compensations == 4
+    # Every fault happened, and the faults were felt: retries absorbed them.
+    assert {w.kind for w in report.faults} == set(FaultKind)
+    assert all(w.injected > 0 for w in report.faults)
+    assert report.retries_absorbed > 0
+    assert report.fault_stats["erp"]["outage_rejections"] > 0
+    assert report.fault_stats["crm"]["errors"] > 0
+    # After each restart, orders that were in flight moved again (how fast is reported only).
+    assert [r.fault for r in report.recoveries] == [
+        "worker SIGKILL + restart",
+        "Temporal stop + restart",
+    ]
+    for recovery in report.recoveries:
+        assert recovery.in_flight > 0 and recovery.resumed > 0, recovery
+    temporal = next(w for w in report.faults if w.kind is FaultKind.TEMPORAL_RESTART)
+    assert "the worker kept running through it" in temporal.note
+
+    # The sync ran pass after pass through the faults, absorbed them, and left the CRM holding
+    # one deal per ERP sales order (188 completed and 4 compensated orders; those awaiting
+    # approval have none yet), one contact per demo customer (6) and one company for each
+    # with a company (5), in step with the ERP, nothing quarantined.
+    sync = report.sync
+    assert sync is not None and sync.ran
+    assert [p.label for p in sync.passes][-1] == "final" and len(sync.passes) >= 3
+    assert all(p.completed for p in sync.passes)
+    assert sync.records >= 192 + 6 and sync.retries > 0
+    assert {"ERP outage 8s", "CRM 429 storm 50%"} <= set(sync.faults_met)
+    assert (sync.duplicates, sync.missing, sync.extra, sync.disagreeing) == (0, 0, 0, 0)
+    assert sync.quarantined == 0 and sync.erp_records == sync.crm_objects == 192 + 6 + 5
+    assert "sync met" in output and "CRM mirrors ERP" in output
+
+    assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "stack").exists()  # a passing drill without --keep cleans up

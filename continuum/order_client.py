@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -21,13 +22,17 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
+from continuum.approval_client import ApprovalClient, ApprovalError, UnknownApproval
+from continuum.settings import get_settings
+from domain.approval_gate import GateDecision, GateState
 from domain.approval_policy import ApprovalPolicy
-from domain.approvals import ApprovalDecision, ApprovalState
+from domain.approvals import ApprovalDecision, ApprovalState, Verdict
 from domain.lifecycle import CancelRequest, DeliveryNotice
 from domain.order_process import WORKFLOW_NAME, OrderToCashInput, workflow_id
 from domain.orders import Order, OrderResult, OrderStatus
 
 T = TypeVar("T")
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 
 class OrderError(Exception):
@@ -67,6 +72,7 @@ class OrderClient:
     def __init__(self, client: Client, task_queue: str) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.approvals = ApprovalClient(client)
 
     def handle(self, order_id: str) -> WorkflowHandle[object, OrderResult]:
         return self.client.get_workflow_handle(workflow_id(order_id), result_type=OrderResult)
@@ -76,8 +82,12 @@ class OrderClient:
         order: Order,
         policy: ApprovalPolicy | None = None,
         delivery_deadline_hours: float | None = None,
+        signal: tuple[str, BaseModel] | None = None,
     ) -> WorkflowHandle[object, OrderResult]:
-        payload = OrderToCashInput(order=order, policy=policy or ApprovalPolicy())
+        """Starts the order; with `signal` (name, argument) it is signal-with-start: a running
+        order only gets the signal, a new one starts with it."""
+        # The configured policy by default: its people directory is who may approve.
+        payload = OrderToCashInput(order=order, policy=policy or get_settings().approval_policy())
         if delivery_deadline_hours is not None:
             payload.delivery_deadline = timedelta(hours=delivery_deadline_hours)
         attributes = TypedSearchAttributes(
@@ -100,6 +110,11 @@ class OrderClient:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=_summary(order),
                 static_details=_details(order),
+                # A workflow task held by a worker that died is handed out again after this
+                # (Temporal's default is 10 s): part of the time to recover (`continuum drill`).
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
+                start_signal=signal[0] if signal else None,
+                start_signal_args=[signal[1]] if signal else [],
             )
         except WorkflowAlreadyStartedError:
             raise OrderError(f"order {order.order_id} already exists") from None
@@ -113,11 +128,19 @@ class OrderClient:
         except RPCError as err:
             raise await self._rpc(order_id, err) from None
 
-    async def approval(self, order_id: str) -> ApprovalState | None:
+    async def approval(self, order_id: str) -> ApprovalState | GateState | None:
+        """The order's Approval process (approval-order-<id>), or for an order started before
+        it, its single-level gate; None when it never waited for approval."""
         try:
-            state: ApprovalState | None = await self.handle(order_id).query(
+            return await self.approvals.state(workflow_id(order_id))
+        except UnknownApproval:
+            pass
+        except ApprovalError as err:
+            raise OrderError(f"order {order_id}: {err}") from None
+        try:
+            state: GateState | None = await self.handle(order_id).query(
                 "approval",
-                result_type=ApprovalState | None,  # type: ignore[arg-type]
+                result_type=GateState | None,  # type: ignore[arg-type]
             )
             return state
         except RPCError as err:
@@ -125,10 +148,21 @@ class OrderClient:
 
     async def decide(
         self, order_id: str, approve: bool, approver: str, comment: str = ""
-    ) -> ApprovalState:
-        decision = ApprovalDecision(order_id=order_id, approver=approver, comment=comment)
-        name = "approve" if approve else "reject"
-        return await self._update(order_id, name, decision, ApprovalState)
+    ) -> ApprovalState | GateState:
+        """Decides the pending level of the order's approval; refusals say why."""
+        verdict = Verdict.APPROVED if approve else Verdict.REJECTED
+        decision = ApprovalDecision(approver=approver, verdict=verdict, comment=comment)
+        try:
+            return await self.approvals.decide(workflow_id(order_id), decision)
+        except UnknownApproval:
+            pass  # no Approval process: an unknown order, one not waiting, or an older one
+        except ApprovalError as err:
+            raise OrderError(f"order {order_id}: {err}") from None
+        status = await self.status(order_id)
+        if status.status is not OrderStatus.AWAITING_APPROVAL:
+            raise OrderError(f"order {order_id} is not waiting for approval ({status.status})")
+        gate = GateDecision(order_id=order_id, approver=approver, comment=comment)
+        return await self._update(order_id, "approve" if approve else "reject", gate, GateState)
 
     async def cancel(self, order_id: str, requested_by: str, reason: str = "") -> OrderResult:
         request = CancelRequest(order_id=order_id, requested_by=requested_by, reason=reason)
@@ -151,6 +185,19 @@ class OrderClient:
             raise OrderError(f"order {order_id} failed: {_why(err)}") from None
         except RPCError as err:
             raise await self._rpc(order_id, err) from None
+
+    async def submitted(self, order_id: str) -> Order:
+        """The order as submitted: its start event's input, decrypted by the client's codec."""
+        try:
+            async for event in self.handle(order_id).fetch_history_events():
+                started = event.workflow_execution_started_event_attributes
+                [payload] = await self.client.data_converter.decode(
+                    started.input.payloads, [OrderToCashInput]
+                )
+                return payload.order  # type: ignore[no-any-return]
+        except RPCError as err:
+            raise await self._rpc(order_id, err) from None
+        raise OrderError(f"order {order_id} has no history")
 
     async def list(
         self, statuses: Sequence[OrderStatus] = (), limit: int = 50

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from continuum.approval_config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
+from continuum.approval_config import load_approval_policy
 from domain.approval_policy import ApprovalPolicy
 
 ORDERS_TASK_QUEUE = "continuum-orders"
@@ -25,6 +27,9 @@ class Settings(BaseSettings):
 
     task_queue: str = Field(ORDERS_TASK_QUEUE, alias="CONTINUUM_TASK_QUEUE")
     data_dir: Path = Field(Path(".data"), alias="CONTINUUM_DATA_DIR")
+    # The ERP→CRM sync: its store (watermarks, quarantine; default <data dir>/sync.db), page size.
+    sync_db: Path | None = Field(None, alias="SYNC_DB")
+    sync_page_size: int = Field(500, ge=1, le=1000, alias="SYNC_PAGE_SIZE")
 
     erp_backend: Literal["reference", "tryton"] = Field("reference", alias="ERP_BACKEND")
     erp_url: str = Field("http://127.0.0.1:8101", alias="ERP_URL")
@@ -39,17 +44,47 @@ class Settings(BaseSettings):
     # Worker tuning: the SDK's slots; activities mostly wait on HTTP, so many fit on one core.
     max_concurrent_activities: int = Field(100, alias="WORKER_MAX_CONCURRENT_ACTIVITIES")
     max_concurrent_workflow_tasks: int = Field(50, alias="WORKER_MAX_CONCURRENT_WORKFLOW_TASKS")
-    max_cached_workflows: int = Field(10_000, alias="WORKER_MAX_CACHED_WORKFLOWS")
+    # Measured (BENCHMARKS.md): RSS follows the cache, not the orders parked; 500 holds the busy
+    # workflows of a burst and keeps the worker near 260 MB, a parked order is replayed on demand.
+    max_cached_workflows: int = Field(500, alias="WORKER_MAX_CACHED_WORKFLOWS")
     graceful_shutdown_seconds: float = Field(20.0, alias="WORKER_GRACEFUL_SHUTDOWN_SECONDS")
+    # Prometheus /metrics of the worker (SDK and business metrics, see continuum.telemetry);
+    # port 0 turns it off. In a container, WORKER_METRICS_HOST=0.0.0.0 lets Prometheus in.
+    worker_metrics_host: str = Field("127.0.0.1", alias="WORKER_METRICS_HOST")
+    worker_metrics_port: int = Field(9464, ge=0, le=65535, alias="WORKER_METRICS_PORT")
+    # How often the worker samples the gauges (approvals waiting/overdue, sync lag, quarantine).
+    metrics_interval_seconds: float = Field(15.0, gt=0, alias="WORKER_METRICS_INTERVAL_SECONDS")
 
     # Business policy handed to each order at start (kept in its history, so replays agree).
-    approval_amount_threshold: Decimal = Field(Decimal("5000"), alias="APPROVAL_AMOUNT_THRESHOLD")
-    approval_credit_usage: Decimal = Field(Decimal("0.8"), alias="APPROVAL_CREDIT_USAGE")
+    # Thresholds, roles, SLAs, business calendar and people: config/approvals.toml by default;
+    # the APPROVAL_* variables below, when set, win over the file.
+    approval_config_file: Path = Field(DEFAULT_APPROVAL_FILE, alias="APPROVAL_CONFIG_FILE")
+    approval_amount_threshold: Decimal | None = Field(None, alias="APPROVAL_AMOUNT_THRESHOLD")
+    approval_credit_usage: Decimal | None = Field(None, alias="APPROVAL_CREDIT_USAGE")
     approval_deadline_hours: float = Field(48.0, alias="APPROVAL_DEADLINE_HOURS")
+    # Approval reminders and escalations are POSTed here; unset: a structured log line.
+    notify_webhook_url: str | None = Field(None, alias="NOTIFY_WEBHOOK_URL")
     delivery_deadline_hours: float = Field(72.0, alias="DELIVERY_DEADLINE_HOURS")
 
+    # Schedules (`continuum schedules apply`) and the daily report.
+    sync_every_minutes: int = Field(5, ge=1, le=1440, alias="SYNC_EVERY_MINUTES")
+    report_time: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", alias="REPORT_TIME")
+    report_timezone: str = Field("Europe/Berlin", alias="REPORT_TIMEZONE")
+    # A missed run (server down) still runs when it comes back within this window.
+    schedule_catchup_window_minutes: int = Field(
+        60 * 24, ge=1, alias="SCHEDULE_CATCHUP_WINDOW_MINUTES"
+    )
+    reports_dir: Path = Field(Path("reports"), alias="REPORTS_DIR")
+    report_webhook_url: str | None = Field(None, alias="REPORT_WEBHOOK_URL")
+    report_webhook_token: SecretStr = Field(SecretStr(""), alias="REPORT_WEBHOOK_TOKEN")
+
+    @property
+    def sync_store_path(self) -> Path:
+        return self.sync_db or self.data_dir / "sync.db"
+
     def approval_policy(self) -> ApprovalPolicy:
-        return ApprovalPolicy(
+        return load_approval_policy(
+            self.approval_config_file,
             amount_threshold=self.approval_amount_threshold,
             credit_usage_threshold=self.approval_credit_usage,
             deadline=timedelta(hours=self.approval_deadline_hours),

@@ -1,4 +1,5 @@
-"""The embedded stack: Temporal dev server on a SQLite file, the reference ERP and CRM, a worker.
+"""The embedded stack: Temporal dev server on a SQLite file, the reference ERP and CRM, a worker,
+and the codec endpoint through which the Web UI shows the encrypted payloads decrypted.
 
 With `erp_backend="tryton"` the ERP is a real Tryton 8.2 instead of the reference ERP: set up
 under `<data_dir>/tryton` by `python -m services.tryton setup` (idempotent; about 50 s the first
@@ -18,6 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from temporalio.converter import DataConverter
+
+from continuum.codec import KEY_FILE_ENV, KEY_FILE_NAME, KEYS_ENV, ensure_key_file, load_keyring
+from continuum.converter import data_converter
+from continuum.passwords import write_users
 from continuum.processes import (
     ManagedProcess,
     http_ok,
@@ -26,9 +32,22 @@ from continuum.processes import (
     wait_until,
 )
 from continuum.search_attributes import dev_server_flags
+from continuum.settings import get_settings
 
 LOOPBACK = "127.0.0.1"
-SECRET_NAMES = ("ERP_API_TOKEN", "ERP_ADMIN_TOKEN", "CRM_API_TOKEN", "CRM_ADMIN_TOKEN")
+SECRET_NAMES = (
+    "ERP_API_TOKEN",
+    "ERP_ADMIN_TOKEN",
+    "CRM_API_TOKEN",
+    "CRM_ADMIN_TOKEN",
+    # The gateway: its session cookie, the inbox's demo password, one secret per webhook source.
+    "GATEWAY_SESSION_SECRET",
+    "INBOX_DEMO_PASSWORD",
+    "WEBHOOK_SECRET_CARRIER",
+    "WEBHOOK_SECRET_SHOP",
+    "WEBHOOK_SECRET_PAYMENTS",
+)
+INBOX_USERS_FILE = "inbox-users.json"
 ErpBackend = Literal["reference", "tryton"]
 # What `python -m services.tryton setup --dir D` makes under D (see services.tryton.setup).
 TRYTON_DB_FILE = "continuum.sqlite"
@@ -46,6 +65,9 @@ class Ports:
     ui: int = 8233
     erp: int = 8101
     crm: int = 8102
+    codec: int = 8234  # the Web UI's codec endpoint, beside the UI
+    worker_metrics: int = 9464  # the worker's Prometheus /metrics (continuum.telemetry)
+    gateway: int = 8103  # webhooks and the approval inbox
 
     def named(self) -> dict[str, int]:
         return {
@@ -53,6 +75,9 @@ class Ports:
             "Temporal Web UI": self.ui,
             "reference ERP": self.erp,
             "reference CRM": self.crm,
+            "codec endpoint": self.codec,
+            "worker metrics": self.worker_metrics,
+            "gateway": self.gateway,
         }
 
 
@@ -98,6 +123,11 @@ class Stack:
     # A directory `services.tryton setup` already made (tests): its database and credentials
     # are copied into place on the first start, so setup only checks them (seconds, not ~50 s).
     tryton_template: Path | None = None
+    # The gateway (webhooks, approval inbox): `continuum up` starts it, tests when they ask.
+    with_gateway: bool = False
+    # The dev server's SQLite pragmas. Measured: WAL with normal sync is ~2.5x the throughput of
+    # SQLite's defaults; the benchmarks pass () to measure the defaults for comparison.
+    sqlite_pragmas: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
 
     @property
     def tryton_dir(self) -> Path:
@@ -126,14 +156,30 @@ class Stack:
             "ERP_BACKEND": self.erp_backend,
             "ERP_URL": self.url("erp"),
             "CRM_URL": self.url("crm"),
+            # The ERP→CRM sync's watermarks and quarantine, beside the stack's other files.
+            "SYNC_DB": str(self.data_dir / "sync.db"),
         }
         if self.erp_backend == "tryton":
             env["TRYTON_CREDENTIALS_FILE"] = str(self.tryton_credentials_file)
         env.update(load_secrets(self.data_dir))
+        env.update(self.codec_env())
         return env
+
+    def codec_env(self) -> dict[str, str]:
+        """Payload encryption is always on: the keys the environment names, else a key file
+        under the data dir, generated on the first start (and found there by the CLI)."""
+        if os.environ.get(KEYS_ENV, "").strip() or os.environ.get(KEY_FILE_ENV, "").strip():
+            return {}
+        return {KEY_FILE_ENV: str(ensure_key_file(self.data_dir / KEY_FILE_NAME))}
+
+    def data_converter(self) -> DataConverter:
+        """The converter of this stack's processes, for a client in this process."""
+        return data_converter(load_keyring({**os.environ, **self.codec_env()}))
 
     def check_ports(self) -> None:
         named = self.ports.named()
+        if not self.with_gateway:
+            del named["gateway"]
         if self.erp_backend == "tryton":
             named = {("Tryton ERP" if k == "reference ERP" else k): v for k, v in named.items()}
         taken = [f"{port} ({name})" for name, port in named.items() if port_in_use(port)]
@@ -158,11 +204,15 @@ class Stack:
         try:
             if self.erp_backend == "tryton":
                 self.setup_tryton()
+            # Before the dev server: its Web UI is pointed at the codec endpoint.
+            self.start_codec(env)
             self.start_temporal()
             for service in ("erp", "crm"):
                 self.start_service(service, env)
             if with_worker:
                 self.start_worker()
+            if self.with_gateway:
+                self.start_gateway()
         except BaseException:
             self.stop()
             raise
@@ -180,13 +230,11 @@ class Stack:
             str(self.ports.temporal),
             "--ui-port",
             str(self.ports.ui),
+            "--ui-codec-endpoint",
+            self.url("codec"),
             "--log-level",
             "warn",
-            # Measured: WAL with normal sync is ~2.5x the throughput of the defaults on SQLite.
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
+            *(flag for pragma in self.sqlite_pragmas for flag in ("--sqlite-pragma", pragma)),
             *dev_server_flags(),
         ]
         proc = self._process("temporal", argv)
@@ -257,10 +305,59 @@ class Stack:
         proc.wait_ready(lambda: http_ok(f"{self.url(service)}/healthz"), timeout=30)
         return proc
 
+    def start_codec(self, env: dict[str, str]) -> ManagedProcess:
+        argv = python_module(
+            "services.codec",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.ports.codec),
+            "--ui-origin",
+            self.ui_url,
+            "--ui-origin",
+            f"http://{LOOPBACK}:{self.ports.ui}",
+        )
+        proc = self._process("codec", argv, env)
+        proc.wait_ready(lambda: http_ok(f"{self.url('codec')}/healthz"), timeout=30)
+        return proc
+
     def start_worker(self) -> ManagedProcess:
-        env = {**self.client_env(), **self.worker_env}
+        env = {
+            **self.client_env(),
+            "WORKER_METRICS_HOST": LOOPBACK,
+            "WORKER_METRICS_PORT": str(self.ports.worker_metrics),
+            **self.worker_env,
+        }
         proc = self._process("worker", python_module("workers"), env)
         proc.wait_ready(lambda: "worker ready" in proc.tail(50), timeout=60)
+        return proc
+
+    @property
+    def inbox_users_file(self) -> Path:
+        return self.data_dir / INBOX_USERS_FILE
+
+    def start_gateway(self) -> ManagedProcess:
+        """Last to start, first to stop: no event is taken while the worker is not there yet.
+
+        Every person in the approvals directory may sign in to the inbox with the demo
+        password (INBOX_DEMO_PASSWORD in secrets.env); only hashes go into the users file.
+        """
+        env = self.client_env()
+        people = get_settings().approval_policy().people
+        write_users(self.inbox_users_file, dict.fromkeys(people, env["INBOX_DEMO_PASSWORD"]))
+        env["INBOX_USERS_FILE"] = str(self.inbox_users_file)
+        env["TEMPORAL_UI_URL"] = self.ui_url
+        argv = python_module(
+            "services.gateway",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.ports.gateway),
+            "--db",
+            str(self.data_dir / "gateway.db"),
+        )
+        proc = self._process("gateway", argv, env)
+        proc.wait_ready(lambda: http_ok(f"{self.url('gateway')}/healthz"), timeout=30)
         return proc
 
     def restart(self, name: str, *, kill: bool = False) -> ManagedProcess:
@@ -274,6 +371,10 @@ class Stack:
             return self.start_worker()
         if name == "temporal":
             return self.start_temporal()
+        if name == "gateway":
+            return self.start_gateway()
+        if name == "codec":
+            return self.start_codec(self.client_env())
         return self.start_service(name, self.client_env())
 
     def stop(self) -> dict[str, int | None]:

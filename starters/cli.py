@@ -20,17 +20,28 @@ from rich.console import Console
 from rich.table import Table
 
 from continuum.client import connect
+from continuum.codec import KEY_FILE_ENV, CodecError, default_key_file, rotate_key_file
 from continuum.order_client import OrderClient, OrderError
 from continuum.processes import ProcessError, python_module
+from continuum.redaction import install_redaction
 from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
+from continuum.telemetry import setup_tracing
 from domain.orders import OrderResult, OrderStatus
 from starters.demo import run_demo, summary_table
+from starters.drill import drill
 from starters.order_file import OrderFileError, load_order
+from starters.report_cli import report, schedules_and_first_report
+from starters.schedules_cli import schedules_app
+from starters.sync_cli import sync_app
 
 app = typer.Typer(help="Continuum: business processes that must not stop.", no_args_is_help=True)
 order_app = typer.Typer(help="Start and drive one order.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
+app.add_typer(schedules_app, name="schedules")
+app.add_typer(sync_app, name="sync")
+app.command("report")(report)
+app.command("drill")(drill)
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -44,7 +55,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def run(coro: Awaitable[T]) -> T:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (OrderError, OrderFileError) as err:
+    except (OrderError, OrderFileError, CodecError) as err:
         raise fail(str(err)) from None
     except RuntimeError as err:
         if "Failed client connect" in str(err) or "connection" in str(err).lower():
@@ -90,6 +101,9 @@ def up(
     ui_port: int = 8233,
     erp_port: int = 8101,
     crm_port: int = 8102,
+    worker_metrics_port: int = 9464,
+    codec_port: int = 8234,
+    gateway_port: int = 8103,
     erp: Annotated[
         ErpChoice,
         typer.Option(
@@ -100,8 +114,17 @@ def up(
     """Start the embedded stack (and the demo), stay up until Ctrl-C, then stop everything."""
     stack = Stack(
         data_dir.resolve(),
-        Ports(temporal_port, ui_port, erp_port, crm_port),
+        Ports(
+            temporal_port,
+            ui_port,
+            erp_port,
+            crm_port,
+            worker_metrics=worker_metrics_port,
+            codec=codec_port,
+            gateway=gateway_port,
+        ),
         erp_backend=erp.value,
+        with_gateway=True,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     if erp is ErpChoice.tryton:
@@ -115,7 +138,8 @@ def up(
             )
         )
     try:
-        with console.status(f"starting Temporal, the {erp.value} ERP, the CRM and a worker…"):
+        parts = f"Temporal, the {erp.value} ERP, the CRM, a worker and the gateway"
+        with console.status(f"starting {parts}…"):
             stack.start()
     except (StackError, ProcessError, TimeoutError) as err:
         raise fail(str(err)) from None
@@ -129,16 +153,26 @@ def up(
 
             async def go() -> None:
                 client = OrderClient(
-                    await connect(env["TEMPORAL_ADDRESS"]), get_settings().task_queue
+                    await connect(env["TEMPORAL_ADDRESS"], stack.data_converter()),
+                    get_settings().task_queue,
                 )
                 results = await run_demo(client, console, orders)
                 console.print(summary_table(results, stack.ui_url))
 
             run(go())
+
+        async def chores() -> None:
+            client = await connect(stack.temporal_address, stack.data_converter())
+            await schedules_and_first_report(client, console)
+
+        run(chores())
         console.print(f"\nWeb UI: [link]{stack.ui_url}[/link]   logs: {stack.data_dir / 'logs'}")
         console.print(
             "Orders waiting for approval: "
             f"{stack.ui_url}/namespaces/default/workflows?query=OrderStatus%3D%22AwaitingApproval%22"
+        )
+        console.print(
+            f"Decide them in the inbox: {stack.url('gateway')}/inbox, {_demo_login(stack)}"
         )
         console.print("[bold]Stack is up.[/] Press Ctrl-C to stop it.")
         while all(p.alive() for p in stack.processes.values()):
@@ -164,6 +198,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _demo_login(stack: Stack) -> str:
+    """A sales manager from the approvals directory, who approves orders over the threshold."""
+    policy = get_settings().approval_policy()
+    holders = [name for name, p in policy.people.items() if policy.sales_role in p.roles]
+    password = stack.client_env()["INBOX_DEMO_PASSWORD"]
+    who = holders[0] if holders else "(nobody holds the sales role)"
+    return f"sign in as {who} / {password} (the same for everyone in the approvals directory)"
+
+
 def _show_stack(stack: Stack) -> None:
     table = Table(title="Continuum embedded stack")
     table.add_column("part")
@@ -178,6 +221,12 @@ def _show_stack(stack: Stack) -> None:
         table.add_row("reference ERP", f"{stack.url('erp')}/docs")
     table.add_row("reference CRM", f"{stack.url('crm')}/docs")
     table.add_row("worker", f"pid {stack.processes['worker'].pid}")
+    table.add_row("codec endpoint (Web UI)", stack.url("codec"))
+    table.add_row("worker metrics", f"{stack.url('worker_metrics')}/metrics")
+    table.add_row("approval inbox", f"{stack.url('gateway')}/inbox")
+    # A random local demo secret (also in secrets.env, 0600), shown to whoever ran the stack.
+    table.add_row("inbox demo login", _demo_login(stack))
+    table.add_row("webhooks", f"{stack.url('gateway')}/events/{{carrier,shop,payments}}")
     table.add_row("data", str(stack.data_dir))
     console.print(table)
 
@@ -223,11 +272,20 @@ def order_status(order_id: str) -> None:
     print_result(_with_orders(lambda c: c.status(order_id)))
 
 
+@order_app.command("show")
+def order_show(order_id: str) -> None:
+    """The order as submitted: customer, lines, shipping address (decrypted here)."""
+    order = _with_orders(lambda c: c.submitted(order_id))
+    console.print_json(order.model_dump_json())
+
+
 def _decide(order_id: str, approve: bool, by: str, comment: str) -> None:
     state = _with_orders(lambda c: c.decide(order_id, approve, by, comment))
-    console.print(
-        f"order {order_id} {state.verdict.value if state.verdict else '?'} by {state.decided_by}"
-    )
+    if state.verdict is None:  # a multi-level approval moved on to its next level
+        waiting = getattr(state, "pending_role", None) or "?"
+        console.print(f"order {order_id} approved by {by}; now waiting for {waiting}")
+        return
+    console.print(f"order {order_id} {state.verdict.value} by {state.decided_by}")
 
 
 @order_app.command("approve")
@@ -294,5 +352,32 @@ def worker() -> None:
     os.execv(argv[0], argv)
 
 
+keys_app = typer.Typer(help="The payload encryption keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The key file; default CONTINUUM_CODEC_KEY_FILE or .data/codec-keys.json."
+        ),
+    ] = None,
+) -> None:
+    """Add a new key that encrypts from now on; older keys stay to decrypt older payloads.
+
+    Restart the workers and the codec endpoint to encrypt with it (they read it at start).
+    """
+    path = file or Path(os.environ.get(KEY_FILE_ENV) or default_key_file(os.environ))
+    try:
+        key_id = rotate_key_file(path)
+    except (CodecError, OSError) as err:
+        raise fail(str(err)) from None
+    console.print(f"new codec key {key_id} in {path} (the key itself is not printed)")
+
+
 def main() -> None:
+    install_redaction()  # the SDK's own log lines too
+    setup_tracing("cli")  # an order started here is the root of its trace
     app()

@@ -10,16 +10,51 @@ from temporalio.worker import Worker
 
 from activities.crm import CrmActivities
 from activities.erp import ErpActivities
+from activities.notifications import NotificationActivities
+from activities.reports import ReportActivities, ReportConfig
+from activities.sync import SyncActivities
+from connectors.sync_store import SyncStore
+from continuum.settings import get_settings
 from domain.crm import CrmPort
 from domain.erp import ErpPort
+from workflows.approval import Approval
+from workflows.erp_crm_reconcile import ErpCrmReconcile
+from workflows.erp_crm_sync import ErpCrmSync
 from workflows.order_to_cash import OrderToCash
+from workflows.policies import STICKY_QUEUE_TIMEOUT
+from workflows.reports import Report
+from workflows.sync_redrive import SyncQuarantineRedrive
 
-WORKFLOWS: Sequence[type] = [OrderToCash]
+WORKFLOWS: Sequence[type] = [
+    Report,
+    OrderToCash,
+    Approval,
+    ErpCrmSync,
+    ErpCrmReconcile,
+    SyncQuarantineRedrive,
+]
 
 
-def activities(erp: ErpPort, crm: CrmPort) -> list[Callable[..., Any]]:
+def activities(
+    erp: ErpPort, crm: CrmPort, sync_store: SyncStore | None = None
+) -> list[Callable[..., Any]]:
     found: list[Any] = [*ErpActivities(erp).all(), *CrmActivities(crm).all()]
+    # The ERP→CRM sync; its store opens on first use (SYNC_DB, default <data dir>/sync.db).
+    store = sync_store or SyncStore(get_settings().sync_store_path)
+    found += SyncActivities(erp, crm, store).all()
+    # Approval reminders and escalations: a webhook when NOTIFY_WEBHOOK_URL is set, else a log.
+    found += NotificationActivities(get_settings().notify_webhook_url).all()
     return found
+
+
+def report_config() -> ReportConfig:
+    settings = get_settings()
+    return ReportConfig(
+        reports_dir=settings.reports_dir,
+        webhook_url=settings.report_webhook_url,
+        webhook_token=settings.report_webhook_token.get_secret_value(),
+        sync_store_path=settings.sync_store_path,
+    )
 
 
 def build_worker(
@@ -27,12 +62,18 @@ def build_worker(
     task_queue: str,
     erp: ErpPort,
     crm: CrmPort,
+    reports: ReportConfig | None = None,
+    sync_store: SyncStore | None = None,
     **tuning: Any,
 ) -> Worker:
+    tuning.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_QUEUE_TIMEOUT)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities(erp, crm),
+        activities=[
+            *activities(erp, crm, sync_store),
+            *ReportActivities(erp, crm, client, reports or report_config()).all(),
+        ],
         **tuning,
     )

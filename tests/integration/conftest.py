@@ -20,7 +20,15 @@ ERP_TABLES = ("reservations", "sales_orders", "payments", "shipments", "invoices
 
 
 def free_ports() -> Ports:
-    return Ports(temporal=free_port(), ui=free_port(), erp=free_port(), crm=free_port())
+    return Ports(
+        temporal=free_port(),
+        ui=free_port(),
+        erp=free_port(),
+        crm=free_port(),
+        worker_metrics=free_port(),
+        codec=free_port(),
+        gateway=free_port(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +41,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.stop()
 
 
+@pytest.fixture(scope="module")
+def gateway_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The stack with the gateway (webhooks, approval inbox) started last."""
+    stack = Stack(tmp_path_factory.mktemp("stack"), free_ports(), with_gateway=True)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
 @pytest.fixture
 async def orders(stack: Stack) -> AsyncIterator[OrderClient]:
-    yield OrderClient(await connect(stack.temporal_address), ORDERS_TASK_QUEUE)
+    client = await connect(stack.temporal_address, stack.data_converter())
+    yield OrderClient(client, ORDERS_TASK_QUEUE)
 
 
 def set_faults(stack: Stack, service: str, **config: object) -> dict[str, object]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
 from tests import samples
-from tests.integration.test_order_to_cash_stack import drive_to_end
+from tests.integration.test_order_to_cash_stack import drive_to_end, wait_for
 
 CLI = [sys.executable, "-m", "starters"]
 
@@ -48,7 +48,7 @@ def test_a_typo_in_a_command_is_refused() -> None:
 def test_unknown_order_id(stack: Stack) -> None:
     for args in (
         ("status", "NOPE-1"),
-        ("approve", "NOPE-1", "--by", "maria"),
+        ("approve", "NOPE-1", "--by", "alice"),
         ("deliver", "NOPE-1"),
     ):
         answer = cli(stack, "order", *args)
@@ -67,14 +67,17 @@ async def test_start_status_and_a_decision_on_a_decided_order(
 
     # The order may still be checking; the CLI then says it is not waiting yet.
     for _ in range(50):
-        approved = cli(stack, "order", "approve", order.order_id, "--by", "maria")
+        approved = cli(stack, "order", "approve", order.order_id, "--by", "alice")
         if "not waiting for approval" not in approved.stderr:
             break
     assert approved.returncode == 0, approved.stderr
-    again = cli(stack, "order", "reject", order.order_id, "--by", "li")
+    assert f"order {order.order_id} approved by alice" in approved.stdout
+    again = cli(stack, "order", "reject", order.order_id, "--by", "dave")
     assert again.returncode == 1
-    assert "already approved by maria" in again.stderr
+    assert f"already decided: order-{order.order_id} is approved by alice" in again.stderr
 
+    # Visibility still says AwaitingApproval (settled, for the carrier) until the order moves on.
+    await wait_for(orders, order.order_id, "approved")
     await drive_to_end(orders, [order.order_id])
     status = cli(stack, "order", "status", order.order_id)
     assert (

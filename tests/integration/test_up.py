@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,8 +19,12 @@ from tests.integration.conftest import free_ports
 def up(data_dir: Path, ports: Ports, *extra: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "starters", "up", "--data-dir", str(data_dir)]
     argv += ["--temporal-port", str(ports.temporal), "--ui-port", str(ports.ui)]
-    argv += ["--erp-port", str(ports.erp), "--crm-port", str(ports.crm), *extra]
+    argv += ["--erp-port", str(ports.erp), "--crm-port", str(ports.crm)]
+    argv += ["--worker-metrics-port", str(ports.worker_metrics), "--codec-port", str(ports.codec)]
+    argv += ["--gateway-port", str(ports.gateway)]
+    argv += [*extra]
     env = {**os.environ, "COLUMNS": "250", "TERM": "dumb"}
+    env["REPORTS_DIR"] = str(data_dir / "reports")  # the first report lands here, not in ./reports
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -61,9 +66,16 @@ def test_up_runs_the_demo_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> No
     assert code == 0, rest
     assert "Completed" in shown and "Compensated" in shown and "AwaitingApproval" in shown
     assert f"http://localhost:{ports.ui}/namespaces/default/workflows/order-D-" in shown
-    assert "stopped cleanly: temporal, erp, crm, worker" in rest
+    assert f"http://127.0.0.1:{ports.gateway}/inbox" in shown and "sign in as alice / " in shown
+    assert "stopped cleanly: codec, temporal, erp, crm, worker, gateway" in rest
     assert not any(port_in_use(p) for p in ports.named().values())
     assert (tmp_path / "temporal.db").exists() and (tmp_path / "erp.db").exists()
+    assert "Schedules: erp-crm-sync (created), daily-report (created)" in shown
+    # The first sync filled the CRM from the ERP's demo data before the report was written.
+    first_sync = re.search(r"First sync: (\d+) ERP record\(s\) read, (\d+) CRM upsert", shown)
+    assert first_sync and int(first_sync[1]) > 0 and int(first_sync[2]) > 0, shown
+    assert [p.parent.parent.name for p in tmp_path.glob("reports/*/index.html")] == ["reports"]
+    assert "/index.html" in shown
 
     again = up(tmp_path, ports, "--no-demo")
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +27,7 @@ from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
 from continuum.telemetry import setup_tracing
 from domain.orders import OrderResult, OrderStatus
+from starters.carrier import Carrier
 from starters.demo import run_demo, summary_table
 from starters.drill import drill
 from starters.order_file import OrderFileError, load_order
@@ -148,6 +148,7 @@ def up(
         raise typer.Exit(130) from None
     try:
         _show_stack(stack)
+        waiting: list[str] = []  # demo orders still open: the demo carrier serves them
         if demo:
             env = stack.client_env()
 
@@ -158,6 +159,7 @@ def up(
                 )
                 results = await run_demo(client, console, orders)
                 console.print(summary_table(results, stack.ui_url))
+                waiting.extend(r.order_id for r in results if not r.status.is_terminal)
 
             run(go())
 
@@ -174,9 +176,10 @@ def up(
         console.print(
             f"Decide them in the inbox: {stack.url('gateway')}/inbox, {_demo_login(stack)}"
         )
+        if waiting:
+            console.print("A demo carrier delivers the waiting demo orders once they are approved.")
         console.print("[bold]Stack is up.[/] Press Ctrl-C to stop it.")
-        while all(p.alive() for p in stack.processes.values()):
-            time.sleep(0.5)
+        asyncio.run(_stay_up(stack, waiting))
         dead = [name for name, p in stack.processes.items() if not p.alive()]
         err_console.print(
             f"[bold red]{', '.join(dead)} stopped unexpectedly[/]; see {stack.data_dir / 'logs'}"
@@ -191,6 +194,20 @@ def up(
             err_console.print(f"stopped {names}; {', '.join(forced)} had to be killed")
         else:
             console.print(f"stopped cleanly: {names}")
+
+
+async def _stay_up(stack: Stack, waiting: list[str]) -> None:
+    """Returns when a process of the stack dies. Meanwhile it plays the carrier for the demo
+    orders that waited for a person, so that one approved in the inbox ships and completes."""
+    orders = OrderClient(
+        await connect(stack.temporal_address, stack.data_converter()), get_settings().task_queue
+    )
+    carrier = Carrier(orders, "demo-carrier")
+    while all(p.alive() for p in stack.processes.values()):
+        await carrier.round(
+            waiting
+        )  # looks up only the orders still running; Temporal away: skipped
+        await asyncio.sleep(1.0)
 
 
 def _interrupt(signum: int, frame: object) -> None:

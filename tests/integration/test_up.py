@@ -50,6 +50,16 @@ def read_until(proc: subprocess.Popen[str], marker: str, within: float) -> str:
     raise AssertionError(f"no {marker!r} within {within}s; output:\n{''.join(seen)}")
 
 
+def cli(ports: Ports, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "starters", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}", "COLUMNS": "200"},
+    )
+
+
 def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -61,6 +71,14 @@ def test_up_runs_the_demo_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> No
     proc = up(tmp_path, ports, "--orders", "4")
     try:
         shown = read_until(proc, "Stack is up", within=240)
+        # A person approves the waiting demo order; the demo carrier then delivers it.
+        [waiting] = re.findall(r"D-\d{8}-\d{6}-002", shown)[:1]
+        approved = cli(ports, "order", "approve", waiting, "--by", "alice")
+        assert approved.returncode == 0, approved.stderr
+        deadline = time.monotonic() + 120
+        while "Completed" not in (status := cli(ports, "order", "status", waiting)).stdout:
+            assert time.monotonic() < deadline, status.stdout + status.stderr
+            time.sleep(0.5)
     finally:
         code, rest = stop(proc)
     assert code == 0, rest
@@ -80,13 +98,7 @@ def test_up_runs_the_demo_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> No
     again = up(tmp_path, ports, "--no-demo")
     try:
         read_until(again, "Stack is up", within=120)
-        listed = subprocess.run(
-            [sys.executable, "-m", "starters", "order", "list"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}", "COLUMNS": "200"},
-        )
+        listed = cli(ports, "order", "list")
     finally:
         stop(again)
     assert listed.returncode == 0, listed.stderr

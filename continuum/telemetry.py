@@ -27,7 +27,8 @@ off). These names are stable; dashboards and alerts depend on them. Business met
 - `continuum_approvals_waiting` (gauge): running `Approval` workflows in `ApprovalStatus=Pending`;
 - `continuum_approvals_overdue` (gauge): of those, the ones past their `ApprovalDeadline` (the
   current level's SLA);
-- `continuum_sync_lag_seconds` (gauge, `feed`): now minus the sync's `last_synced_through(feed)`;
+- `continuum_sync_lag_seconds` (gauge, `feed`): the age of the oldest ERP change the sync has
+  not yet written to the CRM (0 when caught up, also when the ERP is quiet);
 - `continuum_sync_quarantine_size` (gauge): records the sync put aside (`quarantine_size()`);
 - `continuum_worker_ready` (gauge, `task_queue`): 1 while the worker polls, 0 while it drains.
 

@@ -44,7 +44,7 @@ async def serve() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with worker, worker_metrics(client, runtime, settings):
+        async with worker, worker_metrics(client, runtime, settings, erp):
             log.info(
                 "worker ready on task queue %s (ERP: %s, metrics port: %s)",
                 settings.task_queue,

@@ -23,6 +23,7 @@ from connectors.sync_store import SyncStore
 from continuum import telemetry
 from continuum.settings import Settings
 from domain.approvals import ApprovalStatus
+from domain.erp import ErpPort
 from domain.sync import FEEDS
 from workers.connectors import ConfigurationError
 
@@ -46,10 +47,12 @@ class GaugeSampler:
         meter: MetricMeter,
         *,
         sync: SyncProgress | None = None,
+        erp: ErpPort | None = None,
         feeds: Sequence[str] = (),
     ) -> None:
         self._client = client
         self._sync = sync
+        self._erp = erp
         self._feeds = list(feeds)
         self._waiting = meter.create_gauge(
             telemetry.APPROVALS_WAITING, "Approvals waiting for a decision"
@@ -58,7 +61,7 @@ class GaugeSampler:
             telemetry.APPROVALS_OVERDUE, "Approvals waiting past their level's SLA"
         )
         self._lag = meter.create_gauge_float(
-            telemetry.SYNC_LAG, "Now minus the point the sync has reached, per feed", "s"
+            telemetry.SYNC_LAG, "Age of the oldest ERP change not yet in the CRM, per feed", "s"
         )
         self._quarantine = meter.create_gauge(
             telemetry.SYNC_QUARANTINE, "Records the sync put aside for a person to look at"
@@ -78,8 +81,19 @@ class GaugeSampler:
         self._quarantine.set(await asyncio.to_thread(self._sync.quarantine_size))
         for feed in self._feeds:
             reached = await asyncio.to_thread(self._sync.last_synced_through, feed)
-            if reached is not None:
-                self._lag.set(max((now - reached).total_seconds(), 0.0), {"feed": feed})
+            if (lag := await self._lag_of(feed, reached, now)) is not None:
+                self._lag.set(lag, {"feed": feed})
+
+    async def _lag_of(self, feed: str, reached: datetime | None, now: datetime) -> float | None:
+        """How long the oldest change the CRM has not seen has waited: 0 when the sync is
+        caught up, however quiet the ERP is. Without the ERP, the age of the sync's position."""
+        if self._erp is None:
+            return None if reached is None else max((now - reached).total_seconds(), 0.0)
+        read = self._erp.order_changes if feed == "orders" else self._erp.customer_changes
+        # The feed is inclusive of `updated_since`: the first change strictly after it is unseen.
+        page = await read(reached, None, 2)
+        unseen = [c.updated_at for c in page.items if reached is None or c.updated_at > reached]
+        return max((now - unseen[0]).total_seconds(), 0.0) if unseen else 0.0
 
     async def run(self, every: float) -> None:
         while True:
@@ -116,12 +130,12 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
 
 
 def worker_metrics(
-    client: Client, runtime: Runtime | None, settings: Settings
+    client: Client, runtime: Runtime | None, settings: Settings, erp: ErpPort | None = None
 ) -> contextlib.AbstractAsyncContextManager[None]:
     if runtime is None:
         return contextlib.nullcontext()
     meter = runtime.metric_meter
     sync = SyncStore(settings.sync_store_path)  # its own reader; WAL, so it never blocks the sync
-    sampler = GaugeSampler(client, meter, sync=sync, feeds=FEEDS)
+    sampler = GaugeSampler(client, meter, sync=sync, erp=erp, feeds=FEEDS)
     every = settings.metrics_interval_seconds
     return worker_gauges(meter, settings.task_queue, sampler, every)

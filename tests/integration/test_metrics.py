@@ -15,6 +15,8 @@ from continuum.processes import wait_until
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
 from domain.orders import OrderStatus
+from domain.sync import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync import SyncInput, SyncResult
 from tests import samples
 from tests.integration.conftest import free_ports
 
@@ -129,4 +131,31 @@ async def test_approvals_waiting_rises_and_falls(stack: Stack, orders: OrderClie
         lambda: value(scrape(stack), "continuum_orders_failed_total", status="Cancelled") == 1,
         30,
         "the cancelled order to be counted",
+    )
+
+
+async def test_sync_lag_is_the_age_of_the_oldest_unsynced_change(
+    stack: Stack, orders: OrderClient
+) -> None:
+    # The seeded customers are in the ERP and not yet in the CRM: they wait, so the lag grows.
+    wait_until(
+        lambda: value(scrape(stack), "continuum_sync_lag_seconds", feed="customers") > 0,
+        30,
+        "the unsynced customers to show as lag",
+    )
+    await orders.client.execute_workflow(
+        SYNC_WORKFLOW,
+        SyncInput(),
+        id=f"metrics-sync-{time.monotonic_ns()}",
+        task_queue=ORDERS_TASK_QUEUE,
+        result_type=SyncResult,
+    )
+    # Caught up: no lag, although the seeded records themselves are old.
+    wait_until(
+        lambda: all(
+            value(scrape(stack), "continuum_sync_lag_seconds", feed=feed) == 0
+            for feed in ("orders", "customers")
+        ),
+        30,
+        "the lag to drop to 0 after the sync",
     )

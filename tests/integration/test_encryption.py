@@ -2,8 +2,8 @@
 
 After orders ran, the customer's e-mail address and street appear nowhere in the Temporal
 server's SQLite files, yet the CLI and (through the codec endpoint) the Web UI show them.
-The approval inbox shows them too; its check belongs with the gateway's tests
-(tests/services or tests/integration for services/gateway), which read the inbox page.
+The approval inbox shows them too, decrypted by the gateway, while the same server's files hold
+neither: tests/integration/test_inbox_browser.py checks that in a real browser.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from continuum.stack import Stack
 from domain.approvals import ApprovalState, ApprovalStatus
 from domain.orders import OrderStatus
 from tests import samples
+from tests.integration.test_encryption import temporal_bytes
 from tests.integration.test_gateway import wait_status
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -118,6 +119,12 @@ async def test_a_sales_manager_approves_in_the_browser_and_the_order_completes(
     await page.get_by_role("link", name=f"Order {order.order_id}").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text(order.order_id)
     await expect(page.get_by_text("SKU-001")).to_be_visible()
+    # Personal data: shown to the approver, decrypted by the gateway; never stored in clear.
+    email, street = order.customer.email, order.shipping_address.street
+    await expect(page.get_by_text(email)).to_be_visible()
+    await expect(page.get_by_text(street, exact=False)).to_be_visible()
+    stored = temporal_bytes(gateway_stack)
+    assert email.encode() not in stored and street.encode() not in stored
     await page.get_by_label("Comment").first.fill("known customer, checked the credit line")
     await page.get_by_role("button", name="Approve").click()
     await expect(page.get_by_role("status")).to_contain_text("You approved")

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
@@ -72,6 +73,12 @@ def create_app(config: CodecConfig) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
         return {"status": "ok", "keys": len(codec.keyring.keys), "newest": codec.keyring.newest}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Ready when it holds a key to decrypt with (the Web UI shows ciphertext otherwise)."""
+        ready = bool(codec.keyring.keys)
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     @app.post("/encode", dependencies=[Depends(authorized)])
     async def encode(

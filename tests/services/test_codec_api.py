@@ -120,3 +120,10 @@ def test_it_refuses_to_start_without_keys(tmp_path: Path) -> None:
         assert "no codec keys" in proc.tail()
     finally:
         proc.stop()
+
+
+def test_health_and_readiness(codec: Start) -> None:
+    url = codec()
+    assert httpx.get(f"{url}/healthz").json()["keys"] >= 1
+    ready = httpx.get(f"{url}/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"ready": True})

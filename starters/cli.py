@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from continuum.client import connect
@@ -28,6 +27,8 @@ from continuum.stack import Ports, Stack, StackError
 from continuum.telemetry import setup_tracing
 from domain.orders import OrderResult, OrderStatus
 from starters.carrier import Carrier
+from starters.console import console, err_console, fail
+from starters.console import run as console_run
 from starters.demo import run_demo, summary_table
 from starters.drill import drill
 from starters.order_file import OrderFileError, load_order
@@ -42,25 +43,11 @@ app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
 app.command("report")(report)
 app.command("drill")(drill)
-console = Console()
-err_console = Console(stderr=True)
 T = TypeVar("T")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def run(coro: Awaitable[T]) -> T:
-    try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    except (OrderError, OrderFileError, CodecError) as err:
-        raise fail(str(err)) from None
-    except RuntimeError as err:
-        if "Failed client connect" in str(err) or "connection" in str(err).lower():
-            raise fail(f"cannot reach Temporal ({err}); is the stack up (`make run`)?") from None
-        raise
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return console_run(coro, OrderError, OrderFileError, CodecError)
 
 
 async def _orders() -> OrderClient:

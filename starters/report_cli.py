@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
@@ -27,14 +26,7 @@ from domain.reports import (
 from domain.sync import WORKFLOW_ID as SYNC_WORKFLOW_ID
 from domain.sync import WORKFLOW_NAME as SYNC_WORKFLOW
 from domain.sync import SyncInput, SyncResult
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
+from starters.console import console, fail, run
 
 
 def today(timezone: str) -> date:
@@ -96,15 +88,11 @@ def report(
         return await run_report(client, wanted, timezone, settings.task_queue)
 
     try:
-        result = asyncio.run(go())
+        result = run(go())
     except WorkflowFailureError as err:
         cause = err.cause
         why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         raise fail(f"the report for {wanted} failed: {why}") from None
-    except RuntimeError as err:
-        if "Failed client connect" in str(err) or "connection" in str(err).lower():
-            raise fail(f"cannot reach Temporal ({err}); is the stack up (`make run`)?") from None
-        raise
     if result is None:
         console.print(f"report for {wanted} started (workflow {report_id(wanted)})")
     else:

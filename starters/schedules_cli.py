@@ -2,45 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
 from continuum import schedules
 from continuum.client import connect
 from continuum.settings import get_settings
+from starters.console import console, fail, run
 
 T = TypeVar("T")
 schedules_app = typer.Typer(
     help="Temporal Schedules: the ERP→CRM sync and the daily report.", no_args_is_help=True
 )
-console = Console()
-err_console = Console(stderr=True)
 ScheduleId = Annotated[str, typer.Argument(help="e.g. erp-crm-sync or daily-report")]
-
-
-def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
 
 
 def with_client(fn: Callable[[Client], Awaitable[T]]) -> T:
     async def go() -> T:
         return await fn(await connect())
 
-    try:
-        return asyncio.run(go())
-    except schedules.ScheduleError as err:
-        raise fail(str(err)) from None
-    except RuntimeError as err:
-        if "Failed client connect" in str(err) or "connection" in str(err).lower():
-            raise fail(f"cannot reach Temporal ({err}); is the stack up (`make run`)?") from None
-        raise
+    return run(go(), schedules.ScheduleError)
 
 
 def print_applied(applied: list[schedules.Applied]) -> None:

@@ -8,13 +8,11 @@ one line and exits non-zero.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from temporalio.client import (
     Client,
@@ -45,6 +43,8 @@ from domain.sync import (
     SyncResult,
     SyncTotals,
 )
+from starters.console import console, fail
+from starters.console import run as run_command
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,17 +55,10 @@ quarantine_app = typer.Typer(
     help="Records the sync put aside, and their redrive.", no_args_is_help=True
 )
 sync_app.add_typer(quarantine_app, name="quarantine")
-console = Console()
-err_console = Console(stderr=True)
 
 
 class SyncCliError(Exception):
     pass
-
-
-def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
 
 
 def with_client(fn: Callable[[Client], Awaitable[T]]) -> T:
@@ -73,18 +66,12 @@ def with_client(fn: Callable[[Client], Awaitable[T]]) -> T:
         return await fn(await connect())
 
     try:
-        return asyncio.run(go())
-    except SyncCliError as err:
-        raise fail(str(err)) from None
+        return run_command(go(), SyncCliError)
     except WorkflowFailureError as err:
         cause = err.cause
         while cause is not None and cause.__cause__ is not None:
             cause = cause.__cause__
         raise fail(f"the workflow failed: {cause or err}") from None
-    except RuntimeError as err:
-        if "Failed client connect" in str(err) or "connection" in str(err).lower():
-            raise fail(f"cannot reach Temporal ({err}); is the stack up (`make run`)?") from None
-        raise
 
 
 def store() -> SyncStore:

@@ -1,12 +1,13 @@
 """HTTP failures as `domain.errors`: what any HTTP connector (ERP, CRM) needs to classify them.
 
-Retryable: 408, 429, every 5xx, timeouts and connection failures (`TransientError`, with the
+Retryable: 408, 423, 429, every 5xx, timeouts and connection failures (`TransientError`, with the
 server's Retry-After when it sent one). Not retryable: 422 business rules, 404, 409, and any
 other 4xx. Connectors never retry themselves; Temporal does, guided by this classification.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +37,9 @@ _DEFAULT_CODES = {
 }
 
 
+_RETRYABLE_4XX = frozenset({408, 423, 429})
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date; None if absent
     or unreadable. A date in the past means "now" (0.0)."""
@@ -43,12 +47,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -63,7 +69,8 @@ def describe_body(body: Any) -> tuple[str | None, str | None]:
         if isinstance(inner, Mapping):
             return _text(inner.get("code")), _text(inner.get("message"))
         if "category" in body or "message" in body:
-            return _text(body.get("category")), _text(body.get("message"))
+            code = body.get("category") or body.get("errorType")
+            return _text(code), _text(body.get("message"))
         if "detail" in body:
             return None, _text(body["detail"])
     if isinstance(body, str) and body.strip():
@@ -78,14 +85,21 @@ def _text(value: Any) -> str | None:
 
 
 def error_for_status(
-    system: str, status: int, body: Any, headers: Mapping[str, str] | None = None
+    system: str,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    codes: Mapping[int, str] | None = None,
 ) -> IntegrationError:
-    """The domain error for an HTTP error answer (status ≥ 400) and its parsed body."""
+    """The domain error for an HTTP error answer (status ≥ 400) and its parsed body; `codes`
+    names a status the body does not name, in the system's own words (e.g. HubSpot's)."""
     code, message = describe_body(body)
-    default = _DEFAULT_CODES.get(status, "ServerError" if status >= 500 else f"HTTP{status}")
+    default = (codes or {}).get(status) or _DEFAULT_CODES.get(
+        status, "ServerError" if status >= 500 else f"HTTP{status}"
+    )
     code = code or default
     message = message or f"HTTP {status}"
-    if status in (408, 429) or status >= 500:
+    if status in _RETRYABLE_4XX or status >= 500:
         retry_after = parse_retry_after((headers or {}).get("retry-after"))
         return TransientError(system, code, message, status=status, retry_after=retry_after)
     kind: type[IntegrationError] = {
@@ -96,17 +110,21 @@ def error_for_status(
     return kind(system, code, message, status=status)
 
 
-def error_for_response(system: str, response: httpx.Response) -> IntegrationError:
+def error_for_response(
+    system: str, response: httpx.Response, codes: Mapping[int, str] | None = None
+) -> IntegrationError:
     try:
         body: Any = response.json()
     except ValueError:
         body = response.text
-    return error_for_status(system, response.status_code, body, response.headers)
+    return error_for_status(system, response.status_code, body, response.headers, codes)
 
 
-def raise_for_response(system: str, response: httpx.Response) -> None:
+def raise_for_response(
+    system: str, response: httpx.Response, codes: Mapping[int, str] | None = None
+) -> None:
     if response.status_code >= 400:
-        raise error_for_response(system, response)
+        raise error_for_response(system, response, codes)
 
 
 @contextmanager

@@ -7,11 +7,9 @@ retry may help, and Temporal decides (429/5xx/timeouts/connection → TransientE
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -19,13 +17,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from connectors.http_errors import raise_for_response, transport_errors
 from domain.crm import CrmContact, CrmDeal, CrmRecord, CrmUpsert, DealStage
 from domain.errors import (
-    ConflictError,
     IntegrationError,
-    InvalidRequestError,
     NotFoundError,
-    TransientError,
 )
 
 SYSTEM = "crm"
@@ -48,7 +44,15 @@ DEAL_PROPERTIES = (
 )
 
 # Statuses worth another try besides 429 and 5xx: request timeout, HubSpot's 423 "Locked".
-_RETRYABLE_4XX = frozenset({408, 423, 429})
+# What HubSpot calls a status whose body names no category.
+HUBSPOT_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "INVALID_AUTHENTICATION",
+    403: "MISSING_SCOPES",
+    404: "OBJECT_NOT_FOUND",
+    409: "CONFLICT",
+    429: "RATE_LIMITS",
+}
 
 
 class HubSpotCrmClient:
@@ -238,7 +242,7 @@ class HubSpotCrmClient:
         params: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> Any:
-        try:
+        with transport_errors(SYSTEM):
             response = await self._client.request(
                 method,
                 f"{self._base_url}{path}",
@@ -247,70 +251,13 @@ class HubSpotCrmClient:
                 headers=self._headers,
                 timeout=self._timeout,
             )
-        except httpx.TimeoutException as err:
-            raise TransientError(
-                SYSTEM, "Timeout", f"{method} {path} timed out: {type(err).__name__}"
-            ) from err
-        except httpx.TransportError as err:
-            raise TransientError(
-                SYSTEM, "ConnectionError", f"{method} {path} failed: {err!r}"
-            ) from err
-        if response.status_code >= 400:
-            raise error_from_response(response)
+        raise_for_response(SYSTEM, response, HUBSPOT_CODES)
         if response.status_code == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError as err:
             raise _bad_response(f"{method} {path} answered with non-JSON") from err
-
-
-def error_from_response(response: httpx.Response) -> IntegrationError:
-    """Classifies a HubSpot error response; `code` is HubSpot's category, e.g. VALIDATION_ERROR."""
-    status = response.status_code
-    body: Any
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, Mapping):
-        category = str(body.get("category") or body.get("errorType") or "")
-        message = str(body.get("message") or response.reason_phrase)
-    else:
-        category, message = "", response.text[:300] or response.reason_phrase
-    message = f"{status} {message}"
-    if status in _RETRYABLE_4XX or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        code = category or ("RATE_LIMITS" if status == 429 else f"HTTP_{status}")
-        return TransientError(SYSTEM, code, message, status=status, retry_after=retry_after)
-    if status == 404:
-        return NotFoundError(SYSTEM, category or "OBJECT_NOT_FOUND", message, status=status)
-    if status == 409:
-        return ConflictError(SYSTEM, category or "CONFLICT", message, status=status)
-    if status in (401, 403):
-        default = "INVALID_AUTHENTICATION" if status == 401 else "MISSING_SCOPES"
-        return InvalidRequestError(SYSTEM, category or default, message, status=status)
-    return InvalidRequestError(SYSTEM, category or "VALIDATION_ERROR", message, status=status)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def split_name(name: str) -> tuple[str, str]:

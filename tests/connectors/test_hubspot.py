@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.hubspot import HubSpotCrmClient, parse_retry_after, split_name
+from connectors.http_errors import parse_retry_after
+from connectors.hubspot import HubSpotCrmClient, split_name
 from continuum.processes import free_port
 from domain.crm import CrmContact, CrmDeal, CrmPort, CrmUpsert, DealStage
 from domain.errors import (

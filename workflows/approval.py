@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from continuum import search_attributes as sa
@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         LevelState,
         NoticeKind,
     )
-    from workflows.policies import WRITE
+    from workflows.policies import NOTIFY
 
 
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
@@ -59,7 +59,9 @@ class Approval:
         try:
             while state.status is ApprovalStatus.PENDING:
                 await self._watch(state.current_level or 0)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as err:
+            if isinstance(err, ActivityError) and not is_cancelled_exception(err):
+                raise
             # The subject went away (e.g. the order was cancelled): leave the inbox, then stop.
             rules.cancel(state, workflow.now(), "cancelled")
             self._publish()
@@ -122,13 +124,20 @@ class Approval:
             message=message,
             idempotency_key=key,
         )
-        await workflow.execute_activity(
-            NOTIFY_APPROVERS,
-            notice,
-            result_type=ApprovalNotice,
-            summary=f"{kind.value} {state.subject_id}",
-            **WRITE,
-        )
+        try:
+            await workflow.execute_activity(
+                NOTIFY_APPROVERS,
+                notice,
+                result_type=ApprovalNotice,
+                summary=f"{kind.value} {state.subject_id}",
+                **NOTIFY,
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            # A notice that cannot be delivered must not decide the approval: the SLA, the
+            # escalation and the deadline go on; the failure is in the history and the log.
+            workflow.logger.warning("could not notify %s: %s", recipients, err.cause or err)
 
     def _holders(self, role: str) -> list[str]:
         return sorted(u for u, p in self._request.people.items() if role in p.roles)

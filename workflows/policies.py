@@ -38,6 +38,14 @@ WRITE: dict[str, Any] = {
     "retry_policy": _BACKOFF,
 }
 
+# Telling people (reminders, escalations) must not hold up the approval's own clock: a
+# notification that cannot be delivered within minutes is logged and given up.
+NOTIFY: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": _BACKOFF,
+}
+
 UNDO: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=60),
     "heartbeat_timeout": HEARTBEAT,

@@ -15,9 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
+from activities.notifications import NotificationActivities
 from continuum import search_attributes as sa
 from continuum.approval_client import ApprovalClient, ApprovalError
+from continuum.processes import free_port
 from domain.approvals import (
     ApprovalClaim,
     ApprovalDecision,
@@ -276,3 +279,28 @@ async def test_a_request_without_levels_fails_with_a_reason(harness: Harness) ->
         with pytest.raises(Exception) as failure:
             await handle.result()
     assert "has no levels to decide" in str(failure.value.cause)  # type: ignore[attr-defined]
+
+
+async def test_an_undeliverable_notice_does_not_decide_the_approval(harness: Harness) -> None:
+    # The notification webhook is down for good: reminders fail, the deadline still decides.
+    closed = f"http://127.0.0.1:{free_port()}/notices"
+    req = request(
+        amount=Decimal("900"),
+        levels=[
+            ApprovalLevel(
+                role="sales_manager", sla=timedelta(hours=8), reminder_lead=timedelta(hours=2)
+            )
+        ],
+        final_deadline=timedelta(hours=16),
+        deadline_outcome=Verdict.APPROVED,
+    )
+    notices = NotificationActivities(closed, http_timeout=1.0)
+    async with Worker(
+        harness.env.client,
+        task_queue=harness.task_queue,
+        workflows=[Approval],
+        activities=notices.all(),  # type: ignore[arg-type]
+    ):
+        outcome = await (await start(harness, req)).result()
+    assert outcome.status is ApprovalStatus.EXPIRED and outcome.verdict is Verdict.APPROVED
+    assert [e.action for e in outcome.audit][-1] is AuditAction.EXPIRED

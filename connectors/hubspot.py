@@ -21,6 +21,7 @@ from connectors.http_errors import raise_for_response, transport_errors
 from domain.crm import CrmContact, CrmDeal, CrmRecord, CrmUpsert, DealStage
 from domain.errors import (
     IntegrationError,
+    InvalidRequestError,
     NotFoundError,
 )
 
@@ -231,6 +232,13 @@ class HubSpotCrmClient:
         )
         if not isinstance(data, Mapping) or not isinstance(data.get("results"), list):
             raise _bad_response("batch upsert answered without results")
+        if errors := data.get("errors") or []:
+            # A 207: some inputs were refused. Say so, as a 400 would, so that the caller
+            # isolates the refused record instead of taking the batch as written.
+            first = errors[0] if isinstance(errors[0], Mapping) else {}
+            message = str(first.get("message") or "some inputs were refused")
+            code = str(first.get("category") or "VALIDATION_ERROR")
+            raise InvalidRequestError(SYSTEM, code, f"{len(errors)} refused: {message}", status=400)
         records = [_record(r) for r in data["results"]]
         return _in_input_order(records, chunk, id_property)
 

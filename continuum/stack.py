@@ -107,8 +107,11 @@ def load_secrets(data_dir: Path) -> dict[str, str]:
     if missing:
         values.update({name: secrets.token_urlsafe(24) for name in missing})
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-        path.chmod(0o600)
+        # Created 0600: the tokens are never readable by others, not even for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in values.items()))
+        path.chmod(0o600)  # an older file made with other modes
     return values
 
 

@@ -294,3 +294,22 @@ def test_split_name() -> None:
     assert split_name("Ada Lovelace") == ("Ada", "Lovelace")
     assert split_name("  Jean Claude van Damme ") == ("Jean", "Claude van Damme")
     assert split_name("Cher") == ("Cher", "")
+
+
+async def test_a_partly_refused_batch_upsert_is_not_taken_as_written() -> None:
+    # HubSpot (not the reference CRM, which refuses a bad batch whole) can answer 207 with
+    # the written records and the refused ones: the caller must see the refusal.
+    def answer(request: httpx.Request) -> httpx.Response:
+        now = "2026-11-21T10:00:00Z"
+        written = {"id": "1", "properties": {"order_id": "O-1"}, "createdAt": now, "updatedAt": now}
+        refused = {"status": "error", "category": "VALIDATION_ERROR", "message": "bad amount"}
+        body = {"status": "COMPLETE", "results": [written], "errors": [refused], "numErrors": 1}
+        return httpx.Response(207, json=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        crm = HubSpotCrmClient("http://hubspot.test", "token", client=http)
+        records = [CrmUpsert(id=f"O-{n}", properties={"amount": "1"}) for n in (1, 2)]
+        with pytest.raises(InvalidRequestError) as refused:
+            await crm.batch_upsert("deals", "order_id", records)
+    assert (refused.value.status, refused.value.code) == (400, "VALIDATION_ERROR")
+    assert "bad amount" in refused.value.message

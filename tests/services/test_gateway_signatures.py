@@ -44,6 +44,7 @@ def test_missing_or_malformed_headers_are_named() -> None:
     assert problem("sha256=abc") == "MalformedSignature"
     assert problem(f"t={NOW}") == "MalformedSignature"
     assert problem("t=yesterday,v1=abc") == "MalformedSignature"
+    assert problem("t=\u00b2,v1=abc") == "MalformedSignature"  # a digit to str, not to int()
 
 
 def test_timestamps_outside_the_replay_window_are_refused_both_ways() -> None:

@@ -331,3 +331,14 @@ def _finish(
 def _role_of(request: ApprovalRequest, who: str, level: LevelState) -> str:
     held = [r for r in level.roles if r in request.people[who].roles]
     return held[-1] if held else level.pending_role
+
+
+def may_view(state: ApprovalState, user: str, roles: list[str]) -> bool:
+    """Who may see an approval (and the customer's data in it): the people who could decide a
+    level, the one it is claimed by or delegated to, the requester, and whoever acted on it."""
+    if user == state.requester or any(e.actor == user for e in state.audit):
+        return True
+    return any(
+        user in (level.claimed_by, level.delegated_to) or set(roles) & set(level.roles)
+        for level in state.levels
+    )

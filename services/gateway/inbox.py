@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from domain.approval_rules import may_view
 from domain.approvals import (
     ApprovalClaim,
     ApprovalDecision,
@@ -172,6 +173,10 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
             state = await desk().state(approval_id)
         except Refused as err:
             return render(request, "error.html", {"message": str(err)}, status=404)
+        person = people.person(user)
+        if person is None or not may_view(state, user, person.roles):
+            # Not one of its people: as if it did not exist (it holds the customer's data).
+            return render(request, "error.html", {"message": "No such approval."}, status=404)
         order = await desk().order(state)
         context = {
             "approval_id": approval_id,

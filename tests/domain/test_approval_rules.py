@@ -118,3 +118,13 @@ def test_requests_that_cannot_start_say_why() -> None:
     assert rules.request_problem(REQUEST.model_copy(update={"levels": zero})) == (
         "level 1 (legal): SLA must be positive, got 0:00:00"
     )
+
+
+def test_only_an_approvals_people_may_view_it() -> None:
+    state = rules.new_state(REQUEST, MONDAY_10)
+    assert rules.may_view(state, "carol", ["legal"])  # a later level's role
+    assert rules.may_view(state, "rita", ["sales_manager"])  # the requester
+    assert not rules.may_view(state, "frank", ["cfo"])  # only an escalation away
+    assert not rules.may_view(state, "bob", ["finance"])
+    rules.escalate(state, REQUEST, MONDAY_10 + 9 * HOUR)  # to the sales director
+    assert rules.may_view(state, "dave", ["sales_director"])

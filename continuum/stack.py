@@ -198,6 +198,14 @@ class Stack:
         self.processes[name] = proc
         return proc.start()
 
+    def __enter__(self) -> Stack:
+        """`with Stack(...) as stack:` starts it, and stops everything it started on the way out."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def start(self, with_worker: bool = True) -> None:
         if self.erp_backend == "tryton" and "erp" in self.faults:
             raise StackError("ERP faults are a feature of the reference ERP, not of Tryton")

@@ -34,22 +34,16 @@ def free_ports() -> Ports:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(tmp_path_factory.mktemp("stack"), free_ports())
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
 def gateway_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The stack with the gateway (webhooks, approval inbox) started last."""
     stack = Stack(tmp_path_factory.mktemp("stack"), free_ports(), with_gateway=True)
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -54,11 +54,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         env.delenv(KEYS_ENV, raising=False)
         env.delenv(KEY_FILE_ENV, raising=False)
         stack = Stack(tmp_path_factory.mktemp("encrypted"), free_ports())
-        try:
-            stack.start()
+        with stack:
             yield stack
-        finally:
-            stack.stop()
 
 
 @dataclass

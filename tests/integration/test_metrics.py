@@ -32,11 +32,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         free_ports(),
         worker_env={"WORKER_METRICS_INTERVAL_SECONDS": "0.5"},
     )
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def scrape(stack: Stack) -> str:

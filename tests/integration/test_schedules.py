@@ -42,11 +42,8 @@ TZ = "Europe/Berlin"
 def reports_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("reports-stack")
     stack = Stack(data, free_ports(), worker_env={"REPORTS_DIR": str(data / "reports")})
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -40,11 +40,8 @@ def stack(
         erp_backend="tryton",
         tryton_template=tryton_template.root,
     )
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

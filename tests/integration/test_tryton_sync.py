@@ -49,11 +49,8 @@ def stack(
         erp_backend="tryton",
         tryton_template=tryton_template.root,
     )
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def tryton_sales(tryton: TrytonErpClient) -> dict[str, dict[str, Any]]:

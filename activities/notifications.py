@@ -10,7 +10,7 @@ from temporalio import activity
 
 from activities.calls import call
 from connectors.notify_webhook import post_notice
-from domain.approvals import NOTIFY_APPROVERS, ApprovalNotice
+from domain.approvals.models import NOTIFY_APPROVERS, ApprovalNotice
 
 log = logging.getLogger("continuum.notifications")
 

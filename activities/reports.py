@@ -24,8 +24,8 @@ from connectors.sync_store import SyncStore
 from continuum import search_attributes as sa
 from domain.crm import CrmPort, DealStage
 from domain.erp import ErpPort
-from domain.order_process import WORKFLOW_NAME as ORDER_WORKFLOW
-from domain.orders import OrderStatus
+from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
+from domain.orders.models import OrderStatus
 from domain.reports import (
     CrmFigures,
     DailyReport,

@@ -30,8 +30,8 @@ from connectors.sync_store import SyncStore
 from domain.crm import CrmPort, CrmUpsert
 from domain.erp import CustomerChangePage, ErpPort, OrderChangePage
 from domain.errors import IntegrationError
-from domain.mapping import ObjectMapping, Rejected, SyncMapping, map_record
-from domain.sync import (
+from domain.sync.mapping import ObjectMapping, Rejected, SyncMapping, map_record
+from domain.sync.models import (
     CountRequest,
     CountResult,
     DriftEntry,

@@ -20,11 +20,11 @@ from benchmarks.sync import RESULTS, free_ports, machine
 from continuum import search_attributes as sa
 from continuum.client import connect
 from continuum.order_client import OrderClient
-from continuum.processes import ManagedProcess, python_module
 from continuum.settings import ORDERS_TASK_QUEUE, get_settings
 from continuum.stack import Stack
-from domain.order_process import WORKFLOW_NAME, OrderToCashInput, workflow_id
-from domain.orders import Address, Order, OrderLine, OrderStatus, PaymentMethod
+from continuum.supervisor import ManagedProcess, python_module
+from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput, workflow_id
+from domain.orders.models import Address, Order, OrderLine, OrderStatus, PaymentMethod
 from starters.carrier import settle
 from starters.demo import CUSTOMERS
 

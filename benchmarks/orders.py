@@ -35,7 +35,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from benchmarks.harness import Bench, burst, machine, make_orders, paced, percentile
 from benchmarks.harness import append_section as append
-from domain.order_process import workflow_id
+from domain.orders.contract import workflow_id
 
 # Events a workflow task's commands write; everything else in a step is what woke it.
 COMMANDS = {

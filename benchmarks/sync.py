@@ -35,12 +35,12 @@ from temporalio.client import WorkflowHandle
 from connectors.hubspot import HubSpotCrmClient
 from connectors.reference_erp import ReferenceErpClient
 from continuum.client import connect
-from continuum.processes import ManagedProcess, free_port, http_ok, python_module
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Ports, Stack
+from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from domain.erp import CustomerChangePage, OrderChangePage
-from domain.mapping import DEFAULT_MAPPING
-from domain.sync import WORKFLOW_NAME, SyncInput, SyncResult, split_page
+from domain.sync.mapping import DEFAULT_MAPPING
+from domain.sync.models import WORKFLOW_NAME, SyncInput, SyncResult, split_page
 
 RESULTS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 

@@ -18,9 +18,9 @@ from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
     from continuum import search_attributes as sa
-    from domain.lifecycle import DeliveryNotice
-    from domain.order_process import OrderToCashInput
-    from domain.orders import OrderStatus
+    from domain.orders.contract import OrderToCashInput
+    from domain.orders.lifecycle import DeliveryNotice
+    from domain.orders.models import OrderStatus
     from workflows.policies import READ, WRITE
 
 WORKFLOW_NAME = "OrderToCashTwin"

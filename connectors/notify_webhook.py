@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from connectors.http_errors import raise_for_response, transport_errors
-from domain.approvals import ApprovalNotice
+from domain.approvals.models import ApprovalNotice
 
 SYSTEM = "notify-webhook"
 

@@ -29,7 +29,7 @@ from domain.erp import (
     StockStatus,
 )
 from domain.errors import IntegrationError
-from domain.orders import Address, Order, OrderLine, PaymentMethod
+from domain.orders.models import Address, Order, OrderLine, PaymentMethod
 from domain.reports import ErpDayFigures
 
 SYSTEM = "erp"

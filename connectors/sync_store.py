@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from domain.mapping import Rejected
-from domain.sync import DriftEntry, QuarantineEntry, Watermark
+from domain.sync.mapping import Rejected
+from domain.sync.models import DriftEntry, QuarantineEntry, Watermark
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watermarks (

@@ -107,7 +107,7 @@ from domain.errors import (
     NotFoundError,
     TransientError,
 )
-from domain.orders import Address, Order, OrderLine, PaymentMethod
+from domain.orders.models import Address, Order, OrderLine, PaymentMethod
 
 SYSTEM = "tryton"
 log = logging.getLogger(__name__)

@@ -22,14 +22,14 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
-from continuum.approval_client import ApprovalClient, ApprovalError, UnknownApproval
+from continuum.approvals.client import ApprovalClient, ApprovalError, UnknownApproval
 from continuum.settings import get_settings
-from domain.approval_gate import GateDecision, GateState
-from domain.approval_policy import ApprovalPolicy
-from domain.approvals import ApprovalDecision, ApprovalState, Verdict
-from domain.lifecycle import CancelRequest, DeliveryNotice
-from domain.order_process import WORKFLOW_NAME, OrderToCashInput, workflow_id
-from domain.orders import Order, OrderResult, OrderStatus
+from domain.approvals.legacy_gate import GateDecision, GateState
+from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
+from domain.approvals.policy import ApprovalPolicy
+from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput, workflow_id
+from domain.orders.lifecycle import CancelRequest, DeliveryNotice
+from domain.orders.models import Order, OrderResult, OrderStatus
 
 T = TypeVar("T")
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)

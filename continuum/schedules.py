@@ -34,9 +34,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from continuum.settings import Settings
 from domain.reports import WORKFLOW_NAME as REPORT_WORKFLOW
 from domain.reports import ReportError, ReportRequest, zone
-from domain.sync import WORKFLOW_ID as SYNC_WORKFLOW_ID
-from domain.sync import WORKFLOW_NAME as SYNC_WORKFLOW
-from domain.sync import SyncInput
+from domain.sync.models import WORKFLOW_ID as SYNC_WORKFLOW_ID
+from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.models import SyncInput
 
 SYNC_SCHEDULE = "erp-crm-sync"
 REPORT_SCHEDULE = "daily-report"

@@ -15,9 +15,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from continuum.approval_config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
-from continuum.approval_config import load_approval_policy
-from domain.approval_policy import ApprovalPolicy
+from continuum.approvals.config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
+from continuum.approvals.config import load_approval_policy
+from domain.approvals.policy import ApprovalPolicy
 
 ORDERS_TASK_QUEUE = "continuum-orders"
 

@@ -24,15 +24,15 @@ from temporalio.converter import DataConverter
 from continuum.codec import KEY_FILE_ENV, KEY_FILE_NAME, KEYS_ENV, ensure_key_file, load_keyring
 from continuum.converter import data_converter
 from continuum.passwords import write_users
-from continuum.processes import (
+from continuum.search_attributes import dev_server_flags
+from continuum.settings import get_settings
+from continuum.supervisor import (
     ManagedProcess,
     http_ok,
     port_in_use,
     python_module,
     wait_until,
 )
-from continuum.search_attributes import dev_server_flags
-from continuum.settings import get_settings
 
 LOOPBACK = "127.0.0.1"
 SECRET_NAMES = (

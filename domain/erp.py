@@ -14,7 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from domain.credit import CreditStatus
-from domain.orders import Address, Order, OrderLine, PaymentMethod
+from domain.orders.models import Address, Order, OrderLine, PaymentMethod
 
 
 class StockLine(BaseModel):

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
-from domain.orders import OrderStatus
+from domain.orders.models import OrderStatus
 
 WORKFLOW_NAME = "DailyReport"
 SUCCESS_TARGET = 0.98

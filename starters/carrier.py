@@ -18,8 +18,8 @@ from temporalio.service import RPCError
 
 from continuum import search_attributes as sa
 from continuum.order_client import OrderClient, OrderError
-from domain.order_process import workflow_id
-from domain.orders import OrderStatus
+from domain.orders.contract import workflow_id
+from domain.orders.models import OrderStatus
 
 SHIPPED = {OrderStatus.AWAITING_DELIVERY.value, OrderStatus.DELIVERY_OVERDUE.value}
 _CHUNK = 100  # workflow ids per visibility query

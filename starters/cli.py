@@ -20,17 +20,17 @@ from rich.table import Table
 from continuum.client import connect
 from continuum.codec import KEY_FILE_ENV, CodecError, default_key_file, rotate_key_file
 from continuum.order_client import OrderClient, OrderError
-from continuum.processes import ProcessError, python_module
 from continuum.redaction import install_redaction
 from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
+from continuum.supervisor import ProcessError, python_module
 from continuum.telemetry import setup_tracing
-from domain.orders import OrderResult, OrderStatus
+from domain.orders.models import OrderResult, OrderStatus
 from starters.carrier import Carrier
 from starters.console import console, err_console, fail
 from starters.console import run as console_run
 from starters.demo import run_demo, summary_table
-from starters.drill import drill
+from starters.drill.run import drill
 from starters.order_file import OrderFileError, load_order
 from starters.report_cli import report, schedules_and_first_report
 from starters.schedules_cli import schedules_app

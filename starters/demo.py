@@ -15,8 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from continuum.order_client import OrderClient
-from domain.order_process import workflow_id
-from domain.orders import (
+from domain.orders.contract import workflow_id
+from domain.orders.models import (
     Address,
     Customer,
     Order,

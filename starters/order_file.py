@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from domain.order_rules import describe, validate_order
-from domain.orders import Order
+from domain.orders.models import Order
+from domain.orders.rules import describe, validate_order
 
 
 class OrderFileError(ValueError):

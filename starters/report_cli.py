@@ -23,9 +23,9 @@ from domain.reports import (
     report_id,
     zone,
 )
-from domain.sync import WORKFLOW_ID as SYNC_WORKFLOW_ID
-from domain.sync import WORKFLOW_NAME as SYNC_WORKFLOW
-from domain.sync import SyncInput, SyncResult
+from domain.sync.models import WORKFLOW_ID as SYNC_WORKFLOW_ID
+from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.models import SyncInput, SyncResult
 from starters.console import console, fail, run
 
 

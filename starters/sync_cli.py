@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from connectors.sync_store import SyncStore
 from continuum.client import connect
 from continuum.settings import get_settings
-from domain.sync import (
+from domain.sync.models import (
     RECONCILE_WORKFLOW,
     RECONCILE_WORKFLOW_ID,
     REDRIVE_WORKFLOW,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from continuum.codec import KEYS_ENV
-from continuum.processes import ManagedProcess, free_port, http_ok, python_module
+from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 
 # One codec key for the session, inherited by every process started here: the suite runs
 # encrypted, as production does, and never picks up a developer's .data/codec-keys.json.

@@ -30,7 +30,7 @@ from domain.erp import (
     StockStatus,
 )
 from domain.errors import BusinessRuleError, IntegrationError
-from domain.orders import Address, Order, OrderLine, PaymentMethod
+from domain.orders.models import Address, Order, OrderLine, PaymentMethod
 
 
 class Scripted:

@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from domain.orders import Address, Customer, Order, OrderLine, PaymentMethod
+from domain.orders.models import Address, Customer, Order, OrderLine, PaymentMethod
 
 
 def order(

@@ -22,9 +22,9 @@ from temporalio.runtime import Runtime
 from connectors.sync_store import SyncStore
 from continuum import telemetry
 from continuum.settings import Settings
-from domain.approvals import ApprovalStatus
+from domain.approvals.models import ApprovalStatus
 from domain.erp import ErpPort
-from domain.sync import FEEDS
+from domain.sync.models import FEEDS
 from workers.connectors import ConfigurationError
 
 log = logging.getLogger("continuum.worker.gauges")

@@ -8,9 +8,9 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.crm import CrmActivities
-from activities.erp import ErpActivities
 from activities.notifications import NotificationActivities
+from activities.orders.crm import CrmActivities
+from activities.orders.erp import ErpActivities
 from activities.reports import ReportActivities, ReportConfig
 from activities.sync import SyncActivities
 from connectors.sync_store import SyncStore
@@ -18,12 +18,12 @@ from continuum.settings import get_settings
 from domain.crm import CrmPort
 from domain.erp import ErpPort
 from workflows.approval import Approval
-from workflows.erp_crm_reconcile import ErpCrmReconcile
-from workflows.erp_crm_sync import ErpCrmSync
-from workflows.order_to_cash import OrderToCash
+from workflows.orders.order_to_cash import OrderToCash
 from workflows.policies import STICKY_QUEUE_TIMEOUT
 from workflows.reports import Report
-from workflows.sync_redrive import SyncQuarantineRedrive
+from workflows.sync.erp_crm_sync import ErpCrmSync
+from workflows.sync.reconcile import ErpCrmReconcile
+from workflows.sync.redrive import SyncQuarantineRedrive
 
 WORKFLOWS: Sequence[type] = [
     Report,

@@ -3,7 +3,7 @@
 Before a level's SLA ends its approvers are reminded; when it passes, the level escalates to
 the next role with a new SLA; at the final deadline the configured outcome applies. Decisions
 arrive as Updates (refused with a reason by their validators) or as a Signal (refusals are
-kept in the audit trail). The rules live in `domain.approval_rules`; this file waits and tells.
+kept in the audit trail). The rules live in `domain.approvals.rules`; this file waits and tells.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from continuum import search_attributes as sa
-    from domain import approval_rules as rules
-    from domain.approvals import (
+    from domain.approvals import rules
+    from domain.approvals.models import (
         NOTIFY_APPROVERS,
         WORKFLOW_NAME,
         ApprovalClaim,

@@ -9,8 +9,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.order_steps import StepName
-    from domain.orders import StepRecord
+    from domain.orders.models import StepRecord
+    from domain.orders.steps import StepName
     from workflows.policies import UNDO
 
 

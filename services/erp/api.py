@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from domain.credit import CreditStatus
 from domain.erp import CustomerChangePage, OrderChangePage
-from domain.orders import Order
+from domain.orders.models import Order
 from domain.reports import ErpDayFigures
 from services.erp import billing, feeds, payments, reports, sales, shipping, stock
 from services.erp.errors import validation

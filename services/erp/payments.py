@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal
 
-from domain.orders import PaymentMethod
+from domain.orders.models import PaymentMethod
 from services.erp.errors import business, not_found, validation
 from services.erp.schemas import PaymentRecord, PaymentRequest, money
 from services.erp.store import Tx, parse_ts

@@ -17,8 +17,8 @@ from decimal import Decimal
 
 from domain.credit import CreditStatus
 from domain.erp import SalesOrderStatus
-from domain.order_rules import describe, validate_order
-from domain.orders import Order
+from domain.orders.models import Order
+from domain.orders.rules import describe, validate_order
 from services.erp.errors import ErpError, business, invalid_state, not_found, validation
 from services.erp.schemas import PricedItem, SalesOrderRecord, money
 from services.erp.stock import merge

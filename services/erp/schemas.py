@@ -13,7 +13,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from domain.erp import Invoice, Payment, Reservation, SalesOrder, Shipment
-from domain.orders import Address, PaymentMethod
+from domain.orders.models import Address, PaymentMethod
 
 _ID = Field(min_length=1, max_length=64)
 _CURRENCY = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")

@@ -13,7 +13,7 @@ import sqlite3
 from datetime import datetime
 
 from domain.erp import SalesOrderStatus, ShipmentStatus
-from domain.orders import Address
+from domain.orders.models import Address
 from services.erp import sales, stock
 from services.erp.errors import invalid_state, not_found
 from services.erp.schemas import Item, ShipmentRecord, ShipmentRequest

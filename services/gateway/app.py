@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import services.gateway
 from continuum.settings import ORDERS_TASK_QUEUE
-from domain.approval_policy import ApprovalPolicy
-from domain.approvals import Person
+from domain.approvals.models import Person
+from domain.approvals.policy import ApprovalPolicy
 from services.gateway.errors import GatewayError, error_response
 from services.gateway.events import EventMap
 from services.gateway.inbox import InboxConfig, inbox_router

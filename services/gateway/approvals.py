@@ -18,9 +18,9 @@ from typing import TypeVar
 from temporalio.client import Client
 
 from continuum import search_attributes as sa
-from continuum.approval_client import ApprovalClient, ApprovalError
+from continuum.approvals.client import ApprovalClient, ApprovalError
 from continuum.order_client import OrderClient, OrderError
-from domain.approvals import (
+from domain.approvals.models import (
     WORKFLOW_NAME,
     ApprovalClaim,
     ApprovalDecision,
@@ -28,7 +28,7 @@ from domain.approvals import (
     ApprovalState,
     ApprovalStatus,
 )
-from domain.orders import Order, OrderResult
+from domain.orders.models import Order, OrderResult
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[\w.@-]+$")  # usernames and role names that are safe inside a query

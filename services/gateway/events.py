@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from domain.lifecycle import CancelRequest, DeliveryNotice
-from domain.orders import Order
+from domain.orders.lifecycle import CancelRequest, DeliveryNotice
+from domain.orders.models import Order
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 

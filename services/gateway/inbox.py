@@ -20,8 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from domain.approval_rules import may_view
-from domain.approvals import (
+from domain.approvals.models import (
     ApprovalClaim,
     ApprovalDecision,
     ApprovalDelegation,
@@ -29,6 +28,7 @@ from domain.approvals import (
     ApprovalStatus,
     Verdict,
 )
+from domain.approvals.rules import may_view
 from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
 from services.gateway.people import People
 from services.gateway.temporal import Temporal

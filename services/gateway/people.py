@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from continuum.passwords import check_password, load_users
-from domain.approvals import Person
+from domain.approvals.models import Person
 
 log = logging.getLogger("services.gateway.people")
 

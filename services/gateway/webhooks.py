@@ -28,10 +28,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from continuum.order_client import OrderClient, OrderError
-from domain.approval_policy import ApprovalPolicy
-from domain.lifecycle import EventNotice
-from domain.order_process import workflow_id
-from domain.orders import Order
+from domain.approvals.policy import ApprovalPolicy
+from domain.orders.contract import workflow_id
+from domain.orders.lifecycle import EventNotice
+from domain.orders.models import Order
 from services.gateway.errors import GatewayError
 from services.gateway.events import Action, Event, EventData, EventMap, Route
 from services.gateway.receipts import ClaimState, Receipts

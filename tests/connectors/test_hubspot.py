@@ -13,7 +13,7 @@ import pytest
 
 from connectors.http_errors import parse_retry_after
 from connectors.hubspot import HubSpotCrmClient, split_name
-from continuum.processes import free_port
+from continuum.supervisor import free_port
 from domain.crm import CrmContact, CrmDeal, CrmPort, CrmUpsert, DealStage
 from domain.errors import (
     ConflictError,

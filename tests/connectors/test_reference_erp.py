@@ -14,7 +14,7 @@ import pytest
 
 from connectors.http_errors import error_for_status, parse_retry_after
 from connectors.reference_erp import ReferenceErpClient
-from continuum.processes import free_port
+from continuum.supervisor import free_port
 from domain.credit import CreditStatus
 from domain.erp import ErpPort, SalesOrderStatus, ShipmentStatus
 from domain.errors import (
@@ -25,7 +25,7 @@ from domain.errors import (
     NotFoundError,
     TransientError,
 )
-from domain.orders import PaymentMethod
+from domain.orders.models import PaymentMethod
 from tests.conftest import ServiceHandle
 from tests.samples import order
 

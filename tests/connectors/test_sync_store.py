@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from connectors.sync_store import SyncStore
-from domain.mapping import Rejected
-from domain.sync import DriftEntry
+from domain.sync.mapping import Rejected
+from domain.sync.models import DriftEntry
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -27,7 +27,7 @@ from domain.errors import (
     TransientError,
 )
 from domain.idempotency import step_key
-from domain.orders import Address, Customer, Order, OrderLine, PaymentMethod
+from domain.orders.models import Address, Customer, Order, OrderLine, PaymentMethod
 from tests.connectors.tryton_fixtures import (
     SKIP_REASON,
     TRYTON_MISSING,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from connectors.tryton import TrytonErpClient, TrytonSettings
-from continuum.processes import ManagedProcess, free_port, http_ok, python_module
+from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from services.tryton.setup import TrytonLayout, write_config
 
 TRYTON_MISSING = importlib.util.find_spec("trytond") is None or (

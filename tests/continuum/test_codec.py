@@ -28,8 +28,8 @@ from continuum.codec import (
     rotate_key_file,
 )
 from continuum.converter import data_converter, plaintext_data_converter
-from domain.order_process import OrderToCashInput
-from domain.orders import Order
+from domain.orders.contract import OrderToCashInput
+from domain.orders.models import Order
 from tests import samples
 
 

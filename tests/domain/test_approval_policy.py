@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from continuum.approval_config import ApprovalConfigError, load_approval_policy
-from domain.approval_gate import GateDecision, GateState, gate_problem
-from domain.approval_policy import (
+from continuum.approvals.config import ApprovalConfigError, load_approval_policy
+from domain.approvals.legacy_gate import GateDecision, GateState, gate_problem
+from domain.approvals.models import Verdict
+from domain.approvals.policy import (
     ApprovalPlan,
     ApprovalPolicy,
     RoleRule,
@@ -19,7 +20,6 @@ from domain.approval_policy import (
     order_approval_plan,
     requires_approval,
 )
-from domain.approvals import Verdict
 from domain.credit import CreditStatus
 
 POLICY = ApprovalPolicy(amount_threshold=Decimal("5000"), credit_usage_threshold=Decimal("0.8"))

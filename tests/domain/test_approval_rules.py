@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from domain import approval_rules as rules
-from domain.approvals import (
+from domain.approvals import rules
+from domain.approvals.models import (
     ApprovalDecision,
     ApprovalDelegation,
     ApprovalLevel,

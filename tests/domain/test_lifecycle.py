@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.lifecycle import CancelRequest, cancel_problem
-from domain.orders import OrderStatus
+from domain.orders.lifecycle import CancelRequest, cancel_problem
+from domain.orders.models import OrderStatus
 
 
 def test_cancellation_refusals_say_why() -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from domain.crm import CrmUpsert
 from domain.erp import CustomerChange, OrderChange, SalesOrderStatus
-from domain.mapping import (
+from domain.sync.mapping import (
     DEFAULT_MAPPING,
     FieldRule,
     ObjectMapping,

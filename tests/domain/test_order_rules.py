@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.order_rules import describe, validate_order
-from domain.orders import OrderLine
+from domain.orders.models import OrderLine
+from domain.orders.rules import describe, validate_order
 from tests import samples
 
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.erp import CustomerChange
-from domain.mapping import DEFAULT_MAPPING
-from domain.sync import FeedTotals, PageResult, canonical, checksum, split_page
+from domain.sync.mapping import DEFAULT_MAPPING
+from domain.sync.models import FeedTotals, PageResult, canonical, checksum, split_page
 
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 

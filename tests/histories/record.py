@@ -30,27 +30,27 @@ from temporalio.worker import Worker
 
 from activities.reports import ReportConfig
 from connectors.sync_store import SyncStore
-from continuum.approval_client import ApprovalClient, UnknownApproval
+from continuum.approvals.client import ApprovalClient, UnknownApproval
 from continuum.converter import plaintext_data_converter
 from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
-from domain.approvals import ApprovalDecision, Verdict
-from domain.lifecycle import CancelRequest, DeliveryNotice
-from domain.order_process import WORKFLOW_NAME as ORDER_WORKFLOW
-from domain.orders import OrderStatus
+from domain.approvals.models import ApprovalDecision, Verdict
+from domain.orders.lifecycle import CancelRequest, DeliveryNotice
+from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
+from domain.orders.models import OrderStatus
 from domain.reports import ReportRequest, zone
-from domain.sync import ReconcileInput, RedriveRequest, SyncInput
+from domain.sync.models import ReconcileInput, RedriveRequest, SyncInput
 from tests import samples
 from tests.fakes import InMemoryCrm
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
 from tests.workflows.test_erp_crm_sync import FeedErp
 from workers.registry import build_worker
-from workflows.erp_crm_reconcile import ErpCrmReconcile
-from workflows.erp_crm_sync import ErpCrmSync
-from workflows.order_to_cash import OrderToCash
+from workflows.sync.reconcile import ErpCrmReconcile
+from workflows.sync.erp_crm_sync import ErpCrmSync
+from workflows.orders.order_to_cash import OrderToCash
 from workflows.reports import Report
-from workflows.sync_redrive import SyncQuarantineRedrive
+from workflows.sync.redrive import SyncQuarantineRedrive
 
 HERE = Path(__file__).parent
 Handle = WorkflowHandle[OrderToCash, object]

@@ -12,9 +12,9 @@ import pytest
 
 from continuum.client import connect
 from continuum.order_client import OrderClient
-from continuum.processes import free_port
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Ports, Stack
+from continuum.supervisor import free_port
 
 ERP_TABLES = ("reservations", "sales_orders", "payments", "shipments", "invoices")
 

@@ -7,10 +7,10 @@ import time
 from datetime import datetime
 
 from continuum import search_attributes as sa
-from continuum.approval_client import ApprovalClient
+from continuum.approvals.client import ApprovalClient
 from continuum.order_client import OrderClient
-from domain.approvals import ApprovalClaim, ApprovalDecision, Verdict
-from domain.orders import OrderStatus
+from domain.approvals.models import ApprovalClaim, ApprovalDecision, Verdict
+from domain.orders.models import OrderStatus
 from tests import samples
 from tests.integration.test_order_to_cash_stack import drive_to_end, wait_for
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.continuity import ContinuityReport, FaultKind, Invariant, OrderKind
+from domain.drill import ContinuityReport, FaultKind, Invariant, OrderKind
 
 DRILL_WITHIN = 540  # seconds; the drill itself takes about two to three minutes here
 

@@ -27,8 +27,8 @@ from continuum.codec import KEY_FILE_ENV, KEY_FILE_NAME, KEYS_ENV
 from continuum.order_client import OrderClient, OrderError
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
-from domain.order_process import workflow_id
-from domain.orders import Order, OrderStatus
+from domain.orders.contract import workflow_id
+from domain.orders.models import Order, OrderStatus
 from tests import samples
 from tests.integration.conftest import free_ports
 from tests.integration.test_order_to_cash_stack import drive_to_end

@@ -18,7 +18,7 @@ from continuum.client import connect
 from continuum.order_client import OrderClient
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
-from domain.orders import OrderStatus
+from domain.orders.models import OrderStatus
 from services.gateway.signatures import HEADER, sign
 from tests import samples
 

@@ -18,8 +18,8 @@ from continuum.client import connect
 from continuum.order_client import OrderClient
 from continuum.settings import ORDERS_TASK_QUEUE, get_settings
 from continuum.stack import Stack
-from domain.approvals import ApprovalState, ApprovalStatus
-from domain.orders import OrderStatus
+from domain.approvals.models import ApprovalState, ApprovalStatus
+from domain.orders.models import OrderStatus
 from tests import samples
 from tests.integration.test_encryption import temporal_bytes
 from tests.integration.test_gateway import wait_status

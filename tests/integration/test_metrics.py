@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from continuum.order_client import OrderClient
-from continuum.processes import wait_until
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
-from domain.orders import OrderStatus
-from domain.sync import WORKFLOW_NAME as SYNC_WORKFLOW
-from domain.sync import SyncInput, SyncResult
+from continuum.supervisor import wait_until
+from domain.orders.models import OrderStatus
+from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.models import SyncInput, SyncResult
 from tests import samples
 from tests.integration.conftest import free_ports
 

@@ -9,7 +9,7 @@ import pytest
 
 from continuum.order_client import OrderClient, OrderError
 from continuum.stack import Stack
-from domain.orders import OrderResult, OrderStatus
+from domain.orders.models import OrderResult, OrderStatus
 from starters.carrier import settle
 from tests import samples
 from tests.integration.conftest import (

@@ -27,9 +27,9 @@ from continuum.client import connect
 from continuum.order_client import OrderClient
 from continuum.settings import ORDERS_TASK_QUEUE, Settings
 from continuum.stack import Stack
-from domain.orders import OrderStatus
+from domain.orders.models import OrderStatus
 from domain.reports import DailyReport, previous_day, zone
-from domain.sync import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
 from starters.report_cli import run_report
 from tests import samples
 from tests.integration.conftest import free_ports

@@ -28,7 +28,7 @@ from connectors.sync_store import SyncStore
 from continuum.client import connect
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
-from domain.sync import WORKFLOW_ID, WORKFLOW_NAME, SyncInput, SyncProgress, SyncResult
+from domain.sync.models import WORKFLOW_ID, WORKFLOW_NAME, SyncInput, SyncProgress, SyncResult
 from tests.integration.conftest import set_faults
 
 CLI = [sys.executable, "-m", "starters"]

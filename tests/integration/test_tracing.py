@@ -23,11 +23,11 @@ from connectors.hubspot import HubSpotCrmClient
 from connectors.reference_erp import ReferenceErpClient
 from continuum.client import connect
 from continuum.order_client import OrderClient
-from continuum.processes import wait_until
 from continuum.stack import Stack
+from continuum.supervisor import wait_until
 from continuum.telemetry import setup_tracing
-from domain.order_process import workflow_id
-from domain.orders import OrderStatus
+from domain.orders.contract import workflow_id
+from domain.orders.models import OrderStatus
 from tests import samples
 from tests.integration.conftest import free_ports
 from tests.integration.otlp_receiver import OtlpReceiver, ReceivedSpan

@@ -18,7 +18,7 @@ import pytest
 from connectors.tryton import TrytonErpClient, TrytonSettings
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
-from domain.orders import OrderResult, OrderStatus
+from domain.orders.models import OrderResult, OrderStatus
 from services.tryton.setup import TrytonLayout
 from tests import samples
 from tests.connectors.tryton_fixtures import SKIP_REASON, TRYTON_MISSING, tryton_template

@@ -23,7 +23,7 @@ from connectors.sync_store import SyncStore
 from connectors.tryton import TrytonErpClient
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
-from domain.orders import OrderStatus
+from domain.orders.models import OrderStatus
 from services.tryton.setup import TrytonLayout
 from tests import samples
 from tests.connectors.tryton_fixtures import SKIP_REASON, TRYTON_MISSING, tryton_template

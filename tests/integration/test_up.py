@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from continuum.processes import port_in_use
 from continuum.stack import Ports
+from continuum.supervisor import port_in_use
 from tests.integration.conftest import free_ports
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from continuum.processes import ManagedProcess, free_port, http_ok, python_module
+from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 
 UI = "http://localhost:8233"
 PLAIN = {"encoding": "json/plain"}

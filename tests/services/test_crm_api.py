@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from continuum.processes import ManagedProcess, free_port, http_ok, python_module
+from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from tests.conftest import ServiceFactory, ServiceHandle
 
 ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from continuum.passwords import check_password, hash_password, load_users, write_users
-from domain.approvals import Person
+from domain.approvals.models import Person
 from services.gateway.approvals import waiting_query
 from services.gateway.inbox import local_path
 from services.gateway.people import People

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from continuum.processes import ManagedProcess, free_port, http_ok, python_module
+from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from services.gateway.signatures import HEADER, sign
 
 SECRETS = {

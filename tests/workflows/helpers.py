@@ -7,10 +7,10 @@ import time
 
 from temporalio.client import Client, WorkflowHandle
 
-from continuum.approval_config import load_approval_policy
-from domain.order_process import OrderToCashInput, workflow_id
-from domain.orders import Order, OrderResult, OrderStatus
-from workflows.order_to_cash import OrderToCash
+from continuum.approvals.config import load_approval_policy
+from domain.orders.contract import OrderToCashInput, workflow_id
+from domain.orders.models import Order, OrderResult, OrderStatus
+from workflows.orders.order_to_cash import OrderToCash
 
 
 async def start(

@@ -19,9 +19,9 @@ from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from continuum import search_attributes as sa
-from continuum.approval_client import ApprovalClient, ApprovalError
-from continuum.processes import free_port
-from domain.approvals import (
+from continuum.approvals.client import ApprovalClient, ApprovalError
+from continuum.supervisor import free_port
+from domain.approvals.models import (
     ApprovalClaim,
     ApprovalDecision,
     ApprovalDelegation,

@@ -30,8 +30,8 @@ from domain.erp import (
     SalesOrderStatus,
 )
 from domain.errors import InvalidRequestError, TransientError
-from domain.mapping import DEFAULT_MAPPING
-from domain.sync import (
+from domain.sync.mapping import DEFAULT_MAPPING
+from domain.sync.models import (
     DriftReport,
     PageRequest,
     PageResult,
@@ -43,9 +43,9 @@ from domain.sync import (
 )
 from tests.fakes import InMemoryCrm, InMemoryErp
 from workers.registry import build_worker
-from workflows.erp_crm_reconcile import ErpCrmReconcile
-from workflows.erp_crm_sync import ErpCrmSync
-from workflows.sync_redrive import SyncQuarantineRedrive
+from workflows.sync.erp_crm_sync import ErpCrmSync
+from workflows.sync.reconcile import ErpCrmReconcile
+from workflows.sync.redrive import SyncQuarantineRedrive
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 R = TypeVar("R", OrderChange, CustomerChange)

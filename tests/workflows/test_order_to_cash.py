@@ -13,18 +13,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from continuum import search_attributes as sa
-from continuum.approval_client import ApprovalClient, ApprovalError, UnknownApproval
-from domain.approval_gate import GateDecision
-from domain.approvals import ApprovalDecision, ApprovalState, Verdict
+from continuum.approvals.client import ApprovalClient, ApprovalError, UnknownApproval
+from domain.approvals.legacy_gate import GateDecision
+from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
 from domain.crm import DealStage
 from domain.erp import ShipmentStatus
 from domain.errors import BusinessRuleError, InvalidRequestError
-from domain.lifecycle import CancelRequest, DeliveryNotice
-from domain.orders import OrderStatus
+from domain.orders.lifecycle import CancelRequest, DeliveryNotice
+from domain.orders.models import OrderStatus
 from tests import samples
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
-from workflows.order_to_cash import OrderToCash
+from workflows.orders.order_to_cash import OrderToCash
 
 BIG = "6000.00"  # above the default approval threshold of 5000
 

@@ -1,0 +1,145 @@
+"""ERP→CRM sync: repair what reconciliation found, then each feed page by page, then reconcile.
+
+Pages are activities (`activities.sync.sync_page`) that read from the stored watermark and move
+it only once the CRM acknowledged the page: the workflow keeps running totals and progress, and
+continues as new after `max_pages_per_run` pages (or when Temporal suggests it) with the totals,
+so that a sync of millions of records keeps a short history.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.sync.models import (
+        RECONCILE_WORKFLOW,
+        WORKFLOW_NAME,
+        DriftReport,
+        PageRequest,
+        PageResult,
+        ReconcileInput,
+        RepairRequest,
+        RepairResult,
+        ResetRequest,
+        ResetResult,
+        SyncInput,
+        SyncProgress,
+        SyncResult,
+    )
+
+# A page retries for as long as it takes (a CRM out for an hour delays the sync, it does not
+# fail it), honouring Retry-After; a dead worker is noticed within the heartbeat timeout.
+PAGE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "heartbeat_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+    ),
+}
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class ErpCrmSync:
+    @workflow.init
+    def __init__(self, input: SyncInput) -> None:
+        self._progress = SyncProgress(totals=input.totals.model_copy(deep=True))
+
+    @workflow.query(name="progress")
+    def progress(self) -> SyncProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, input: SyncInput) -> SyncResult:
+        totals = self._progress.totals
+        totals.runs += 1
+        sync_id = workflow.info().first_execution_run_id
+        if totals.runs == 1:
+            if input.full_resync:
+                await workflow.execute_activity(
+                    "sync_reset_watermarks",
+                    ResetRequest(feeds=input.feeds),
+                    result_type=ResetResult,
+                    **PAGE,
+                )
+            await workflow.execute_activity(
+                "sync_repair_drift",
+                RepairRequest(mapping=input.mapping),
+                result_type=RepairResult,
+                **PAGE,
+            )
+        self._progress.state = "syncing"
+        pages = 0
+        for index in range(input.feed_index, len(input.feeds)):
+            feed = input.feeds[index]
+            self._progress.feed = feed
+            while True:
+                if (
+                    pages >= input.max_pages_per_run
+                    or workflow.info().is_continue_as_new_suggested()
+                ):
+                    workflow.continue_as_new(
+                        input.model_copy(
+                            update={"feed_index": index, "totals": totals, "full_resync": False}
+                        )
+                    )
+                page: PageResult = await workflow.execute_activity(
+                    "sync_page",
+                    PageRequest(
+                        feed=feed,
+                        page_size=input.page_size,
+                        mapping=input.mapping,
+                        sync_id=sync_id,
+                        page=totals.pages + 1,
+                    ),
+                    result_type=PageResult,
+                    **PAGE,
+                )
+                pages += 1
+                totals.add(page)
+                self._progress.page = totals.pages
+                workflow.set_current_details(self._details())
+                if page.done:
+                    break
+        drift = await self._reconcile(input)
+        self._progress.state = "done"
+        workflow.set_current_details(self._details())
+        return SyncResult(totals=totals, watermarks=totals.watermarks, drift=drift)
+
+    async def _reconcile(self, input: SyncInput) -> DriftReport | None:
+        if input.reconcile_hours is None:
+            return None
+        self._progress.state = "reconciling"
+        workflow.set_current_details(self._details())
+        now = workflow.now()
+        report: DriftReport = await workflow.execute_child_workflow(
+            RECONCILE_WORKFLOW,
+            ReconcileInput(
+                feeds=input.feeds,
+                since=now - timedelta(hours=input.reconcile_hours),
+                until=now,
+                page_size=input.page_size,
+                mapping=input.mapping,
+            ),
+            id=f"{workflow.info().workflow_id}-reconcile-{workflow.uuid4().hex[:8]}",
+            result_type=DriftReport,
+        )
+        return report
+
+    def _details(self) -> str:
+        p = self._progress
+        rows = "\n".join(
+            f"| {feed} | {t.pages} | {t.records} | {sum(t.upserted.values())} | {t.quarantined}"
+            f" | {p.totals.watermarks.get(feed) or '—'} |"
+            for feed, t in p.totals.feeds.items()
+        )
+        return (
+            f"**{p.state}** · page {p.page} · run {p.totals.runs}\n\n"
+            "| feed | pages | records | upserted | quarantined | watermark |\n"
+            f"|---|---|---|---|---|---|\n{rows}"
+        )

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.orders.contract import OrderToCashInput
     from domain.orders.lifecycle import DeliveryNotice
     from domain.orders.models import OrderStatus
-    from workflows.policies import READ, WRITE
+    from workflows.policies import READ, WRITE, ActivityOptions
 
 WORKFLOW_NAME = "OrderToCashTwin"
 READS = ("check_credit", "check_stock")
@@ -79,7 +79,7 @@ class OrderToCashTwin:
         self._status(OrderStatus.COMPLETED)
         return order.order_id
 
-    async def _step(self, name: str, options: dict[str, Any]) -> TwinStep:
+    async def _step(self, name: str, options: ActivityOptions) -> TwinStep:
         arg = TwinStep(order_id=workflow.info().workflow_id, step=name)
         done: TwinStep = await workflow.execute_activity(
             f"twin_{name}", arg, result_type=TwinStep, **options

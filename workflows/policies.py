@@ -1,17 +1,28 @@
-"""Activity timeouts and retry policies, in one place.
+"""Activity timeouts and retry policies, in one place, typed.
 
 Retries belong to Temporal: connectors never retry. Reads and writes retry with backoff for
 a bounded time (an ERP outage of minutes delays orders, it does not fail them); undo steps
 retry without limit, because a compensation that gives up would leave money or stock stranded.
 A worker that dies mid-call is noticed through heartbeats within `HEARTBEAT`.
+
+Each policy is an `ActivityOptions` (a TypedDict), spread into `workflow.execute_activity_method`
+with `**`, so mypy checks every key and value against the SDK's own parameters.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict
 
 from temporalio.common import RetryPolicy
+
+
+class ActivityOptions(TypedDict, total=False):
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta
+    heartbeat_timeout: timedelta
+    retry_policy: RetryPolicy
+
 
 HEARTBEAT = timedelta(seconds=5)
 # A worker that dies leaves its cached workflows' next tasks on its own (sticky) queue: they move
@@ -24,34 +35,52 @@ _BACKOFF = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 
-READ: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "heartbeat_timeout": HEARTBEAT,
-    "schedule_to_close_timeout": timedelta(hours=1),
-    "retry_policy": _BACKOFF,
-}
+READ = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=HEARTBEAT,
+    schedule_to_close_timeout=timedelta(hours=1),
+    retry_policy=_BACKOFF,
+)
 
-WRITE: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "heartbeat_timeout": HEARTBEAT,
-    "schedule_to_close_timeout": timedelta(hours=24),
-    "retry_policy": _BACKOFF,
-}
+WRITE = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=HEARTBEAT,
+    schedule_to_close_timeout=timedelta(hours=24),
+    retry_policy=_BACKOFF,
+)
 
 # Telling people (reminders, escalations) must not hold up the approval's own clock: a
 # notification that cannot be delivered within minutes is logged and given up.
-NOTIFY: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "schedule_to_close_timeout": timedelta(minutes=10),
-    "retry_policy": _BACKOFF,
-}
+NOTIFY = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(minutes=10),
+    retry_policy=_BACKOFF,
+)
 
-UNDO: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "heartbeat_timeout": HEARTBEAT,
-    "retry_policy": RetryPolicy(
+UNDO = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=HEARTBEAT,
+    retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(minutes=5),
     ),
-}
+)
+
+# A sync page retries for as long as it takes (a CRM out for an hour delays the sync, it does
+# not fail it), honouring Retry-After; a dead worker is noticed within the heartbeat timeout.
+SYNC_PAGE = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=5),
+    heartbeat_timeout=timedelta(seconds=10),
+    retry_policy=_BACKOFF,
+)
+
+# A few quick attempts: a report that waits an hour for a system is late for everyone else.
+REPORT_STEP = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=2),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=4,
+    ),
+)

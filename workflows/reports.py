@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -37,23 +35,10 @@ with workflow.unsafe.imports_passed_through():
         order_kpis,
         previous_day,
     )
+    from workflows.failures import reason
+    from workflows.policies import REPORT_STEP
 
 T = TypeVar("T", bound=BaseModel)
-
-# A few quick attempts: a report that waits an hour for a system is late for everyone else.
-_STEP: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(minutes=2),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        maximum_interval=timedelta(seconds=10),
-        maximum_attempts=4,
-    ),
-}
-
-
-def _why(err: ActivityError) -> str:
-    cause = err.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -76,7 +61,7 @@ class Report:
                 "post_report", PublishedReport(report=report, files=files), WebhookAnswer
             )
         except ActivityError as err:
-            workflow.logger.warning("the report webhook refused: %s", _why(err))
+            workflow.logger.warning("the report webhook refused: %s", reason(err))
             posted = WebhookAnswer(posted=False)
         return ReportResult(
             day=window.day,
@@ -98,7 +83,7 @@ class Report:
 
     async def _step(self, name: str, arg: BaseModel, result_type: type[T]) -> T:
         result: T = await workflow.execute_activity(
-            name, arg, result_type=result_type, summary=name.replace("_", " "), **_STEP
+            name, arg, result_type=result_type, summary=name.replace("_", " "), **REPORT_STEP
         )
         return result
 
@@ -109,7 +94,7 @@ class Report:
         try:
             return await self._step(name, arg, result_type)
         except ActivityError as err:
-            return missing(_why(err))
+            return missing(reason(err))
 
 
 def _erp_missing(why: str) -> ErpFigures:

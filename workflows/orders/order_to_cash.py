@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.orders.approval_step import OrderApproval
     from workflows.orders.tracking import OrderTracker
-    from workflows.policies import READ, WRITE
+    from workflows.policies import READ, WRITE, ActivityOptions
     from workflows.saga import Saga, failed
 
 T = TypeVar("T", bound=BaseModel)
@@ -234,7 +234,7 @@ class OrderToCash:
         return result
 
     async def _call(
-        self, step: StepName, arg: BaseModel, result_type: type[T], options: dict[str, Any]
+        self, step: StepName, arg: BaseModel, result_type: type[T], options: ActivityOptions
     ) -> T:
         summary = f"{step.value} {self._order.order_id}"
         handle: workflow.ActivityHandle[T] = workflow.start_activity(

@@ -9,10 +9,8 @@ so that a sync of millions of records keeps a short history.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.sync.models import (
@@ -30,18 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SyncProgress,
         SyncResult,
     )
-
-# A page retries for as long as it takes (a CRM out for an hour delays the sync, it does not
-# fail it), honouring Retry-After; a dead worker is noticed within the heartbeat timeout.
-PAGE: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(minutes=5),
-    "heartbeat_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-    ),
-}
+    from workflows.policies import SYNC_PAGE
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -65,13 +52,13 @@ class ErpCrmSync:
                     "sync_reset_watermarks",
                     ResetRequest(feeds=input.feeds),
                     result_type=ResetResult,
-                    **PAGE,
+                    **SYNC_PAGE,
                 )
             await workflow.execute_activity(
                 "sync_repair_drift",
                 RepairRequest(mapping=input.mapping),
                 result_type=RepairResult,
-                **PAGE,
+                **SYNC_PAGE,
             )
         self._progress.state = "syncing"
         pages = 0
@@ -98,7 +85,7 @@ class ErpCrmSync:
                         page=totals.pages + 1,
                     ),
                     result_type=PageResult,
-                    **PAGE,
+                    **SYNC_PAGE,
                 )
                 pages += 1
                 totals.add(page)

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
         ReconcilePageResult,
         TargetDrift,
     )
-    from workflows.sync.erp_crm_sync import PAGE
+    from workflows.policies import SYNC_PAGE
 
 MAX_PAGES_PER_RUN = 500
 
@@ -52,7 +52,7 @@ class ErpCrmReconcile:
                         mapping=input.mapping,
                     ),
                     result_type=ReconcilePageResult,
-                    **PAGE,
+                    **SYNC_PAGE,
                 )
                 pages += 1
                 for target, tally in page.targets.items():
@@ -64,7 +64,7 @@ class ErpCrmReconcile:
             "sync_reconcile_counts",
             CountRequest(targets=sorted(report.targets), since=input.since, until=input.until),
             result_type=CountResult,
-            **PAGE,
+            **SYNC_PAGE,
         )
         for target, count in counts.counts.items():
             tally = report.targets[target]

@@ -10,7 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.sync.models import REDRIVE_WORKFLOW, RedriveRequest, RedriveResult
-    from workflows.sync.erp_crm_sync import PAGE
+    from workflows.policies import SYNC_PAGE
 
 
 @workflow.defn(name=REDRIVE_WORKFLOW)
@@ -18,6 +18,6 @@ class SyncQuarantineRedrive:
     @workflow.run
     async def run(self, input: RedriveRequest) -> RedriveResult:
         result: RedriveResult = await workflow.execute_activity(
-            "sync_redrive", input, result_type=RedriveResult, **PAGE
+            "sync_redrive", input, result_type=RedriveResult, **SYNC_PAGE
         )
         return result

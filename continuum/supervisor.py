@@ -1,12 +1,15 @@
 """Start, watch and stop the child processes of the embedded stack (and of the test suite).
 
 Every process is started in its own session so that stopping it also stops what it spawned,
-and readiness is awaited on a condition with a deadline, never a fixed sleep.
+and readiness is awaited on a condition with a deadline, never a fixed sleep. A child never
+outlives its parent: the kernel sends it SIGTERM when the parent dies (SIGKILLed, a closed
+terminal), so a crashed `continuum up` or test run leaves no process holding its ports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -21,6 +24,25 @@ import httpx
 
 class ProcessError(RuntimeError):
     pass
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec (so it survives exec): SIGTERM when the parent
+    dies. Linux ties this to the thread that forked, so start children from a thread that lives
+    as long as they should (the main thread, or an executor thread of a running event loop)."""
+
+    def arm() -> None:
+        if _libc is None:
+            return
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the line above: nobody will tell us
+            os._exit(1)
+
+    return arm
 
 
 def free_port() -> int:
@@ -89,6 +111,7 @@ class ManagedProcess:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         log.close()
         return self

@@ -113,7 +113,9 @@ def up(
         erp_backend=erp.value,
         with_gateway=True,
     )
+    # A supervisor's SIGTERM and a closed terminal's SIGHUP stop the stack as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     if erp is ErpChoice.tryton:
         first = not stack.tryton_credentials_file.exists()
         console.print(
@@ -198,7 +200,7 @@ async def _stay_up(stack: Stack, waiting: list[str]) -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (e.g. from a supervisor) stops the stack as cleanly as Ctrl-C does."""
+    """SIGTERM or SIGHUP stops the stack as cleanly as Ctrl-C does."""
     raise KeyboardInterrupt
 
 

@@ -1,0 +1,56 @@
+"""Children of the stack never outlive it: a parent that is SIGKILLed takes them along."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+
+from continuum.supervisor import wait_until
+
+# A parent that starts one long-lived child through the supervisor, says its pid, and waits.
+PARENT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from continuum.supervisor import ManagedProcess
+    child = ManagedProcess(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(600)"],
+        log_path=Path(sys.argv[1]),
+    ).start()
+    print(child.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_child_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(tmp_path / "sleeper.log")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = 0
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert not _gone(child), "the child should run while its parent does"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        wait_until(lambda: _gone(child), 10, f"child {child} to end after its parent's death")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if child and not _gone(child):
+            psutil.Process(child).kill()

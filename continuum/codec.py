@@ -187,7 +187,10 @@ class EncryptionCodec(PayloadCodec):
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload
-        key_id = payload.metadata.get(KEY_ID, b"").decode()
+        try:
+            key_id = payload.metadata.get(KEY_ID, b"").decode()
+        except UnicodeDecodeError:
+            raise CodecError("payload names a key id that is not UTF-8 text") from None
         key = self._key(key_id)
         try:
             # The key id is authenticated data: a payload relabelled with another id fails too.

@@ -2,7 +2,8 @@
 
 Keys as everywhere (`continuum.codec`: CONTINUUM_CODEC_KEYS, CONTINUUM_CODEC_KEY_FILE, or
 .data/codec-keys.json); CODEC_ENDPOINT_TOKEN, when set, is the bearer token callers must send;
-CODEC_CORS_ORIGINS (comma-separated) adds allowed origins.
+CODEC_CORS_ORIGINS (comma-separated) adds allowed origins; CODEC_ALLOWED_HOSTS (comma-separated)
+adds host names it answers to besides 127.0.0.1 and localhost (e.g. its name behind a proxy).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     if not keyring.keys:
         print("services.codec: no codec keys configured; refusing to start", file=sys.stderr)
         return 2
+    hosts = [h.strip() for h in os.environ.get("CODEC_ALLOWED_HOSTS", "").split(",") if h.strip()]
     config = CodecConfig(
         keyring=keyring,
         origins=origins,
+        hosts=["127.0.0.1", "localhost", *hosts],
         token=os.environ.get("CODEC_ENDPOINT_TOKEN") or None,
         reload=load_keyring,
     )

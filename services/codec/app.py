@@ -5,6 +5,11 @@ Body and answer: `{"payloads": [{"metadata": {"encoding": "<base64>"}, "data": "
 page, so CORS admits the UI's origins and no other. A bearer token is optional: the Web UI
 sends one only when it is set up with its own auth ("pass access token"), so the local stack
 runs without and relies on loopback; a shared deployment sets `CODEC_ENDPOINT_TOKEN`.
+
+Without a token, listening on loopback is not enough against a web page in the same browser:
+DNS rebinding makes `evil.example` resolve to 127.0.0.1, and the page's requests are then
+same-origin. So the endpoint answers only requests whose Host is one of its own names, refuses
+a browser Origin other than the UI's, accepts only JSON, and caps the body while it streams in.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
 from continuum.codec import CodecError, EncryptionCodec, Keyring
+from services.bodies import BodyTooLarge, read_capped
 
 log = logging.getLogger("services.codec")
 
@@ -33,6 +41,10 @@ class CodecConfig:
     token: str | None = None
     # Re-reads the keyring when a payload names an unknown key id (a rotation since start).
     reload: Callable[[], Keyring] | None = None
+    # The names this endpoint answers to (the Host header, port excluded): loopback by default.
+    hosts: Sequence[str] = ("127.0.0.1", "localhost")
+    # The UI decodes a page of history at a time; a payload is at most 2 MB in Temporal.
+    max_body_bytes: int = 8 << 20
 
 
 def ui_origins(ui_port: int) -> list[str]:
@@ -42,15 +54,43 @@ def ui_origins(ui_port: int) -> list[str]:
 
 async def read_payloads(request: Request) -> Payloads:
     """The body as protobuf JSON (a dependency at module level: its annotation must resolve)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise HTTPException(415, f"the body must be application/json, not {kind or 'untyped'}")
+    limit: int = request.app.state.max_body_bytes
     try:
-        return json_format.Parse(await request.body(), Payloads())
+        body = await read_capped(request, limit)
+    except BodyTooLarge as err:
+        raise HTTPException(413, str(err)) from None
+    try:
+        return json_format.Parse(body, Payloads())
     except json_format.ParseError as err:
         raise HTTPException(400, f"not a Payloads JSON document: {err}") from None
+
+
+class _OnlyOrigins:
+    """Refuses a request that a browser sent from a page other than the UI's (CORS only keeps
+    such a page from reading the answer; this keeps it from being served at all)."""
+
+    def __init__(self, app: ASGIApp, origins: Sequence[str]) -> None:
+        self.app = app
+        self.origins = {o.encode() for o in origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            origin = dict(scope["headers"]).get(b"origin")
+            if origin is not None and origin not in self.origins:
+                refusal = JSONResponse({"detail": "origin not allowed"}, status_code=403)
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(config: CodecConfig) -> FastAPI:
     codec = EncryptionCodec(config.keyring, reload=config.reload)
     app = FastAPI(title="Continuum codec endpoint", docs_url=None, redoc_url=None)
+    app.state.max_body_bytes = config.max_body_bytes
+    app.add_middleware(_OnlyOrigins, origins=list(config.origins))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(config.origins),
@@ -59,6 +99,8 @@ def create_app(config: CodecConfig) -> FastAPI:
         # The UI's "include cross-origin credentials" option sends cookies along.
         allow_credentials=True,
     )
+    # Outermost: a request for another host name (DNS rebinding) is refused before anything.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(config.hosts))
     expected = f"Bearer {config.token}".encode() if config.token else None
 
     def authorized(authorization: Annotated[str, Header()] = "") -> None:

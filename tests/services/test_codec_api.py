@@ -99,7 +99,8 @@ def test_a_payload_of_an_unknown_key_and_a_malformed_body_are_refused(codec: Sta
     answer = httpx.post(f"{url}/decode", json={"payloads": [foreign]})
     assert answer.status_code == 422
     assert "gone" in answer.json()["detail"]
-    assert httpx.post(f"{url}/decode", content=b"not json").status_code == 400
+    json_type = {"Content-Type": "application/json"}
+    assert httpx.post(f"{url}/decode", content=b"not json", headers=json_type).status_code == 400
 
 
 def test_it_refuses_to_start_without_keys(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from domain.approvals.policy import ApprovalPolicy
 from domain.orders.contract import workflow_id
 from domain.orders.lifecycle import EventNotice
 from domain.orders.models import Order
+from services.bodies import BodyTooLarge, read_capped
 from services.gateway.errors import GatewayError
 from services.gateway.events import Action, Event, EventData, EventMap, Route
 from services.gateway.receipts import ClaimState, Receipts
@@ -227,10 +228,10 @@ def webhook_router(hooks: Webhooks) -> APIRouter:
     @router.post("/events/{source}", status_code=202)
     async def receive_event(source: str, request: Request) -> JSONResponse:
         """A signed event from `source`; see the module's docstring for the answers."""
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise GatewayError(413, "PayloadTooLarge", f"the body exceeds {MAX_BODY_BYTES} bytes")
-        body = await request.body()
+        try:
+            body = await read_capped(request, MAX_BODY_BYTES)
+        except BodyTooLarge as err:
+            raise GatewayError(413, "PayloadTooLarge", str(err)) from None
         return await hooks.receive(source, request.headers.get(HEADER), body)
 
     return router

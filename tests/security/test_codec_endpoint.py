@@ -4,11 +4,10 @@ another content type, an endless body, or a payload with a garbled key id."""
 from __future__ import annotations
 
 import base64
-import socket
-from urllib.parse import urlsplit
 
 import httpx
 
+from tests.security.chunked import answer_to_endless_body
 from tests.services.test_codec_api import UI, Start, payload
 
 
@@ -39,18 +38,8 @@ def test_only_json_is_accepted(codec: Start) -> None:
 
 
 def test_a_chunked_body_over_the_cap_is_refused_while_it_streams(codec: Start) -> None:
-    url = urlsplit(codec())
-    assert url.hostname and url.port
-    chunk = b"x" * (1 << 20)
-    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
-        sock.sendall(
-            b"POST /decode HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
-        )
-        # 12 MiB, past the 8 MiB cap, and no final chunk: the answer must come before the end.
-        for _ in range(12):
-            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        answer = sock.recv(4096)
+    # 12 MiB, past the 8 MiB cap, and no final chunk: the answer must come before the end.
+    answer = answer_to_endless_body(codec(), "/decode", "application/json", 12)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
 
 

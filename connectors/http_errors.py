@@ -84,6 +84,15 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def transient_error(
+    system: str, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> TransientError:
+    """A retryable answer, carrying the wait the server asked for in Retry-After (seconds or an
+    HTTP date); for connectors whose own rules decide which statuses are retryable."""
+    retry_after = parse_retry_after((headers or {}).get("retry-after"))
+    return TransientError(system, code, message, status=status, retry_after=retry_after)
+
+
 def error_for_status(
     system: str,
     status: int,
@@ -100,8 +109,7 @@ def error_for_status(
     code = code or default
     message = message or f"HTTP {status}"
     if status in _RETRYABLE_4XX or status >= 500:
-        retry_after = parse_retry_after((headers or {}).get("retry-after"))
-        return TransientError(system, code, message, status=status, retry_after=retry_after)
+        return transient_error(system, status, code, message, headers)
     kind: type[IntegrationError] = {
         422: BusinessRuleError,
         404: NotFoundError,

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -577,6 +578,19 @@ async def test_http_statuses_are_classified(
         assert type(err.value) is kind
         assert getattr(err.value, "retry_after", None) == retry_after
         assert getattr(err.value, "status", None) == status
+    finally:
+        await client.aclose()
+
+
+async def test_a_retry_after_given_as_an_http_date_is_honoured() -> None:
+    # Tryton behind a proxy may answer with a date; the old parser took it for "no hint".
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
+    headers = {"Retry-After": format_datetime(when, usegmt=True)}
+    client = canned(lambda request: httpx.Response(503, headers=headers, text="busy"))
+    try:
+        with pytest.raises(TransientError) as err:
+            await client.get_credit("C-100")
+        assert err.value.retry_after is not None and 100 < err.value.retry_after <= 120
     finally:
         await client.aclose()
 

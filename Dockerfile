@@ -20,7 +20,7 @@ COPY connectors ./connectors
 COPY workers ./workers
 COPY starters ./starters
 COPY services ./services
-COPY config ./config
+COPY store ./store
 RUN pip install --no-compile . \
     && mkdir -p /data \
     && chown continuum:continuum /data

@@ -1,4 +1,4 @@
-"""Run one external call inside an activity: heartbeat while it takes long, translate errors.
+"""Run external calls inside an activity: heartbeat while they take long, translate errors.
 
 Connectors raise `domain.errors.IntegrationError`; here that becomes an `ApplicationError`
 that Temporal understands: retryable or not, with `Retry-After` as the next retry delay.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -35,19 +35,36 @@ def to_application_error(err: IntegrationError) -> ApplicationError:
     )
 
 
-async def _heartbeat() -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_EVERY)
-        activity.heartbeat()
+@contextlib.asynccontextmanager
+async def heartbeating(details: Callable[[], object] | None = None) -> AsyncIterator[None]:
+    """Heartbeats every `HEARTBEAT_EVERY` while the body runs, with `details()` as they are
+    then (what a retried attempt resumes from), or with none."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            if details is None:
+                activity.heartbeat()
+            else:
+                activity.heartbeat(details())
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-async def call(work: Awaitable[T]) -> T:
-    beat = asyncio.create_task(_heartbeat())
+async def translated(work: Awaitable[T]) -> T:
+    """`work`, its `IntegrationError` as the `ApplicationError` Temporal retries by."""
     try:
         return await work
     except IntegrationError as err:
         raise to_application_error(err) from err
-    finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
+
+
+async def call(work: Awaitable[T]) -> T:
+    async with heartbeating():
+        return await translated(work)

@@ -9,7 +9,6 @@ import logging
 from temporalio import activity
 
 from activities.calls import call
-from connectors.notify_webhook import post_notice
 from domain.approvals.models import NOTIFY_APPROVERS, ApprovalNotice
 
 log = logging.getLogger("continuum.notifications")
@@ -23,6 +22,10 @@ class NotificationActivities:
     @activity.defn(name=NOTIFY_APPROVERS)
     async def notify_approvers(self, notice: ApprovalNotice) -> ApprovalNotice:
         if self.webhook_url:
+            # Imported here: workflows import this class for typed calls, and httpx (which the
+            # connector needs) has no place in the workflow sandbox.
+            from connectors.notify_webhook import post_notice
+
             await call(post_notice(self.webhook_url, notice, http_timeout=self.http_timeout))
         else:
             log.info("approval notice %s", json.dumps(notice.model_dump(mode="json")))

@@ -16,15 +16,16 @@ from typing import Any, Protocol, runtime_checkable
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 
 from activities.calls import call
-from connectors.report_files import write_report
-from connectors.report_webhook import post_report
-from connectors.sync_store import SyncStore
-from continuum import search_attributes as sa
+from domain.approvals.contract import Message as ApprovalMessage
+from domain.approvals.contract import approval_workflow_id
 from domain.crm import CrmPort, DealStage
 from domain.erp import ErpPort
+from domain.orders import contract as orders
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
+from domain.orders.contract import Message as OrderMessage
 from domain.orders.models import OrderStatus
 from domain.reports import (
     CrmFigures,
@@ -40,8 +41,13 @@ from domain.reports import (
     WebhookAnswer,
     feed_lag,
 )
+from store import StoreError
+from store.sync import SyncStore
 
 log = logging.getLogger(__name__)
+# Typed keys for reading visibility (names from the order's contract).
+_ORDER_ID = SearchAttributeKey.for_keyword(orders.ORDER_ID.name)
+_ORDER_STATUS = SearchAttributeKey.for_keyword(orders.ORDER_STATUS.name)
 
 FEEDS = ("orders", "customers")
 # Bounds the per-order queries for overdue approvals; past it the count says it is partial.
@@ -63,7 +69,8 @@ class ReportConfig:
     reports_dir: Path = Path("reports")
     webhook_url: str | None = None
     webhook_token: str = ""  # from the environment (REPORT_WEBHOOK_TOKEN), never logged
-    sync_store_path: Path | None = None
+    # The store the sync writes (CONTINUUM_DATABASE_URL); None: no sync figures.
+    store_url: str | None = None
 
 
 def _ts(moment: datetime) -> str:
@@ -86,23 +93,23 @@ class ReportActivities:
 
     def all(self) -> list[Any]:
         return [
-            self.erp_figures,
-            self.crm_figures,
-            self.order_runs,
-            self.sync_figures,
+            self.report_erp_figures,
+            self.report_crm_figures,
+            self.report_order_runs,
+            self.report_sync_figures,
             self.write_report_files,
             self.post_report,
         ]
 
     @activity.defn(name="report_erp_figures")
-    async def erp_figures(self, window: ReportWindow) -> ErpFigures:
+    async def report_erp_figures(self, window: ReportWindow) -> ErpFigures:
         if not isinstance(self.erp, DayFiguresSource):
             name = type(self.erp).__name__
             return ErpFigures(note=f"sales and inventory figures: not available from {name}")
         return ErpFigures(figures=await call(self.erp.day_figures(window.start, window.end)))
 
     @activity.defn(name="report_crm_figures")
-    async def crm_figures(self, window: ReportWindow) -> CrmFigures:
+    async def report_crm_figures(self, window: ReportWindow) -> CrmFigures:
         crm = self.crm
         if not isinstance(crm, RecordCounter):
             name = type(crm).__name__
@@ -132,7 +139,7 @@ class ReportActivities:
         )
 
     @activity.defn(name="report_order_runs")
-    async def order_runs(self, window: ReportWindow) -> OrderRuns:
+    async def report_order_runs(self, window: ReportWindow) -> OrderRuns:
         client = self._client()
         base = f"WorkflowType = '{ORDER_WORKFLOW}'"
         started = await client.count_workflows(
@@ -149,8 +156,8 @@ class ReportActivities:
             attrs = wf.typed_search_attributes
             closed.append(
                 OrderRun(
-                    order_id=attrs.get(sa.ORDER_ID) or wf.id,
-                    order_status=attrs.get(sa.ORDER_STATUS),
+                    order_id=attrs.get(_ORDER_ID) or wf.id,
+                    order_status=attrs.get(_ORDER_STATUS),
                     execution_status=wf.status.name if wf.status else "UNKNOWN",
                     started_at=wf.start_time,
                     closed_at=wf.close_time,
@@ -170,7 +177,7 @@ class ReportActivities:
         """Orders waiting for approval, and those past their deadline (asked of each order)."""
         query = (
             f"WorkflowType = '{ORDER_WORKFLOW}' AND ExecutionStatus = 'Running'"
-            f" AND {sa.ORDER_STATUS.name} = '{OrderStatus.AWAITING_APPROVAL.value}'"
+            f" AND {orders.ORDER_STATUS.name} = '{OrderStatus.AWAITING_APPROVAL.value}'"
         )
         waiting = (await client.count_workflows(query)).count
         overdue, unknown, asked = 0, 0, 0
@@ -190,13 +197,22 @@ class ReportActivities:
 
     async def _deadline(self, client: Client, workflow_id: str) -> datetime | None:
         """The approval deadline the order reports: its SLA deadline, else its final one."""
-        try:
-            state = await client.get_workflow_handle(workflow_id).query(
-                "approval", result_type=dict, rpc_timeout=timedelta(seconds=5)
-            )
-        except Exception as err:  # an RPC error, a timeout, a payload it cannot decode: unknown
-            log.warning("approval query on %s failed: %s", workflow_id, err)
-            return None
+        # The order's Approval child; an order started before it answers for its own gate.
+        asked = [
+            (approval_workflow_id(workflow_id), ApprovalMessage.STATE),
+            (workflow_id, OrderMessage.APPROVAL),
+        ]
+        state: object = None
+        for target, query in asked:
+            try:
+                state = await client.get_workflow_handle(target).query(
+                    query, result_type=dict, rpc_timeout=timedelta(seconds=5)
+                )
+            except Exception as err:  # an RPC error, a timeout, an undecodable payload: next
+                log.info("approval query %s on %s failed: %s", query, target, err)
+                continue
+            if isinstance(state, dict):
+                break
         if not isinstance(state, dict):
             return None
         for key in ("sla_deadline", "final_deadline", "deadline"):
@@ -206,13 +222,11 @@ class ReportActivities:
         return None
 
     @activity.defn(name="report_sync_figures")
-    async def sync_figures(self, erp: ErpFigures) -> SyncFigures:
-        path = self.config.sync_store_path
-        if path is None:
+    async def report_sync_figures(self, erp: ErpFigures) -> SyncFigures:
+        url = self.config.store_url
+        if url is None:
             return SyncFigures(available=False, note="sync figures: no sync store configured")
-        if not path.exists():
-            return SyncFigures(available=False, note=f"sync figures: {path} does not exist yet")
-        store = SyncStore(path)
+        store = SyncStore(url)
         newest = erp.figures.newest_change if erp.figures else None
         try:
             feeds = []
@@ -223,6 +237,8 @@ class ReportActivities:
                     lag.lag_seconds = None  # without the ERP's newest change, no lag to tell
                 feeds.append(lag)
             quarantine = store.quarantine_size()
+        except StoreError as err:
+            return SyncFigures(available=False, note=f"sync figures: {err}")
         finally:
             store.close()
         return SyncFigures(
@@ -233,6 +249,10 @@ class ReportActivities:
 
     @activity.defn(name="write_report_files")
     async def write_report_files(self, report: DailyReport) -> ReportFiles:
+        # Imported here, as the webhook's httpx below: workflows import this class for typed
+        # calls, and neither matplotlib nor httpx belongs in the workflow sandbox.
+        from connectors.report_files import write_report
+
         # matplotlib and file writes block: off the event loop.
         return await asyncio.to_thread(write_report, report, self.config.reports_dir)
 
@@ -241,6 +261,8 @@ class ReportActivities:
         url = self.config.webhook_url
         if not url:
             return WebhookAnswer(posted=False)
+        from connectors.report_webhook import post_report
+
         await call(post_report(url, self.config.webhook_token, published.report, published.files))
         return WebhookAnswer(posted=True)
 

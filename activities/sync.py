@@ -14,19 +14,16 @@ the CRM's reason; anything else (429, 5xx, timeouts, auth) fails the attempt for
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.calls import to_application_error
-from connectors.sync_store import SyncStore
+from activities.calls import heartbeating, to_application_error, translated
 from domain.crm import CrmPort, CrmUpsert
 from domain.erp import CustomerChangePage, ErpPort, OrderChangePage
 from domain.errors import IntegrationError
@@ -52,10 +49,9 @@ from domain.sync.models import (
     crm_properties,
     split_page,
 )
+from store.sync import SyncStore
 
-T = TypeVar("T")
 SLICE = 100  # records per CRM acknowledgement: HubSpot's batch limit
-HEARTBEAT_EVERY = 1.0
 # CRM answers that name a bad record rather than a bad request or a bad day.
 _RECORD_REFUSALS = frozenset({400, 409, 422})
 
@@ -75,8 +71,8 @@ class SyncActivities:
             return PageResult.model_validate_json(stored)
         mark = self.store.watermark(req.feed)
         progress = PageProgress(feed=req.feed, page=req.page, watermark=mark.position)
-        async with _heartbeating(progress):
-            page = await _translated(_read_feed(self.erp, req.feed, mark, req.page_size))
+        async with heartbeating(lambda: progress.model_copy(deep=True)):
+            page = await translated(_read_feed(self.erp, req.feed, mark, req.page_size))
             records = [item.model_dump(mode="json") for item in page.items]
             progress.records = len(records)
             mappings = req.mapping.for_source(req.feed)
@@ -123,18 +119,18 @@ class SyncActivities:
         return result
 
     @activity.defn(name="sync_reset_watermarks")
-    async def reset_watermarks(self, req: ResetRequest) -> ResetResult:
+    async def sync_reset_watermarks(self, req: ResetRequest) -> ResetResult:
         self.store.reset(req.feeds)
         return ResetResult(feeds=req.feeds)
 
     # -- quarantine and drift ----------------------------------------------------------------
 
     @activity.defn(name="sync_redrive")
-    async def redrive(self, req: RedriveRequest) -> RedriveResult:
+    async def sync_redrive(self, req: RedriveRequest) -> RedriveResult:
         """Re-reads the current ERP record of each open entry, re-maps it, upserts the good."""
         entries = self.store.entries(status="open", ids=req.ids)
         result = RedriveResult()
-        async with _heartbeating(None):
+        async with heartbeating():
             for feed in sorted({e.source for e in entries}):
                 mine = [e for e in entries if e.source == feed]
                 wanted = [(e.target, e.record_id, _updated_at(e.record)) for e in mine]
@@ -147,11 +143,11 @@ class SyncActivities:
         return result
 
     @activity.defn(name="sync_repair_drift")
-    async def repair_drift(self, req: RepairRequest) -> RepairResult:
+    async def sync_repair_drift(self, req: RepairRequest) -> RepairResult:
         """Re-upserts the records reconciliation found missing or different in the CRM."""
         entries = self.store.open_drift()
         result = RepairResult()
-        async with _heartbeating(None):
+        async with heartbeating():
             for feed in sorted({e.source for e in entries}):
                 mine = [e for e in entries if e.source == feed]
                 wanted = [(e.target, e.record_id, e.record_updated_at) for e in mine]
@@ -185,7 +181,7 @@ class SyncActivities:
         current: dict[tuple[str, str], dict[str, Any]] = {}
         mark = Watermark(feed=feed, position=since)
         while True:
-            page = await _translated(_read_feed(self.erp, feed, mark, page_size))
+            page = await translated(_read_feed(self.erp, feed, mark, page_size))
             for item in page.items:
                 record = item.model_dump(mode="json")
                 for target, m in mappings.items():
@@ -225,10 +221,10 @@ class SyncActivities:
     # -- reconciliation ----------------------------------------------------------------------
 
     @activity.defn(name="sync_reconcile_page")
-    async def reconcile_page(self, req: ReconcilePageRequest) -> ReconcilePageResult:
+    async def sync_reconcile_page(self, req: ReconcilePageRequest) -> ReconcilePageResult:
         mark = Watermark(feed=req.feed, cursor=req.cursor, position=req.since)
-        async with _heartbeating(None):
-            page = await _translated(_read_feed(self.erp, req.feed, mark, req.page_size))
+        async with heartbeating():
+            page = await translated(_read_feed(self.erp, req.feed, mark, req.page_size))
             items = [i for i in page.items if req.until is None or i.updated_at <= req.until]
             records = [item.model_dump(mode="json") for item in items]
             when = {str(i): item.updated_at for i, item in enumerate(items)}
@@ -237,7 +233,7 @@ class SyncActivities:
             drift: list[DriftEntry] = []
             for m in req.mapping.for_source(req.feed):
                 ups = split.upserts.get(m.target, [])
-                found = await _translated(
+                found = await translated(
                     self.crm.batch_read(
                         m.target, m.id_property, [u.id for u in ups], crm_properties(m)
                     )
@@ -285,7 +281,7 @@ class SyncActivities:
         )
 
     @activity.defn(name="sync_reconcile_counts")
-    async def reconcile_counts(self, req: CountRequest) -> CountResult:
+    async def sync_reconcile_counts(self, req: CountRequest) -> CountResult:
         """CRM objects whose `erp_updated_at` lies in the window, per object type."""
         window: list[dict[str, str]]
         name = "erp_updated_at"
@@ -304,7 +300,7 @@ class SyncActivities:
             window = [{"propertyName": name, "operator": op, "value": bound.isoformat()}]
         else:
             window = [{"propertyName": name, "operator": "HAS_PROPERTY"}]
-        counts = {t: await _translated(self.crm.count(t, window)) for t in req.targets}
+        counts = {t: await translated(self.crm.count(t, window)) for t in req.targets}
         return CountResult(counts=counts)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -340,11 +336,11 @@ class SyncActivities:
     def all(self) -> list[object]:
         return [
             self.sync_page,
-            self.reset_watermarks,
-            self.redrive,
-            self.repair_drift,
-            self.reconcile_page,
-            self.reconcile_counts,
+            self.sync_reset_watermarks,
+            self.sync_redrive,
+            self.sync_repair_drift,
+            self.sync_reconcile_page,
+            self.sync_reconcile_counts,
         ]
 
 
@@ -358,13 +354,6 @@ async def _read_feed(
     if feed == "customers":
         return await erp.customer_changes(since, mark.cursor, limit)
     raise ApplicationError(f"no ERP feed named {feed!r}", type="UnknownFeed", non_retryable=True)
-
-
-async def _translated(work: Awaitable[T]) -> T:
-    try:
-        return await work
-    except IntegrationError as err:
-        raise to_application_error(err) from err
 
 
 def _identity(record: dict[str, Any]) -> str:
@@ -405,24 +394,3 @@ def _updated_at(record: dict[str, Any]) -> datetime | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
     except ValueError:
         return None
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating(progress: PageProgress | None) -> AsyncIterator[None]:
-    """Heartbeats every second while the body runs, with the progress as it is then."""
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_EVERY)
-            if progress is None:
-                activity.heartbeat()
-            else:
-                activity.heartbeat(progress.model_copy(deep=True))
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -39,8 +39,9 @@ from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Ports, Stack
 from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from domain.erp import CustomerChangePage, OrderChangePage
+from domain.sync.contract import WORKFLOW_NAME
 from domain.sync.mapping import DEFAULT_MAPPING
-from domain.sync.models import WORKFLOW_NAME, SyncInput, SyncResult, split_page
+from domain.sync.models import SyncInput, SyncResult, split_page
 
 RESULTS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 

@@ -17,10 +17,10 @@ from pydantic import BaseModel
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from continuum import search_attributes as sa
-    from domain.orders.contract import OrderToCashInput
+    from domain.orders.contract import Message, OrderToCashInput
     from domain.orders.lifecycle import DeliveryNotice
     from domain.orders.models import OrderStatus
+    from workflows import search_attributes as sa
     from workflows.policies import READ, WRITE, ActivityOptions
 
 WORKFLOW_NAME = "OrderToCashTwin"
@@ -35,7 +35,10 @@ class TwinStep(BaseModel):
     step: str
 
 
-def _noop(name: str) -> Callable[[TwinStep], Coroutine[Any, Any, TwinStep]]:
+TwinActivity = Callable[[TwinStep], Coroutine[Any, Any, TwinStep]]
+
+
+def _noop(name: str) -> TwinActivity:
     @activity.defn(name=f"twin_{name}")
     async def step(req: TwinStep) -> TwinStep:
         return req
@@ -43,8 +46,14 @@ def _noop(name: str) -> Callable[[TwinStep], Coroutine[Any, Any, TwinStep]]:
     return step
 
 
-def twin_activities() -> list[Callable[[TwinStep], Coroutine[Any, Any, TwinStep]]]:
-    return [_noop(name) for name in (*READS, *WRITES, SHIP, *AFTER_DELIVERY)]
+# One no-op activity per order step, called by reference (registered as `twin_<step>`).
+_STEPS: dict[str, TwinActivity] = {
+    name: _noop(name) for name in (*READS, *WRITES, SHIP, *AFTER_DELIVERY)
+}
+
+
+def twin_activities() -> list[TwinActivity]:
+    return list(_STEPS.values())
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -81,14 +90,12 @@ class OrderToCashTwin:
 
     async def _step(self, name: str, options: ActivityOptions) -> TwinStep:
         arg = TwinStep(order_id=workflow.info().workflow_id, step=name)
-        done: TwinStep = await workflow.execute_activity(
-            f"twin_{name}", arg, result_type=TwinStep, **options
-        )
-        return done
+        return await workflow.execute_activity(_STEPS[name], arg, **options)
 
     def _status(self, status: OrderStatus) -> None:
         workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
 
-    @workflow.signal
+    # The carrier signals twins and orders alike (OrderClient.deliver).
+    @workflow.signal(name=Message.DELIVERED)
     def delivered(self, notice: DeliveryNotice) -> None:
         self._delivered = True

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from connectors.http_errors import raise_for_response, transport_errors
 from domain.credit import CreditStatus
@@ -54,6 +54,17 @@ class _StockLevels(BaseModel):
     items: list[_StockLevel]
 
 
+class ErpSettings(Protocol):
+    """What `from_settings` reads from `continuum.settings.Settings` (structurally)."""
+
+    @property
+    def erp_url(self) -> str: ...
+    @property
+    def erp_api_token(self) -> SecretStr: ...
+    @property
+    def http_timeout_seconds(self) -> float: ...
+
+
 class ReferenceErpClient:
     def __init__(
         self,
@@ -71,6 +82,15 @@ class ReferenceErpClient:
         self._client = client or httpx.AsyncClient(
             timeout=self._timeout,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ErpSettings) -> Self:
+        """The worker's client (`continuum.erp_backends`): ERP_URL with ERP_API_TOKEN."""
+        return cls(
+            settings.erp_url,
+            settings.erp_api_token.get_secret_value(),
+            timeout=settings.http_timeout_seconds,
         )
 
     async def aclose(self) -> None:

@@ -10,6 +10,10 @@ Keys come from the environment, never from the repository, in this order:
 3. `<CONTINUUM_DATA_DIR or .data>/codec-keys.json` when it exists (made by `make run`).
 With none of these there is no key: new payloads stay plaintext, and an encrypted payload
 fails to decode with a message that names the missing setting.
+
+Strict mode (the worker's, on whenever keys are configured): a payload that arrives unencrypted
+is marked here, and `continuum.converter` refuses it where the SDK can refuse one input alone.
+Refusing here would fail the whole workflow task and retry it forever, poisoning the target.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ KEY_FILE_ENV = "CONTINUUM_CODEC_KEY_FILE"
 KEY_FILE_NAME = "codec-keys.json"
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+# Metadata the strict codec adds to a payload that arrived unencrypted.
+UNENCRYPTED = "continuum-unencrypted"
 NONCE_BYTES = 12
 KEY_BYTES = 32  # AES-256
 
@@ -161,10 +167,13 @@ class EncryptionCodec(PayloadCodec):
     """AES-256-GCM with the keyring's newest key; `reload` is tried once on an unknown key id,
     so that a long-running process (the codec endpoint, a worker) picks up a rotated key file."""
 
-    def __init__(self, keyring: Keyring, reload: Callable[[], Keyring] | None = None) -> None:
+    def __init__(
+        self, keyring: Keyring, reload: Callable[[], Keyring] | None = None, strict: bool = False
+    ) -> None:
         super().__init__()
         self.keyring = keyring
         self.reload = reload
+        self.strict = strict
 
     async def encode(self, payloads: Iterable[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
@@ -186,7 +195,12 @@ class EncryptionCodec(PayloadCodec):
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
-            return payload
+            if not self.strict:
+                return payload
+            marked = Payload()
+            marked.CopyFrom(payload)
+            marked.metadata[UNENCRYPTED] = b"1"
+            return marked
         try:
             key_id = payload.metadata.get(KEY_ID, b"").decode()
         except UnicodeDecodeError:

@@ -27,7 +27,7 @@ from continuum.settings import get_settings
 from domain.approvals.legacy_gate import GateDecision, GateState
 from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
 from domain.approvals.policy import ApprovalPolicy
-from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput, workflow_id
+from domain.orders.contract import WORKFLOW_NAME, Message, OrderToCashInput, workflow_id
 from domain.orders.lifecycle import CancelRequest, DeliveryNotice
 from domain.orders.models import Order, OrderResult, OrderStatus
 
@@ -122,7 +122,7 @@ class OrderClient:
     async def status(self, order_id: str) -> OrderResult:
         try:
             state: OrderResult = await self.handle(order_id).query(
-                "status", result_type=OrderResult
+                Message.STATUS, result_type=OrderResult
             )
             return state
         except RPCError as err:
@@ -139,7 +139,7 @@ class OrderClient:
             raise OrderError(f"order {order_id}: {err}") from None
         try:
             state: GateState | None = await self.handle(order_id).query(
-                "approval",
+                Message.APPROVAL,
                 result_type=GateState | None,  # type: ignore[arg-type]
             )
             return state
@@ -162,11 +162,13 @@ class OrderClient:
         if status.status is not OrderStatus.AWAITING_APPROVAL:
             raise OrderError(f"order {order_id} is not waiting for approval ({status.status})")
         gate = GateDecision(order_id=order_id, approver=approver, comment=comment)
-        return await self._update(order_id, "approve" if approve else "reject", gate, GateState)
+        return await self._update(
+            order_id, Message.APPROVE if approve else Message.REJECT, gate, GateState
+        )
 
     async def cancel(self, order_id: str, requested_by: str, reason: str = "") -> OrderResult:
         request = CancelRequest(order_id=order_id, requested_by=requested_by, reason=reason)
-        return await self._update(order_id, "cancel", request, OrderResult)
+        return await self._update(order_id, Message.CANCEL, request, OrderResult)
 
     async def deliver(self, order_id: str, carrier: str = "manual") -> None:
         handle = self.handle(order_id)
@@ -174,7 +176,9 @@ class OrderClient:
             description = await handle.describe()
             if description.status is not WorkflowExecutionStatus.RUNNING:
                 raise OrderError(f"order {order_id} is no longer running")
-            await handle.signal("delivered", DeliveryNotice(order_id=order_id, carrier=carrier))
+            await handle.signal(
+                Message.DELIVERED, DeliveryNotice(order_id=order_id, carrier=carrier)
+            )
         except RPCError as err:
             raise await self._rpc(order_id, err) from None
 

@@ -32,15 +32,15 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from continuum.settings import Settings
+from domain.reports import SCHEDULED_WORKFLOW_ID as REPORT_WORKFLOW_ID
 from domain.reports import WORKFLOW_NAME as REPORT_WORKFLOW
 from domain.reports import ReportError, ReportRequest, zone
-from domain.sync.models import WORKFLOW_ID as SYNC_WORKFLOW_ID
-from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.contract import WORKFLOW_ID as SYNC_WORKFLOW_ID
+from domain.sync.contract import WORKFLOW_NAME as SYNC_WORKFLOW
 from domain.sync.models import SyncInput
 
 SYNC_SCHEDULE = "erp-crm-sync"
 REPORT_SCHEDULE = "daily-report"
-REPORT_WORKFLOW_ID = "daily-report"
 
 
 class ScheduleError(Exception):

@@ -1,4 +1,8 @@
-"""The custom search attributes the Web UI and the CLI filter orders by."""
+"""The custom search attributes, typed for clients, the stack and the namespace set-up.
+
+Names and kinds come from each process's contract in `domain` (the workflows build their own
+typed keys from the same names in `workflows.search_attributes`).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,20 @@ from datetime import datetime
 
 from temporalio.common import SearchAttributeKey
 
-ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
-ORDER_TOTAL = SearchAttributeKey.for_float("OrderTotal")
-# Approvals: what waits for whom and until when (the approval inbox lists by these).
-APPROVAL_ROLE = SearchAttributeKey.for_keyword("ApprovalRole")  # "" when nothing is pending
-APPROVAL_ASSIGNEE = SearchAttributeKey.for_keyword("ApprovalAssignee")
-APPROVAL_DEADLINE = SearchAttributeKey.for_datetime("ApprovalDeadline")  # current level's SLA end
-APPROVAL_STATUS = SearchAttributeKey.for_keyword("ApprovalStatus")
+from domain.approvals import contract as approvals
+from domain.orders import contract as orders
+from domain.visibility import Kind, SearchAttribute
+
+CONTRACTS: list[SearchAttribute] = [*orders.SEARCH_ATTRIBUTES, *approvals.SEARCH_ATTRIBUTES]
+
+ORDER_ID = SearchAttributeKey.for_keyword(orders.ORDER_ID.name)
+CUSTOMER_ID = SearchAttributeKey.for_keyword(orders.CUSTOMER_ID.name)
+ORDER_STATUS = SearchAttributeKey.for_keyword(orders.ORDER_STATUS.name)
+ORDER_TOTAL = SearchAttributeKey.for_float(orders.ORDER_TOTAL.name)
+APPROVAL_ROLE = SearchAttributeKey.for_keyword(approvals.APPROVAL_ROLE.name)
+APPROVAL_ASSIGNEE = SearchAttributeKey.for_keyword(approvals.APPROVAL_ASSIGNEE.name)
+APPROVAL_DEADLINE = SearchAttributeKey.for_datetime(approvals.APPROVAL_DEADLINE.name)
+APPROVAL_STATUS = SearchAttributeKey.for_keyword(approvals.APPROVAL_STATUS.name)
 
 ALL: list[SearchAttributeKey[str] | SearchAttributeKey[float] | SearchAttributeKey[datetime]] = [
     ORDER_ID,
@@ -30,14 +39,19 @@ ALL: list[SearchAttributeKey[str] | SearchAttributeKey[float] | SearchAttributeK
 
 def dev_server_flags() -> list[str]:
     """`--search-attribute Name=Type` flags that register them on `temporal server start-dev`."""
-    types = {
-        "KEYWORD": "Keyword",
-        "DOUBLE": "Double",
-        "TEXT": "Text",
-        "INT": "Int",
-        "DATETIME": "Datetime",
-    }
     flags: list[str] = []
-    for key in ALL:
-        flags += ["--search-attribute", f"{key.name}={types[key.indexed_value_type.name]}"]
+    for attr in CONTRACTS:
+        flags += ["--search-attribute", f"{attr.name}={attr.kind.value}"]
     return flags
+
+
+def _check() -> None:
+    """Every contract's attribute has its typed key here, of the kind the contract says."""
+    kinds = {"KEYWORD": Kind.KEYWORD, "DOUBLE": Kind.DOUBLE, "DATETIME": Kind.DATETIME}
+    typed = {k.name: kinds[k.indexed_value_type.name] for k in ALL}
+    declared = {a.name: a.kind for a in CONTRACTS}
+    if typed != declared:
+        raise RuntimeError(f"search attribute keys {typed} disagree with the contracts {declared}")
+
+
+_check()

@@ -10,16 +10,17 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from continuum.approvals.config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
 from continuum.approvals.config import load_approval_policy
+from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
 from domain.approvals.policy import ApprovalPolicy
+from domain.orders.contract import TASK_QUEUE
 
-ORDERS_TASK_QUEUE = "continuum-orders"
+ORDERS_TASK_QUEUE = TASK_QUEUE
 
 
 class Settings(BaseSettings):
@@ -27,11 +28,15 @@ class Settings(BaseSettings):
 
     task_queue: str = Field(ORDERS_TASK_QUEUE, alias="CONTINUUM_TASK_QUEUE")
     data_dir: Path = Field(Path(".data"), alias="CONTINUUM_DATA_DIR")
-    # The ERP→CRM sync: its store (watermarks, quarantine; default <data dir>/sync.db), page size.
+    # Continuum's own state (sync watermarks, quarantine, drift; webhook receipts), a SQLAlchemy
+    # URL: default the SQLite file <data dir>/continuum.db; postgresql+psycopg://... in production.
+    database_url: SecretStr | None = Field(None, alias="CONTINUUM_DATABASE_URL")
+    # The ERP→CRM sync: its pre-store file (default <data dir>/sync.db, imported once), page size.
     sync_db: Path | None = Field(None, alias="SYNC_DB")
     sync_page_size: int = Field(500, ge=1, le=1000, alias="SYNC_PAGE_SIZE")
 
-    erp_backend: Literal["reference", "tryton"] = Field("reference", alias="ERP_BACKEND")
+    # One of continuum.erp_backends.ERP_BACKENDS.
+    erp_backend: ErpName = Field("reference", alias="ERP_BACKEND")
     erp_url: str = Field("http://127.0.0.1:8101", alias="ERP_URL")
     erp_api_token: SecretStr = Field(SecretStr(""), alias="ERP_API_TOKEN")
     # ERP_BACKEND=tryton: the API user's database, login, password and REST application key,
@@ -56,8 +61,8 @@ class Settings(BaseSettings):
     metrics_interval_seconds: float = Field(15.0, gt=0, alias="WORKER_METRICS_INTERVAL_SECONDS")
 
     # Business policy handed to each order at start (kept in its history, so replays agree).
-    # Thresholds, roles, SLAs, business calendar and people: config/approvals.toml by default;
-    # the APPROVAL_* variables below, when set, win over the file.
+    # Thresholds, roles, SLAs, business calendar and people: the shipped
+    # continuum/defaults/approvals.toml by default; the APPROVAL_* variables below win over it.
     approval_config_file: Path = Field(DEFAULT_APPROVAL_FILE, alias="APPROVAL_CONFIG_FILE")
     approval_amount_threshold: Decimal | None = Field(None, alias="APPROVAL_AMOUNT_THRESHOLD")
     approval_credit_usage: Decimal | None = Field(None, alias="APPROVAL_CREDIT_USAGE")
@@ -79,8 +84,23 @@ class Settings(BaseSettings):
     report_webhook_token: SecretStr = Field(SecretStr(""), alias="REPORT_WEBHOOK_TOKEN")
 
     @property
+    def erp(self) -> ErpBackend:
+        return ERP_BACKENDS[self.erp_backend]
+
+    @property
     def sync_store_path(self) -> Path:
         return self.sync_db or self.data_dir / "sync.db"
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'continuum.db'}"
+
+    @property
+    def legacy_store_files(self) -> list[Path]:
+        """Today's SQLite files, carried into the store on its first start."""
+        return [self.sync_store_path, self.data_dir / "gateway.db"]
 
     def approval_policy(self) -> ApprovalPolicy:
         return load_approval_policy(

@@ -1,9 +1,8 @@
 """The embedded stack: Temporal dev server on a SQLite file, the reference ERP and CRM, a worker,
 and the codec endpoint through which the Web UI shows the encrypted payloads decrypted.
 
-With `erp_backend="tryton"` the ERP is a real Tryton 8.2 instead of the reference ERP: set up
-under `<data_dir>/tryton` by `python -m services.tryton setup` (idempotent; about 50 s the first
-time, a few seconds after that) and served single-threaded on the ERP port as the "erp" process.
+The ERP is the backend `erp_backend` names (continuum.erp_backends): the reference ERP, or e.g.
+a real Tryton 8.2 that its set-up step makes first, served on the ERP port as the "erp" process.
 Everything persists under the data directory, so a second start finds its orders again.
 All ports are checked before anything starts; stopping goes in reverse order, the worker
 first so that it drains its activities while the services it calls are still up.
@@ -17,12 +16,12 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from temporalio.converter import DataConverter
 
 from continuum.codec import KEY_FILE_ENV, KEY_FILE_NAME, KEYS_ENV, ensure_key_file, load_keyring
 from continuum.converter import data_converter
+from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
 from continuum.passwords import write_users
 from continuum.search_attributes import dev_server_flags
 from continuum.settings import get_settings
@@ -48,11 +47,6 @@ SECRET_NAMES = (
     "WEBHOOK_SECRET_PAYMENTS",
 )
 INBOX_USERS_FILE = "inbox-users.json"
-ErpBackend = Literal["reference", "tryton"]
-# What `python -m services.tryton setup --dir D` makes under D (see services.tryton.setup).
-TRYTON_DB_FILE = "continuum.sqlite"
-TRYTON_CREDENTIALS_FILE = "api-credentials.json"
-TRYTON_SETUP_TIMEOUT = 300.0
 
 
 class StackError(RuntimeError):
@@ -69,11 +63,11 @@ class Ports:
     worker_metrics: int = 9464  # the worker's Prometheus /metrics (continuum.telemetry)
     gateway: int = 8103  # webhooks and the approval inbox
 
-    def named(self) -> dict[str, int]:
+    def named(self, erp: str = "reference ERP") -> dict[str, int]:
         return {
             "Temporal": self.temporal,
             "Temporal Web UI": self.ui,
-            "reference ERP": self.erp,
+            erp: self.erp,
             "reference CRM": self.crm,
             "codec endpoint": self.codec,
             "worker metrics": self.worker_metrics,
@@ -122,10 +116,10 @@ class Stack:
     faults: dict[str, str] = field(default_factory=dict)  # service name → fault JSON
     worker_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
-    erp_backend: ErpBackend = "reference"
-    # A directory `services.tryton setup` already made (tests): its database and credentials
-    # are copied into place on the first start, so setup only checks them (seconds, not ~50 s).
-    tryton_template: Path | None = None
+    erp_backend: ErpName = "reference"
+    # An ERP home its set-up already made (tests): its files are copied into place on the first
+    # start, so the set-up only checks them (seconds, not Tryton's ~50 s).
+    erp_template: Path | None = None
     # The gateway (webhooks, approval inbox): `continuum up` starts it, tests when they ask.
     with_gateway: bool = False
     # The dev server's SQLite pragmas. Measured: WAL with normal sync is ~2.5x the throughput of
@@ -133,12 +127,12 @@ class Stack:
     sqlite_pragmas: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
 
     @property
-    def tryton_dir(self) -> Path:
-        return self.data_dir / "tryton"
+    def erp(self) -> ErpBackend:
+        return ERP_BACKENDS[self.erp_backend]
 
     @property
-    def tryton_credentials_file(self) -> Path:
-        return self.tryton_dir / TRYTON_CREDENTIALS_FILE
+    def erp_home(self) -> Path:
+        return self.erp.home(self.data_dir)
 
     @property
     def temporal_address(self) -> str:
@@ -161,9 +155,10 @@ class Stack:
             "CRM_URL": self.url("crm"),
             # The ERP→CRM sync's watermarks and quarantine, beside the stack's other files.
             "SYNC_DB": str(self.data_dir / "sync.db"),
+            # The store (<data dir>/continuum.db) and today's files it imports, in this stack's dir.
+            "CONTINUUM_DATA_DIR": str(self.data_dir),
         }
-        if self.erp_backend == "tryton":
-            env["TRYTON_CREDENTIALS_FILE"] = str(self.tryton_credentials_file)
+        env.update(self.erp.client_env(self.erp_home))
         env.update(load_secrets(self.data_dir))
         env.update(self.codec_env())
         return env
@@ -180,11 +175,9 @@ class Stack:
         return data_converter(load_keyring({**os.environ, **self.codec_env()}))
 
     def check_ports(self) -> None:
-        named = self.ports.named()
+        named = self.ports.named(erp=self.erp.title)
         if not self.with_gateway:
             del named["gateway"]
-        if self.erp_backend == "tryton":
-            named = {("Tryton ERP" if k == "reference ERP" else k): v for k, v in named.items()}
         taken = [f"{port} ({name})" for name, port in named.items() if port_in_use(port)]
         if taken:
             raise StackError(
@@ -207,14 +200,15 @@ class Stack:
         self.stop()
 
     def start(self, with_worker: bool = True) -> None:
-        if self.erp_backend == "tryton" and "erp" in self.faults:
-            raise StackError("ERP faults are a feature of the reference ERP, not of Tryton")
+        if "erp" in self.faults and not self.erp.takes_faults:
+            raise StackError(
+                f"ERP faults are a feature of the reference ERP, not of {self.erp.label}"
+            )
         self.check_ports()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = self.client_env()
         try:
-            if self.erp_backend == "tryton":
-                self.setup_tryton()
+            self.setup_erp()
             # Before the dev server: its Web UI is pointed at the codec endpoint.
             self.start_codec(env)
             self.start_temporal()
@@ -253,24 +247,26 @@ class Stack:
         proc.wait_ready(lambda: http_ok(self.ui_url), timeout=60)
         return proc
 
-    def setup_tryton(self) -> None:
-        """`python -m services.tryton setup` on the Tryton directory; waits until it is done.
-
-        Idempotent: the first time it creates and seeds the database (about 50 s), later it
-        only checks what exists. A `tryton_template` is copied in first when nothing is there.
-        """
-        target = self.tryton_dir
-        if self.tryton_template is not None and not (target / TRYTON_DB_FILE).exists():
-            target.mkdir(parents=True, exist_ok=True)
-            for name in (TRYTON_DB_FILE, TRYTON_CREDENTIALS_FILE):
-                shutil.copy2(self.tryton_template / name, target / name)
+    def setup_erp(self) -> None:
+        """The ERP's set-up step, if it has one (Tryton's: about 50 s the first time, then only
+        checks what exists); waits until it is done. An `erp_template` is copied in first when
+        the home has nothing yet."""
+        step = self.erp.setup(self.erp_home)
+        if step is None:
+            return
+        home, files = self.erp_home, self.erp.template_files
+        if self.erp_template is not None and files and not (home / files[0]).exists():
+            home.mkdir(parents=True, exist_ok=True)
+            for name in files:
+                shutil.copy2(self.erp_template / name, home / name)
+        what = f"{self.erp.label} setup"
         proc = ManagedProcess(
-            "tryton-setup",
-            python_module("services.tryton", "setup", "--dir", str(target)),
-            log_path=self.data_dir / "logs" / "tryton-setup.log",
+            f"{self.erp.name}-setup",
+            python_module(step.module, *step.args),
+            log_path=self.data_dir / "logs" / f"{self.erp.name}-setup.log",
         ).start()
         try:
-            wait_until(lambda: not proc.alive(), TRYTON_SETUP_TIMEOUT, "Tryton setup")
+            wait_until(lambda: not proc.alive(), self.erp.setup_timeout, what)
         except TimeoutError as err:
             proc.stop()
             raise StackError(f"{err}; see {proc.log_path}") from None
@@ -278,26 +274,20 @@ class Stack:
             proc.stop()
             raise
         if proc.stop() != 0:
-            raise StackError(f"Tryton setup failed; last log lines:\n{proc.tail()}")
+            raise StackError(f"{what} failed; last log lines:\n{proc.tail()}")
 
-    def start_tryton(self) -> ManagedProcess:
-        argv = python_module(
-            "services.tryton",
-            "serve",
-            "--dir",
-            str(self.tryton_dir),
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(self.ports.erp),
-        )
-        proc = self._process("erp", argv)
-        proc.wait_ready(lambda: http_ok(f"{self.url('erp')}/"), timeout=60)
+    def start_erp(self, env: dict[str, str]) -> ManagedProcess:
+        run = self.erp.serve(self.erp_home, LOOPBACK, self.ports.erp)
+        argv = python_module(run.module, *run.args)
+        if self.erp.takes_faults and "erp" in self.faults:
+            argv += ["--faults", self.faults["erp"]]
+        proc = self._process("erp", argv, env if run.with_secrets else None)
+        proc.wait_ready(lambda: http_ok(f"{self.url('erp')}{run.ready_path}"), run.ready_timeout)
         return proc
 
     def start_service(self, service: str, env: dict[str, str]) -> ManagedProcess:
-        if service == "erp" and self.erp_backend == "tryton":
-            return self.start_tryton()
+        if service == "erp":
+            return self.start_erp(env)
         db = self.data_dir / f"{service}.db"
         argv = python_module(
             f"services.{service}",

@@ -73,14 +73,17 @@ from opentelemetry.sdk.trace.export import (
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from domain.orders.contract import Metric as OrderMetric
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-# Names as created in the SDK's meter; Prometheus adds `_total` to counters.
-ORDERS_COMPLETED = "continuum_orders_completed"
-ORDERS_COMPENSATED = "continuum_orders_compensated"
-ORDERS_FAILED = "continuum_orders_failed"
-ORDER_DURATION = "continuum_order_duration_seconds"
+# Names as created in the SDK's meter; Prometheus adds `_total` to counters. The order
+# workflow's own live in its contract, which the workflow imports.
+ORDERS_COMPLETED = OrderMetric.COMPLETED
+ORDERS_COMPENSATED = OrderMetric.COMPENSATED
+ORDERS_FAILED = OrderMetric.FAILED
+ORDER_DURATION = OrderMetric.DURATION
 APPROVALS_WAITING = "continuum_approvals_waiting"
 APPROVALS_OVERDUE = "continuum_approvals_overdue"
 SYNC_LAG = "continuum_sync_lag_seconds"

@@ -26,6 +26,8 @@ from pydantic import BaseModel, Field
 from domain.orders.models import OrderStatus
 
 WORKFLOW_NAME = "DailyReport"
+# The workflow id of the daily schedule's runs; an on-demand run's is `report_id(day)`.
+SCHEDULED_WORKFLOW_ID = "daily-report"
 SUCCESS_TARGET = 0.98
 
 

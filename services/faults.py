@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import secrets
 import time
 from typing import Any
 
@@ -128,7 +129,8 @@ def install_faults(app: FastAPI, injector: FaultInjector, admin_token: str | Non
     router = APIRouter(prefix="/admin", tags=["admin"])
 
     def check(authorization: str | None) -> None:
-        if admin_token and authorization != f"Bearer {admin_token}":
+        sent, expected = (authorization or "").encode(), f"Bearer {admin_token}".encode()
+        if admin_token and not secrets.compare_digest(sent, expected):
             raise HTTPException(status_code=401, detail="admin token missing or wrong")
 
     @router.get("/faults")

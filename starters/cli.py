@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -19,6 +18,7 @@ from rich.table import Table
 
 from continuum.client import connect
 from continuum.codec import KEY_FILE_ENV, CodecError, default_key_file, rotate_key_file
+from continuum.erp_backends import ERP_BACKENDS, ErpName
 from continuum.order_client import OrderClient, OrderError
 from continuum.redaction import install_redaction
 from continuum.settings import get_settings
@@ -72,11 +72,6 @@ def print_result(result: OrderResult) -> None:
         console.print(f"  ↺ {step.at:%Y-%m-%d %H:%M:%S} {step.step} {step.detail}".rstrip())
 
 
-class ErpChoice(StrEnum):
-    reference = "reference"
-    tryton = "tryton"
-
-
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Launch the demo orders once the stack is up.")] = True,
@@ -92,11 +87,11 @@ def up(
     codec_port: int = 8234,
     gateway_port: int = 8103,
     erp: Annotated[
-        ErpChoice,
+        ErpName,
         typer.Option(
-            help="The ERP: the reference ERP, or a real Tryton 8.2 (set up on first use)."
+            help="The ERP: " + "; ".join(f"{b.name}, {b.help}" for b in ERP_BACKENDS.values())
         ),
-    ] = ErpChoice.reference,
+    ] = "reference",
 ) -> None:
     """Start the embedded stack (and the demo), stay up until Ctrl-C, then stop everything."""
     stack = Stack(
@@ -110,24 +105,16 @@ def up(
             codec=codec_port,
             gateway=gateway_port,
         ),
-        erp_backend=erp.value,
+        erp_backend=erp,
         with_gateway=True,
     )
     # A supervisor's SIGTERM and a closed terminal's SIGHUP stop the stack as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
-    if erp is ErpChoice.tryton:
-        first = not stack.tryton_credentials_file.exists()
-        console.print(
-            f"Tryton lives in {stack.tryton_dir}; "
-            + (
-                "setting it up for the first time (database, demo data, API user: about 50 s)…"
-                if first
-                else "checking its setup (a few seconds)…"
-            )
-        )
+    if notice := stack.erp.setup_notice(stack.erp_home):
+        console.print(notice)
     try:
-        parts = f"Temporal, the {erp.value} ERP, the CRM, a worker and the gateway"
+        parts = f"Temporal, the {erp} ERP, the CRM, a worker and the gateway"
         with console.status(f"starting {parts}…"):
             stack.start()
     except (StackError, ProcessError, TimeoutError) as err:
@@ -219,12 +206,7 @@ def _show_stack(stack: Stack) -> None:
     table.add_column("where")
     table.add_row("Temporal", stack.temporal_address)
     table.add_row("Web UI", stack.ui_url)
-    if stack.erp_backend == "tryton":
-        table.add_row(
-            "Tryton ERP", f"{stack.url('erp')}/ (credentials: {stack.tryton_credentials_file})"
-        )
-    else:
-        table.add_row("reference ERP", f"{stack.url('erp')}/docs")
+    table.add_row(stack.erp.title, stack.erp.where(stack.url("erp"), stack.erp_home))
     table.add_row("reference CRM", f"{stack.url('crm')}/docs")
     table.add_row("worker", f"pid {stack.processes['worker'].pid}")
     table.add_row("codec endpoint (Web UI)", stack.url("codec"))

@@ -23,8 +23,8 @@ from domain.reports import (
     report_id,
     zone,
 )
-from domain.sync.models import WORKFLOW_ID as SYNC_WORKFLOW_ID
-from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.contract import WORKFLOW_ID as SYNC_WORKFLOW_ID
+from domain.sync.contract import WORKFLOW_NAME as SYNC_WORKFLOW
 from domain.sync.models import SyncInput, SyncResult
 from starters.console import console, fail, run
 

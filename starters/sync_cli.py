@@ -24,16 +24,18 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from connectors.sync_store import SyncStore
 from continuum.client import connect
 from continuum.settings import get_settings
-from domain.sync.models import (
+from domain.sync.contract import (
     RECONCILE_WORKFLOW,
     RECONCILE_WORKFLOW_ID,
     REDRIVE_WORKFLOW,
     REDRIVE_WORKFLOW_ID,
     WORKFLOW_ID,
     WORKFLOW_NAME,
+    Message,
+)
+from domain.sync.models import (
     DriftReport,
     ReconcileInput,
     RedriveRequest,
@@ -45,6 +47,8 @@ from domain.sync.models import (
 )
 from starters.console import console, fail
 from starters.console import run as run_command
+from store import Store, StoreError
+from store.sync import SyncStore
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,7 +79,11 @@ def with_client(fn: Callable[[Client], Awaitable[T]]) -> T:
 
 
 def store() -> SyncStore:
-    return SyncStore(get_settings().sync_store_path)
+    settings = get_settings()
+    try:
+        return SyncStore(Store(settings.store_url, legacy=settings.legacy_store_files).open())
+    except StoreError as err:
+        raise fail(str(err)) from None
 
 
 async def _start(
@@ -185,7 +193,7 @@ def status() -> None:
         state = described.status.name.lower() if described.status else "unknown"
         console.print(f"sync workflow {WORKFLOW_ID}: {state}")
         if described.status == WorkflowExecutionStatus.RUNNING:
-            progress: SyncProgress = await handle.query("progress", result_type=SyncProgress)
+            progress: SyncProgress = await handle.query(Message.PROGRESS, result_type=SyncProgress)
             console.print(f"  {progress.state}, feed {progress.feed}, page {progress.page}")
             console.print(_totals_table(progress.totals, progress.totals.watermarks))
 

@@ -13,9 +13,12 @@ import sys
 from datetime import timedelta
 
 from continuum.client import connect
+from continuum.converter import worker_data_converter
 from continuum.logs import setup_logging
 from continuum.settings import get_settings
 from continuum.telemetry import setup_tracing
+from store import Store, StoreError
+from store.sync import SyncStore
 from workers.connectors import ConfigurationError, build_crm, build_erp
 from workers.gauges import metrics_runtime, worker_metrics
 from workers.registry import build_worker
@@ -28,12 +31,16 @@ async def serve() -> None:
     setup_tracing("worker")
     runtime = metrics_runtime(settings)
     erp, crm = build_erp(settings), build_crm(settings)
-    client = await connect(runtime=runtime)
+    # Opened now, so that an unreachable or too new store stops the start in one line.
+    store = Store(settings.store_url, legacy=settings.legacy_store_files).open()
+    # Strict whenever keys are configured: only a holder of the key can drive a process.
+    client = await connect(converter=worker_data_converter(), runtime=runtime)
     worker = build_worker(
         client,
         settings.task_queue,
         erp,
         crm,
+        sync_store=SyncStore(store),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_cached_workflows=settings.max_cached_workflows,
@@ -66,7 +73,7 @@ def main() -> None:
     setup_logging()
     try:
         asyncio.run(serve())
-    except ConfigurationError as err:
+    except (ConfigurationError, StoreError) as err:
         log.error("cannot start the worker: %s", err)
         sys.exit(2)
     except RuntimeError as err:

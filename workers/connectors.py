@@ -1,9 +1,16 @@
-"""Pick the ERP and CRM clients the configuration names."""
+"""Build the ERP and CRM clients the configuration names.
+
+The ERP is the backend ERP_BACKEND names in `continuum.erp_backends`; its connector is imported
+here, by its dotted path, so that only the chosen one is loaded and the kernel imports none.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pkgutil import resolve_name
+from typing import cast
+
 from connectors.hubspot import HubSpotCrmClient
-from connectors.reference_erp import ReferenceErpClient
 from continuum.settings import Settings
 from domain.crm import CrmPort
 from domain.erp import ErpPort
@@ -14,25 +21,12 @@ class ConfigurationError(RuntimeError):
 
 
 def build_erp(settings: Settings) -> ErpPort:
-    if settings.erp_backend == "tryton":
-        path = settings.tryton_credentials_file
-        if path is None:
-            raise ConfigurationError(
-                "ERP_BACKEND=tryton needs TRYTON_CREDENTIALS_FILE: the api-credentials.json "
-                "that `python -m services.tryton setup --dir D` writes under D"
-            )
-        if not path.is_file():
-            raise ConfigurationError(
-                f"TRYTON_CREDENTIALS_FILE {path} does not exist: "
-                "run `python -m services.tryton setup --dir D` first"
-            )
-        from connectors.tryton import TrytonErpClient
-
-        return TrytonErpClient.from_settings(settings)
-    token = settings.erp_api_token.get_secret_value()
-    if not token:
-        raise ConfigurationError("ERP_API_TOKEN is not set")
-    return ReferenceErpClient(settings.erp_url, token, timeout=settings.http_timeout_seconds)
+    backend = settings.erp
+    problem = backend.configuration_problem(settings)
+    if problem:
+        raise ConfigurationError(problem)
+    factory = cast(Callable[[Settings], ErpPort], resolve_name(backend.connector))
+    return factory(settings)
 
 
 def build_crm(settings: Settings) -> CrmPort:

@@ -3,7 +3,7 @@ quarantine size, and whether the worker is ready (names: `continuum.telemetry`).
 
 Approvals come from Temporal's visibility (the `Approval` workflows' `ApprovalStatus` and
 `ApprovalDeadline` search attributes), so any worker sees the whole picture; the sync's figures
-from its SQLite store (`connectors.sync_store`), which the worker's sync activities write.
+from the store (`store.sync`), which the worker's sync activities write.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from temporalio.client import Client
 from temporalio.common import MetricMeter
 from temporalio.runtime import Runtime
 
-from connectors.sync_store import SyncStore
 from continuum import telemetry
 from continuum.settings import Settings
 from domain.approvals.models import ApprovalStatus
 from domain.erp import ErpPort
+from domain.orders.contract import OUTCOME_COUNTERS
 from domain.sync.models import FEEDS
+from store.sync import SyncStore
 from workers.connectors import ConfigurationError
 
 log = logging.getLogger("continuum.worker.gauges")
@@ -33,7 +34,7 @@ WAITING = f'ApprovalStatus="{ApprovalStatus.PENDING.value}" AND ExecutionStatus=
 
 
 class SyncProgress(Protocol):
-    """What the ERP→CRM sync's store tells about its progress (`connectors.sync_store`)."""
+    """What the ERP→CRM sync's store tells about its progress (`store.sync`)."""
 
     def quarantine_size(self) -> int: ...
 
@@ -110,6 +111,8 @@ async def worker_gauges(
 ) -> AsyncIterator[None]:
     """Readiness 1 and the sampler running while inside; readiness 0 as soon as it drains."""
     ready = meter.create_gauge(telemetry.WORKER_READY, "1 while the worker polls its task queue")
+    for name, help_text in OUTCOME_COUNTERS.items():
+        meter.create_counter(name, help_text).add(0)  # present at 0 from the start
     task = asyncio.create_task(sampler.run(every), name="gauges")
     ready.set(1, {"task_queue": task_queue})
     try:
@@ -135,7 +138,7 @@ def worker_metrics(
     if runtime is None:
         return contextlib.nullcontext()
     meter = runtime.metric_meter
-    sync = SyncStore(settings.sync_store_path)  # its own reader; WAL, so it never blocks the sync
+    sync = SyncStore(settings.store_url)  # its own reader; never blocks the sync (WAL on SQLite)
     sampler = GaugeSampler(client, meter, sync=sync, erp=erp, feeds=FEEDS)
     every = settings.metrics_interval_seconds
     return worker_gauges(meter, settings.task_queue, sampler, every)

@@ -13,20 +13,21 @@ from activities.orders.crm import CrmActivities
 from activities.orders.erp import ErpActivities
 from activities.reports import ReportActivities, ReportConfig
 from activities.sync import SyncActivities
-from connectors.sync_store import SyncStore
 from continuum.settings import get_settings
 from domain.crm import CrmPort
 from domain.erp import ErpPort
+from store import Store
+from store.sync import SyncStore
 from workflows.approval import Approval
 from workflows.orders.order_to_cash import OrderToCash
 from workflows.policies import STICKY_QUEUE_TIMEOUT
-from workflows.reports import Report
+from workflows.reports import DailyReportWorkflow
 from workflows.sync.erp_crm_sync import ErpCrmSync
 from workflows.sync.reconcile import ErpCrmReconcile
 from workflows.sync.redrive import SyncQuarantineRedrive
 
 WORKFLOWS: Sequence[type] = [
-    Report,
+    DailyReportWorkflow,
     OrderToCash,
     Approval,
     ErpCrmSync,
@@ -39,8 +40,9 @@ def activities(
     erp: ErpPort, crm: CrmPort, sync_store: SyncStore | None = None
 ) -> list[Callable[..., Any]]:
     found: list[Any] = [*ErpActivities(erp).all(), *CrmActivities(crm).all()]
-    # The ERP→CRM sync; its store opens on first use (SYNC_DB, default <data dir>/sync.db).
-    store = sync_store or SyncStore(get_settings().sync_store_path)
+    # The ERP→CRM sync; its store opens on first use (CONTINUUM_DATABASE_URL, see settings).
+    settings = get_settings()
+    store = sync_store or SyncStore(Store(settings.store_url, legacy=settings.legacy_store_files))
     found += SyncActivities(erp, crm, store).all()
     # Approval reminders and escalations: a webhook when NOTIFY_WEBHOOK_URL is set, else a log.
     found += NotificationActivities(get_settings().notify_webhook_url).all()
@@ -53,7 +55,7 @@ def report_config() -> ReportConfig:
         reports_dir=settings.reports_dir,
         webhook_url=settings.report_webhook_url,
         webhook_token=settings.report_webhook_token.get_secret_value(),
-        sync_store_path=settings.sync_store_path,
+        store_url=settings.store_url,
     )
 
 

@@ -20,11 +20,10 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from continuum import search_attributes as sa
+    from activities.notifications import NotificationActivities
     from domain.approvals import rules
+    from domain.approvals.contract import WORKFLOW_NAME, Message
     from domain.approvals.models import (
-        NOTIFY_APPROVERS,
-        WORKFLOW_NAME,
         ApprovalClaim,
         ApprovalDecision,
         ApprovalDelegation,
@@ -36,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         LevelState,
         NoticeKind,
     )
+    from workflows import search_attributes as sa
+    from workflows.failures import reason
     from workflows.policies import NOTIFY
 
 
@@ -44,13 +45,20 @@ class Approval:
     @workflow.init
     def __init__(self, request: ApprovalRequest) -> None:
         self._request = request
-        # The first level opens at once, so a decision sent with the start is not refused.
-        self._state = rules.new_state(request, workflow.now())
         self._published: list[Any] | None = None
+        self._unschedulable: str | None = None
+        try:
+            # The first level opens at once, so a decision sent with the start is not refused.
+            self._state = rules.new_state(request, workflow.now())
+        except ValueError as err:
+            # A request the calendar cannot schedule (a negative SLA, no working day): raising
+            # here would fail the workflow task and retry it forever; `run` fails the workflow.
+            self._unschedulable = f"the approval cannot be scheduled: {err}"
+            self._state = rules.unscheduled_state(request, workflow.now())
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalOutcome:
-        if problem := rules.request_problem(request):
+        if problem := rules.request_problem(request) or self._unschedulable:
             raise ApplicationError(problem, type="InvalidApprovalRequest", non_retryable=True)
         state = self._state
         if request.order_id:
@@ -125,10 +133,9 @@ class Approval:
             idempotency_key=key,
         )
         try:
-            await workflow.execute_activity(
-                NOTIFY_APPROVERS,
+            await workflow.execute_activity_method(
+                NotificationActivities.notify_approvers,
                 notice,
-                result_type=ApprovalNotice,
                 summary=f"{kind.value} {state.subject_id}",
                 **NOTIFY,
             )
@@ -137,7 +144,7 @@ class Approval:
                 raise
             # A notice that cannot be delivered must not decide the approval: the SLA, the
             # escalation and the deadline go on; the failure is in the history and the log.
-            workflow.logger.warning("could not notify %s: %s", recipients, err.cause or err)
+            workflow.logger.warning("could not notify %s: %s", recipients, reason(err))
 
     def _holders(self, role: str) -> list[str]:
         return sorted(u for u, p in self._request.people.items() if role in p.roles)
@@ -179,11 +186,11 @@ class Approval:
 
     # --- people ---------------------------------------------------------------------------------
 
-    @workflow.query
+    @workflow.query(name=Message.STATE)
     def state(self) -> ApprovalState:
         return self._state
 
-    @workflow.update
+    @workflow.update(name=Message.DECIDE)
     def decide(self, decision: ApprovalDecision) -> ApprovalState:
         self._apply(decision)
         return self._state
@@ -196,7 +203,7 @@ class Approval:
     def _check_decide(self, decision: ApprovalDecision) -> None:
         _raise(rules.decision_problem(self._state, self._request, decision))
 
-    @workflow.update
+    @workflow.update(name=Message.CLAIM)
     def claim(self, claim: ApprovalClaim) -> ApprovalState:
         rules.claim(self._state, self._request, claim, workflow.now())
         self._publish()
@@ -206,7 +213,7 @@ class Approval:
     def _check_claim(self, claim: ApprovalClaim) -> None:
         _raise(rules.claim_problem(self._state, self._request, claim))
 
-    @workflow.update
+    @workflow.update(name=Message.DELEGATE)
     def delegate(self, delegation: ApprovalDelegation) -> ApprovalState:
         rules.delegate(self._state, self._request, delegation, workflow.now())
         self._publish()
@@ -216,7 +223,7 @@ class Approval:
     def _check_delegate(self, delegation: ApprovalDelegation) -> None:
         _raise(rules.delegation_problem(self._state, self._request, delegation))
 
-    @workflow.signal
+    @workflow.signal(name=Message.DECIDE_SIGNAL)
     def decide_signal(self, decision: ApprovalDecision) -> None:
         """For systems that cannot wait for an answer: a refusal is kept, never raised."""
         if problem := rules.decision_problem(self._state, self._request, decision):

@@ -12,20 +12,19 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.reports import ReportActivities
     from domain.reports import (
         WORKFLOW_NAME,
         CrmFigures,
         DailyReport,
         ErpFigures,
-        OrderRuns,
         PublishedReport,
         ReportError,
-        ReportFiles,
         ReportRequest,
         ReportResult,
         ReportWindow,
@@ -37,28 +36,32 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.failures import reason
     from workflows.policies import REPORT_STEP
+    from workflows.steps import Step, step_name
 
-T = TypeVar("T", bound=BaseModel)
+A = TypeVar("A", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
-@workflow.defn(name=WORKFLOW_NAME)
-class Report:
+# An input that does not decode fails the workflow instead of retrying its task forever.
+@workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
+class DailyReportWorkflow:
     @workflow.run
     async def run(self, request: ReportRequest) -> ReportResult:
         window = self._window(request)
+        steps = ReportActivities
         erp, crm, runs = await asyncio.gather(
-            self._figures("report_erp_figures", window, ErpFigures, _erp_missing),
-            self._figures("report_crm_figures", window, CrmFigures, _crm_missing),
-            self._step("report_order_runs", window, OrderRuns),
+            self._figures(steps.report_erp_figures, window, _erp_missing),
+            self._figures(steps.report_crm_figures, window, _crm_missing),
+            self._step(steps.report_order_runs, window),
         )
-        sync = await self._figures("report_sync_figures", erp, SyncFigures, _sync_missing)
+        sync = await self._figures(steps.report_sync_figures, erp, _sync_missing)
         report = DailyReport(
             window=window, kpis=order_kpis(runs), orders=runs.closed, erp=erp, crm=crm, sync=sync
         )
-        files = await self._step("write_report_files", report, ReportFiles)
+        files = await self._step(steps.write_report_files, report)
         try:
             posted = await self._step(
-                "post_report", PublishedReport(report=report, files=files), WebhookAnswer
+                steps.post_report, PublishedReport(report=report, files=files)
             )
         except ActivityError as err:
             workflow.logger.warning("the report webhook refused: %s", reason(err))
@@ -81,18 +84,14 @@ class Report:
             raise ApplicationError(str(err), type="InvalidReport", non_retryable=True) from err
         return ReportWindow(day=day, timezone=request.timezone, start=start, end=end, as_of=now)
 
-    async def _step(self, name: str, arg: BaseModel, result_type: type[T]) -> T:
-        result: T = await workflow.execute_activity(
-            name, arg, result_type=result_type, summary=name.replace("_", " "), **REPORT_STEP
-        )
-        return result
+    async def _step(self, step: Step[A, R], arg: A) -> R:
+        summary = step_name(step).replace("_", " ")
+        return await workflow.execute_activity_method(step, arg, summary=summary, **REPORT_STEP)
 
-    async def _figures(
-        self, name: str, arg: BaseModel, result_type: type[T], missing: Callable[[str], T]
-    ) -> T:
+    async def _figures(self, step: Step[A, R], arg: A, missing: Callable[[str], R]) -> R:
         """Figures that may be missing: a system down for good leaves a note, not a failure."""
         try:
-            return await self._step(name, arg, result_type)
+            return await self._step(step, arg)
         except ActivityError as err:
             return missing(reason(err))
 

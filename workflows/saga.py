@@ -1,28 +1,39 @@
-"""Undo what a process did, newest first, when it cannot go on."""
+"""Undo what a process did, newest first, when it cannot go on.
+
+Steps are activity methods called by reference (`ErpActivities.release_stock`), so that mypy
+checks each undo's argument against the step it will run.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain.orders.models import StepRecord
-    from domain.orders.steps import StepName
+    from workflows.failures import reason
     from workflows.policies import UNDO
+    from workflows.steps import Step
+
+A = TypeVar("A", bound=BaseModel)
+
+# What undoes a write: a label for people, the undo step, its request.
+Undoing = tuple[str, Step[Any, Any], BaseModel]
 
 
 class Saga:
     def __init__(self, subject: str) -> None:
         self.subject = subject
-        self._undo: list[tuple[str, StepName, BaseModel]] = []
+        self._undo: list[Undoing] = []
 
     def __bool__(self) -> bool:
         return bool(self._undo)
 
-    def add(self, label: str, step: StepName, arg: BaseModel) -> None:
+    def add(self, label: str, step: Step[A, Any], arg: A) -> None:
         self._undo.append((label, step, arg))
 
     async def unwind(self) -> list[StepRecord]:
@@ -33,8 +44,8 @@ class Saga:
         """
         done: list[StepRecord] = []
         for label, step, arg in reversed(self._undo):
-            handle = workflow.start_activity(
-                step.value, arg, summary=f"{label} {self.subject}", **UNDO
+            handle = workflow.start_activity_method(
+                step, arg, summary=f"{label} {self.subject}", **UNDO
             )
             try:
                 try:
@@ -43,8 +54,9 @@ class Saga:
                     await handle
                 done.append(StepRecord(step=label, at=workflow.now()))
             except ActivityError as err:
-                why = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
-                done.append(StepRecord(step=label, at=workflow.now(), detail=f"failed: {why}"))
+                done.append(
+                    StepRecord(step=label, at=workflow.now(), detail=f"failed: {reason(err)}")
+                )
         self._undo.clear()
         return done
 

@@ -18,13 +18,13 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.approvals.contract import Message, approval_workflow_id
 from domain.approvals.models import (
     ApprovalClaim,
     ApprovalDecision,
     ApprovalDelegation,
     ApprovalOutcome,
     ApprovalState,
-    approval_workflow_id,
 )
 from domain.approvals.rules import already_decided
 
@@ -52,25 +52,25 @@ class ApprovalClient:
         """Also answers for a finished approval: its final state and audit trail."""
         try:
             state: ApprovalState = await self.handle(subject_id).query(
-                "state", result_type=ApprovalState
+                Message.STATE, result_type=ApprovalState
             )
             return state
         except RPCError as err:
             raise self._missing(subject_id, err) from None
 
     async def decide(self, subject_id: str, decision: ApprovalDecision) -> ApprovalState:
-        return await self._update(subject_id, "decide", decision)
+        return await self._update(subject_id, Message.DECIDE, decision)
 
     async def claim(self, subject_id: str, claim: ApprovalClaim) -> ApprovalState:
-        return await self._update(subject_id, "claim", claim)
+        return await self._update(subject_id, Message.CLAIM, claim)
 
     async def delegate(self, subject_id: str, delegation: ApprovalDelegation) -> ApprovalState:
-        return await self._update(subject_id, "delegate", delegation)
+        return await self._update(subject_id, Message.DELEGATE, delegation)
 
     async def send_decision(self, subject_id: str, decision: ApprovalDecision) -> None:
         """The signal form: no answer; a refusal lands in the audit trail."""
         try:
-            await self.handle(subject_id).signal("decide_signal", decision)
+            await self.handle(subject_id).signal(Message.DECIDE_SIGNAL, decision)
         except RPCError as err:
             raise await self._explain(subject_id, err) from None
 

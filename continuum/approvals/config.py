@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from continuum.defaults import APPROVALS
 from domain.approvals.policy import ApprovalPolicy
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "approvals.toml"
+DEFAULT_FILE = APPROVALS  # the shipped policy; APPROVAL_CONFIG_FILE names another
 
 
 class ApprovalConfigError(ValueError):

@@ -14,14 +14,8 @@ from pydantic import BaseModel, Field
 
 from domain.business_calendar import BusinessCalendar
 
-WORKFLOW_NAME = "Approval"
 # The activity that tells approvers about reminders, escalations and expiries.
 NOTIFY_APPROVERS = "notify_approvers"
-
-
-def approval_workflow_id(subject_id: str) -> str:
-    """`approval-order-O-1` for subject `order-O-1`: one approval per subject, ever."""
-    return f"approval-{subject_id}"
 
 
 class Verdict(StrEnum):

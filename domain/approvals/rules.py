@@ -62,6 +62,21 @@ def new_state(request: ApprovalRequest, now: datetime) -> ApprovalState:
     return state
 
 
+def unscheduled_state(request: ApprovalRequest, now: datetime) -> ApprovalState:
+    """The state of a request that cannot be scheduled: no level open, nothing to decide."""
+    return ApprovalState(
+        subject_id=request.subject_id,
+        kind=request.kind,
+        requester=request.requester,
+        summary=request.summary,
+        amount=request.amount,
+        currency=request.currency,
+        final_deadline=now,
+        deadline_outcome=request.deadline_outcome,
+        levels=[],
+    )
+
+
 def start_level(state: ApprovalState, request: ApprovalRequest, index: int, now: datetime) -> None:
     """Opens level `index`: its SLA and reminder are counted from `now` in business time."""
     level = state.levels[index]

@@ -22,14 +22,6 @@ from domain.sync.mapping import DEFAULT_MAPPING, ObjectMapping, Rejected, SyncMa
 Feed = Literal["orders", "customers"]
 FEEDS: tuple[Feed, ...] = ("customers", "orders")
 
-# What Temporal Schedules and the CLI start: the one sync, under a fixed workflow id.
-WORKFLOW_NAME = "ErpCrmSync"
-WORKFLOW_ID = "erp-crm-sync"
-RECONCILE_WORKFLOW = "ErpCrmReconcile"
-RECONCILE_WORKFLOW_ID = "erp-crm-reconcile"
-REDRIVE_WORKFLOW = "SyncQuarantineRedrive"
-REDRIVE_WORKFLOW_ID = "erp-crm-sync-redrive"
-
 
 # --- a run and its pages ---------------------------------------------------------------------
 

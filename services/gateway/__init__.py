@@ -1,13 +1,14 @@
 """The gateway: how other systems and people reach running workflows.
 
-Run: `python -m services.gateway --host H --port P --db PATH [--events config/webhooks.toml]`,
+Run: `python -m services.gateway --host H --port P [--events FILE]` (default: the shipped
+continuum/defaults/webhooks.toml),
 with Temporal's TEMPORAL_* variables (see continuum.client) and these secrets in the
 environment: WEBHOOK_SECRET_<SOURCE> for every webhook source, GATEWAY_SESSION_SECRET for the
 inbox's session cookie; INBOX_USERS_FILE names the inbox's password hashes.
 
 Webhooks, `POST /events/{source}`: a JSON body `{"id", "type", "data"}` signed with the source's
 secret in `X-Continuum-Signature: t=<unix>,v1=<hex hmac_sha256(secret, "<t>.<body>")>`. The
-mapping of each event to a signal, update or signal-with-start is config/webhooks.toml.
+mapping of each event to a signal, update or signal-with-start is continuum/defaults/webhooks.toml.
 
 Answers (code in the error body):
 - 202: a signal or signal-with-start Temporal accepted; 200: an update the workflow took

@@ -1,4 +1,4 @@
-"""`python -m services.gateway --host H --port P --db PATH [--events FILE] [--users FILE]`."""
+"""`python -m services.gateway --host H --port P [--database-url URL] [--events F] [--users F]`."""
 
 from __future__ import annotations
 
@@ -11,21 +11,28 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
+from continuum.defaults import WEBHOOKS
 from continuum.redaction import install_redaction
 from continuum.settings import get_settings
 from continuum.telemetry import instrument_app
 from services.gateway.app import GatewayConfig, create_app
 from services.gateway.events import EventMap, load_secrets
 from services.gateway.inbox import InboxConfig
+from store import StoreError
 
-DEFAULT_EVENTS = Path(__file__).resolve().parents[2] / "config" / "webhooks.toml"
+DEFAULT_EVENTS = WEBHOOKS  # the shipped mapping; --events names another
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m services.gateway", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8103)
-    parser.add_argument("--db", type=Path, default=Path(".data/gateway.db"), help="SQLite file")
+    parser.add_argument(
+        "--database-url", default=None, help="the store; else CONTINUUM_DATABASE_URL, see settings"
+    )
+    parser.add_argument(
+        "--db", type=Path, default=None, help="an old receipts file, imported into the store once"
+    )
     parser.add_argument("--events", type=Path, default=DEFAULT_EVENTS, help="webhook mapping")
     parser.add_argument(
         "--users", type=Path, default=None, help="inbox password hashes; else INBOX_USERS_FILE"
@@ -37,6 +44,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def _fail(message: str) -> int:
     print(f"services.gateway: {message}; refusing to start", file=sys.stderr)
     return 2
+
+
+def secure_cookies(host: str, setting: str) -> bool:
+    """The session cookie is Secure (sent over HTTPS only) by default: a gateway reachable from
+    elsewhere sits behind TLS. Only one bound to loopback, the local stack over plain HTTP, goes
+    without; GATEWAY_SECURE_COOKIES=1 or 0 decides explicitly."""
+    if setting.strip() in {"0", "1"}:
+        return setting.strip() == "1"
+    return host not in {"127.0.0.1", "localhost", "::1"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     install_redaction()  # no secret, token or e-mail address in any log line
     config = GatewayConfig(
-        db_path=args.db,
+        database_url=args.database_url or settings.store_url,
+        legacy_files=(*settings.legacy_store_files, *([args.db] if args.db else [])),
         events=events,
         webhook_secrets=secrets,
         session_secret=session_secret,
@@ -76,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             ui_url=os.environ.get("TEMPORAL_UI_URL") or None,
             namespace=os.environ.get("TEMPORAL_NAMESPACE") or "default",
         ),
-        secure_cookies=os.environ.get("GATEWAY_SECURE_COOKIES", "") == "1",
+        secure_cookies=secure_cookies(args.host, os.environ.get("GATEWAY_SECURE_COOKIES", "")),
     )
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except StoreError as err:
+        return _fail(str(err))
     instrument_app(app, "gateway")  # server spans continuing the caller's W3C trace
-    # One process: the receipts database is claimed under one lock.
+    # One process per gateway; replicas share the store (PostgreSQL) and race safely.
     uvicorn.run(
         app,
         host=args.host,

@@ -31,13 +31,15 @@ from services.gateway.people import People
 from services.gateway.receipts import Receipts
 from services.gateway.temporal import Temporal
 from services.gateway.webhooks import Webhooks, webhook_router
+from store import Store
 
 log = logging.getLogger("services.gateway")
 
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    db_path: Path
+    # The store of the receipts (CONTINUUM_DATABASE_URL), and today's files to carry into it.
+    database_url: str
     events: EventMap
     webhook_secrets: dict[str, str]
     session_secret: str
@@ -51,6 +53,7 @@ class GatewayConfig:
     inbox: InboxConfig = field(default_factory=InboxConfig)
     # Behind TLS the session cookie is marked Secure too.
     secure_cookies: bool = False
+    legacy_files: tuple[Path, ...] = ()
 
 
 _SECURITY_HEADERS = (
@@ -85,7 +88,7 @@ def _health_router(receipts: Receipts, temporal: Temporal) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
-        """Ready when the receipts database answers and Temporal is reachable."""
+        """Ready when the store answers and Temporal is reachable."""
         try:
             await anyio.to_thread.run_sync(receipts.ping)
         except Exception as err:
@@ -121,8 +124,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(config: GatewayConfig) -> FastAPI:
-    """Opens (and creates) the receipts database now, so that a bad --db fails at start-up."""
-    receipts = Receipts(config.db_path)
+    """Opens (and migrates) the store now, so that a bad one fails at start-up (`StoreError`)."""
+    store = Store(config.database_url, legacy=config.legacy_files).open()
+    receipts = Receipts(store)
     people = People(config.people, config.users_file)
     temporal = Temporal(config.temporal_address, config.task_queue)
     hooks = Webhooks(
@@ -138,7 +142,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await temporal.connect()
         yield
-        receipts.close()
+        store.close()
 
     app = FastAPI(
         title="Continuum gateway",

@@ -20,8 +20,8 @@ from temporalio.client import Client
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient, ApprovalError
 from continuum.order_client import OrderClient, OrderError
+from domain.approvals.contract import WORKFLOW_NAME
 from domain.approvals.models import (
-    WORKFLOW_NAME,
     ApprovalClaim,
     ApprovalDecision,
     ApprovalDelegation,

@@ -1,7 +1,7 @@
 """Webhook events: the envelope senders post, and the mapping of each event to the order.
 
-The mapping is configuration (config/webhooks.toml), checked here when the gateway starts so
-that a typo fails the start, not the first event.
+The mapping is configuration (shipped: continuum/defaults/webhooks.toml), checked here when the
+gateway starts so that a typo fails the start, not the first event.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from domain.orders import contract as orders
 from domain.orders.lifecycle import CancelRequest, DeliveryNotice
 from domain.orders.models import Order
 
@@ -55,6 +56,12 @@ class Route(BaseModel):
 
     @model_validator(mode="after")
     def _starts_an_order(self) -> Self:
+        takes = orders.UPDATES if self.action is Action.UPDATE else orders.SIGNALS
+        if self.handler not in takes:
+            raise ValueError(
+                f"the order workflow has no {self.action.value} handler {self.handler!r}; "
+                f"it takes {', '.join(sorted(takes))}"
+            )
         if self.action is Action.SIGNAL_WITH_START and self.data != "Order":
             raise ValueError("signal-with-start starts an order, so its data must be Order")
         if self.action is Action.SIGNAL_WITH_START and self.send != "notice":

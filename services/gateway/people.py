@@ -1,7 +1,7 @@
 """Who may sign in to the inbox: the approvals directory (names, roles) and the password hashes.
 
-The directory is the approval policy's `people` (config/approvals.toml); the hashes are the
-users file (continuum.passwords). A person needs both to sign in.
+The directory is the approval policy's `people` (shipped: continuum/defaults/approvals.toml);
+the hashes are the users file (continuum.passwords). A person needs both to sign in.
 """
 
 from __future__ import annotations

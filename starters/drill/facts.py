@@ -34,6 +34,7 @@ from domain.orders.contract import workflow_id
 from domain.orders.models import OrderStatus
 from domain.orders.steps import StepName
 from starters.carrier import Standing
+from store.sync import SyncStore
 
 UNDO_STEPS = {
     StepName.RELEASE_STOCK.value,
@@ -195,13 +196,15 @@ def sync_facts(
         else:
             held[object_type][key] += 1
     quarantined: list[str] = []
-    if sync_db.exists():
-        with contextlib.closing(_read_only(sync_db)) as conn:
-            rows = conn.execute(
-                "SELECT source, target, record_id, field, reason FROM quarantine"
-                " WHERE status = 'open' ORDER BY id"
-            ).fetchall()
-        quarantined = [f"{s}→{t} {rid}: {field} {reason}" for s, t, rid, field, reason in rows]
+    if sync_db.exists():  # the stack's store (continuum.db)
+        store = SyncStore(sync_db)
+        try:
+            entries = store.entries(status="open")
+        finally:
+            store.close()
+        quarantined = [
+            f"{e.source}→{e.target} {e.record_id}: {e.field} {e.reason}" for e in entries
+        ]
     return SyncFacts(
         passes=passes,
         sales_orders={oid: ErpSalesOrder(status=st, total=str(t)) for oid, st, t in orders},

@@ -192,7 +192,7 @@ async def _drive(
         add_records(facts, data / "erp.db", data / "crm.db")
         await sync.count_retries()
         mirrored = sync_facts(
-            sync.passes, data / "erp.db", data / "crm.db", data / "sync.db", started_at
+            sync.passes, data / "erp.db", data / "crm.db", data / "continuum.db", started_at
         )
     windows = faults.result()
     report = build_report(

@@ -21,7 +21,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from domain.drill import SyncPass
-from domain.sync.models import WORKFLOW_ID, WORKFLOW_NAME, SyncInput, SyncResult
+from domain.sync.contract import WORKFLOW_ID, WORKFLOW_NAME
+from domain.sync.models import SyncInput, SyncResult
 from starters.drill.faults import now
 
 PAGE_SIZE = 50  # small pages: a pass of a busy second reads a few, each heartbeating

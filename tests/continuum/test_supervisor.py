@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the dev extra
 
 from continuum.supervisor import wait_until
 
@@ -30,7 +30,8 @@ PARENT = textwrap.dedent(
 
 def _gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        zombie: bool = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return zombie
     except psutil.NoSuchProcess:
         return True
 

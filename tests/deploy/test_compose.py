@@ -25,6 +25,7 @@ from temporalio.envconfig import ClientConfigProfile
 
 from continuum import telemetry
 from continuum.codec import KEY_FILE_ENV, KEYS_ENV
+from continuum.defaults import WEBHOOKS
 from continuum.search_attributes import dev_server_flags
 from continuum.settings import Settings
 
@@ -183,6 +184,18 @@ def test_host_ports_are_unique() -> None:
         seen[port] = name
 
 
+def test_what_has_no_login_of_its_own_is_published_on_loopback_only() -> None:
+    # Temporal's gRPC (terminate, reset: no payload for the strict codec to refuse), the Web UI,
+    # the codec endpoint (a decryption oracle), Jaeger and Prometheus have no login here.
+    private = {"temporal", "temporal-ui", "codec", "jaeger", "prometheus"}
+    for name, service in services().items():
+        for port in service.get("ports", []):
+            bound = str(port).startswith("127.0.0.1:")
+            assert bound or name not in private, f"{name} publishes {port} on every interface"
+    ui = environment("temporal-ui")
+    assert ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+
+
 def test_the_worker_scales() -> None:
     worker = services()["worker"]
     assert "container_name" not in worker and "ports" not in worker
@@ -225,7 +238,7 @@ def test_every_services_environment_is_complete() -> None:
         "crm": {"CRM_API_TOKEN", "CRM_ADMIN_TOKEN"},
     }
     required["worker"] |= {"CRM_API_TOKEN", "WORKER_METRICS_HOST", "WORKER_METRICS_PORT"}
-    webhooks = tomllib.loads((ROOT / "config" / "webhooks.toml").read_text())["sources"]
+    webhooks = tomllib.loads(WEBHOOKS.read_text())["sources"]
     required["gateway"] |= {f"WEBHOOK_SECRET_{s.upper().replace('-', '_')}" for s in webhooks}
     for name, wanted in required.items():
         missing = wanted - set(environment(name))

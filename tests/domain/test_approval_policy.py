@@ -174,3 +174,37 @@ def test_the_shipped_configuration_file_loads(tmp_path: Path) -> None:
     broken.write_text("amount_threshold = ")
     with pytest.raises(ApprovalConfigError, match="is not valid"):
         load_approval_policy(broken)
+
+
+# The shipped thresholds' edges (continuum/defaults/approvals.toml): at a threshold is not above it.
+SHIPPED = load_approval_policy()
+AMPLE = credit("1000000")
+
+
+@pytest.mark.parametrize(
+    ("total", "chain"),
+    [
+        ("4999.99", []),
+        ("5000", []),
+        ("5000.01", ["sales_manager"]),
+        ("19999.99", ["sales_manager"]),
+        ("20000", ["sales_manager"]),
+        ("20000.01", ["sales_manager", "finance"]),
+    ],
+)
+def test_an_order_on_each_side_of_the_shipped_thresholds(total: str, chain: list[str]) -> None:
+    assert (SHIPPED.amount_threshold, SHIPPED.finance_threshold) == (Decimal(5000), Decimal(20000))
+    plan = order_approval_plan(Decimal(total), AMPLE, SHIPPED)
+    assert roles(plan) == chain
+    assert requires_approval(Decimal(total), AMPLE, SHIPPED).required is bool(chain)
+
+
+@pytest.mark.parametrize(
+    ("total", "outcome"),
+    [("9999.99", Verdict.APPROVED), ("10000", Verdict.APPROVED), ("10000.01", Verdict.REJECTED)],
+)
+def test_the_low_risk_deadline_outcome_ends_at_the_shipped_10000(
+    total: str, outcome: Verdict
+) -> None:
+    assert Decimal(10000) == SHIPPED.low_risk_max_amount
+    assert order_approval_plan(Decimal(total), AMPLE, SHIPPED).deadline_outcome is outcome

@@ -24,32 +24,33 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.reports import ReportConfig
-from connectors.sync_store import SyncStore
 from continuum.approvals.client import ApprovalClient, UnknownApproval
 from continuum.converter import plaintext_data_converter
 from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
 from domain.approvals.models import ApprovalDecision, Verdict
-from domain.orders.lifecycle import CancelRequest, DeliveryNotice
+from domain.errors import BusinessRuleError
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
+from domain.orders.lifecycle import CancelRequest, DeliveryNotice
 from domain.orders.models import OrderStatus
 from domain.reports import ReportRequest, zone
 from domain.sync.models import ReconcileInput, RedriveRequest, SyncInput
+from store.sync import SyncStore
 from tests import samples
 from tests.fakes import InMemoryCrm
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
 from tests.workflows.test_erp_crm_sync import FeedErp
 from workers.registry import build_worker
-from workflows.sync.reconcile import ErpCrmReconcile
-from workflows.sync.erp_crm_sync import ErpCrmSync
 from workflows.orders.order_to_cash import OrderToCash
-from workflows.reports import Report
+from workflows.reports import DailyReportWorkflow
+from workflows.sync.erp_crm_sync import ErpCrmSync
+from workflows.sync.reconcile import ErpCrmReconcile
 from workflows.sync.redrive import SyncQuarantineRedrive
 
 HERE = Path(__file__).parent
@@ -120,6 +121,42 @@ async def approval_expired(h: Harness, handle: Handle, order_id: str) -> None:
     return None
 
 
+async def ends_by_itself(h: Harness, handle: Handle, order_id: str) -> None:
+    """The order's input or the fakes' script decide: nothing to send."""
+    return None
+
+
+async def cancelled_awaiting_approval(h: Harness, handle: Handle, order_id: str) -> None:
+    await wait_status(handle, OrderStatus.AWAITING_APPROVAL)  # type: ignore[arg-type]
+    request = CancelRequest(order_id=order_id, requested_by="ops", reason="customer called")
+    await handle.execute_update(OrderToCash.cancel, request)
+
+
+async def cancelled_during_payment(h: Harness, handle: Handle, order_id: str) -> None:
+    """Cancelled while the capture is in flight: it finishes, then the undo refunds it."""
+    await h.erp.entered["capture_payment"].wait()
+    request = CancelRequest(order_id=order_id, requested_by="ops", reason="customer called")
+    await handle.execute_update(OrderToCash.cancel, request)
+    h.erp.holds["capture_payment"].set()
+
+
+def _out_of_stock(h: Harness) -> None:
+    h.erp.stock = 0
+
+
+def _blocked(h: Harness) -> None:
+    h.erp.blocked = True
+
+
+def _undo_refused(h: Harness) -> None:
+    # The payment is declined (tok_declined), and the ERP refuses to cancel the sales order.
+    h.erp.fail["cancel_sales_order"] = BusinessRuleError("erp", "InvalidState", "already shipped")
+
+
+def _hold_capture(h: Harness) -> None:
+    h.erp.hold("capture_payment")
+
+
 Scenario = Callable[[Harness, Handle, str], Awaitable[None]]
 SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
     "completed": ({}, completed),
@@ -129,9 +166,25 @@ SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
     "approval_deadline": ({"unit_price": "6000.00", "quantity": 1}, approval_deadline),
     "approval_two_levels": ({"unit_price": "25000.00", "quantity": 1}, approval_two_levels),
     "approval_expired": ({"unit_price": "12000.00", "quantity": 1}, approval_expired),
+    "invalid_order": ({"quantity": 0, "currency": "XXX"}, ends_by_itself),
+    "out_of_stock": ({}, ends_by_itself),
+    "customer_blocked": ({}, ends_by_itself),
+    "needs_attention": ({"reference": "tok_declined"}, ends_by_itself),
+    "cancelled_awaiting_approval": (
+        {"unit_price": "6000.00", "quantity": 1},
+        cancelled_awaiting_approval,
+    ),
+    "cancelled_during_payment": ({}, cancelled_during_payment),
+}
+# What the in-memory ERP is scripted to do, set before the worker picks the order up.
+SETUP: dict[str, Callable[[Harness], None]] = {
+    "out_of_stock": _out_of_stock,
+    "customer_blocked": _blocked,
+    "needs_attention": _undo_refused,
+    "cancelled_during_payment": _hold_capture,
 }
 # Orders that ran an Approval child: its history is kept too (approval_two_levels.json, ...).
-WITH_CHILD = {"approval_two_levels", "approval_expired"}
+WITH_CHILD = {"approval_two_levels", "approval_expired", "cancelled_awaiting_approval"}
 
 
 # --- the ERP→CRM sync, its reconciliation and its quarantine redrive ---------------------------
@@ -297,18 +350,29 @@ async def record_time_skipping(orders: list[str], syncs: list[str], *, overwrite
 async def record_order(env: WorkflowEnvironment, name: str) -> None:
     changes, scenario = SCENARIOS[name]
     h = Harness(env)
+    if name in SETUP:
+        SETUP[name](h)
     order = samples.order(order_id=f"H-{name}", **changes)  # type: ignore[arg-type]
     async with h.worker():
         handle = await start(env.client, h.task_queue, order)
         await scenario(h, handle, order.order_id)
-        result = await handle.result()
-        history = await handle.fetch_history()
-        _write(HERE / f"order_to_cash_{name}.json", history, result.status.value)
+        status = await _ending(handle)
+        _write(HERE / f"order_to_cash_{name}.json", await handle.fetch_history(), status)
         if name in WITH_CHILD:
             child = ApprovalClient(env.client).handle(f"order-{order.order_id}")
-            outcome = await child.result()
             path = HERE / f"approval_{name.removeprefix('approval_')}.json"
-            _write(path, await child.fetch_history(), outcome.status)
+            _write(path, await child.fetch_history(), await _ending(child))
+
+
+async def _ending(handle: AnyHandle) -> str:
+    """How a run ended: its result's status, or the failure it ended with (an invalid order,
+    an approval cancelled with its order)."""
+    try:
+        result = await handle.result()
+    except WorkflowFailureError as failure:
+        return f"failed: {failure.cause}"
+    status = result.status
+    return str(getattr(status, "value", status))
 
 
 async def record_report(*, overwrite: bool) -> None:
@@ -326,7 +390,7 @@ async def record_report(*, overwrite: bool) -> None:
             store = SyncStore(Path(tmp) / "sync.db")
             h = Harness(env)
             config = ReportConfig(
-                reports_dir=Path(tmp) / "reports", sync_store_path=Path(tmp) / "sync.db"
+                reports_dir=Path(tmp) / "reports", store_url=f"sqlite:///{Path(tmp) / 'sync.db'}"
             )
             worker = build_worker(env.client, h.task_queue, h.erp, h.crm, config, store)
             try:
@@ -339,7 +403,7 @@ async def record_report(*, overwrite: bool) -> None:
                     tz = "Europe/Berlin"
                     day = datetime.now(zone(tz)).date()
                     report: AnyHandle = await env.client.start_workflow(
-                        Report.run,
+                        DailyReportWorkflow.run,
                         ReportRequest(day=day, timezone=tz),
                         id=REPORT_FILES[0],
                         task_queue=h.task_queue,

@@ -80,9 +80,9 @@ async def history_length(orders: OrderClient, order_id: str) -> int:
 
 
 def receipts(stack: Stack, event_id: str) -> list[tuple[str, str]]:
-    with sqlite3.connect(stack.data_dir / "gateway.db") as db:
+    with sqlite3.connect(stack.data_dir / "continuum.db") as db:
         rows = db.execute(
-            "SELECT source, state FROM receipts WHERE event_id = ?", (event_id,)
+            "SELECT source, state FROM webhook_receipts WHERE event_id = ?", (event_id,)
         ).fetchall()
     return [(r[0], r[1]) for r in rows]
 

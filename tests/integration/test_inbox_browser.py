@@ -7,6 +7,7 @@ sees it, approves it with a comment, and the order completes with that decision 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from continuum.settings import ORDERS_TASK_QUEUE, get_settings
 from continuum.stack import Stack
 from domain.approvals.models import ApprovalState, ApprovalStatus
 from domain.orders.models import OrderStatus
+from services.gateway.approvals import waiting_query
 from tests import samples
 from tests.integration.test_encryption import temporal_bytes
 from tests.integration.test_gateway import wait_status
@@ -106,7 +108,14 @@ async def test_a_sales_manager_approves_in_the_browser_and_the_order_completes(
     await expect(page.get_by_role("alert")).to_have_text("Unknown user or wrong password.")
 
     # Finance does not hold the sales_manager role: not in bob's inbox, and the approval's page
-    # (the customer's data with it) does not exist for him.
+    # (the customer's data with it) does not exist for him. First wait until visibility lists
+    # it for a sales manager (the inbox's own query): before that, "bob doesn't see it" proves
+    # nothing.
+    listed_for_sales = waiting_query("alice", ["sales_manager"])
+    deadline = time.monotonic() + 30
+    while approval_id not in [w.id async for w in orders.client.list_workflows(listed_for_sales)]:
+        assert time.monotonic() < deadline, f"visibility never listed {approval_id}"
+        await asyncio.sleep(0.2)
     await sign_in(page, "bob", password)
     await expect(page.get_by_text(order.order_id)).to_have_count(0)
     answer = await page.goto(f"/inbox/{approval_id}")

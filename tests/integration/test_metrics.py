@@ -15,7 +15,7 @@ from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
 from continuum.supervisor import wait_until
 from domain.orders.models import OrderStatus
-from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.contract import WORKFLOW_NAME as SYNC_WORKFLOW
 from domain.sync.models import SyncInput, SyncResult
 from tests import samples
 from tests.integration.conftest import free_ports
@@ -43,15 +43,19 @@ def scrape(stack: Stack) -> str:
 
 
 def value(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples named `name` whose labels include `labels`; 0 when none."""
-    total = 0.0
+    """The sum of the samples named `name` whose labels include `labels` (0 when the metric is
+    there but no sample has those labels); a metric that is not served at all fails the test,
+    so that `== 0` cannot pass on a renamed or vanished metric."""
+    total, served = 0.0, False
     for line in text.splitlines():
         found = SAMPLE.match(line)
         if not found or found["name"] != name:
             continue
+        served = True
         have = dict(LABEL.findall(found["labels"] or ""))
         if all(have.get(k) == v for k, v in labels.items()):
             total += float(found["value"])
+    assert served, f"the worker serves no metric named {name}"
     return total
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import pytest
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 
 from continuum.order_client import OrderClient, OrderError
 from continuum.stack import Stack
@@ -62,11 +64,13 @@ async def test_worker_killed_mid_order_finishes_with_nothing_twice(
     stack: Stack, orders: OrderClient
 ) -> None:
     order = samples.order(customer_id="C-101")
-    set_faults(stack, "erp", latency_ms=700)
+    # Each ERP call takes 3 s, so that the payment's capture is seen running on the worker.
+    set_faults(stack, "erp", latency_ms=3000)
     try:
         await orders.start(order)
-        await wait_for(orders, order.order_id, "create_sales_order")
+        await wait_running(orders, order.order_id, "capture_payment")
         stack.processes["worker"].kill()  # SIGKILL: no chance to finish anything
+        set_faults(stack, "erp")
         stack.start_worker()
         results = await drive_to_end(orders, [order.order_id])
     finally:
@@ -74,6 +78,24 @@ async def test_worker_killed_mid_order_finishes_with_nothing_twice(
     assert results[0].status is OrderStatus.COMPLETED, results[0].reason
     assert erp_counts(stack, order.order_id) == ONE_OF_EACH
     assert len(crm_deals(stack, order.order_id)) == 1
+    # The kill hit the capture in flight: it timed out on the dead worker and ran again, once.
+    [capture] = [s for s in await starts(orders, order.order_id) if s.name == "capture_payment"]
+    assert capture.attempt > 1 and "timeout" in capture.last_failure.lower(), capture
+
+
+async def wait_running(orders: OrderClient, order_id: str, activity: str) -> None:
+    """Until a worker has started `activity` for the order (Temporal's pending activities)."""
+    deadline = time.monotonic() + 60
+    while True:
+        described = await orders.handle(order_id).describe()
+        if any(
+            p.activity_type.name == activity
+            and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            for p in described.raw_description.pending_activities
+        ):
+            return
+        assert time.monotonic() < deadline, f"{order_id} never ran {activity}"
+        await asyncio.sleep(0.05)
 
 
 async def test_invalid_order_fails_fast_and_writes_nothing(
@@ -124,6 +146,7 @@ async def test_sigterm_drains_the_inflight_step_and_exits_zero(
 ) -> None:
     order = samples.order(customer_id="C-104")
     worker = stack.processes["worker"]
+    old_pid = worker.pid
     set_faults(stack, "erp", latency_ms=1500)
     try:
         await orders.start(order)
@@ -142,22 +165,36 @@ async def test_sigterm_drains_the_inflight_step_and_exits_zero(
     assert "worker stopped" in shutdown and "Traceback" not in shutdown
     assert results[0].status is OrderStatus.COMPLETED
     assert erp_counts(stack, order.order_id) == ONE_OF_EACH
-    # Drained, not abandoned: the step in flight completed on its first attempt.
-    assert await attempts(orders, order.order_id, "create_sales_order") == [1]
-
-
-async def attempts(orders: OrderClient, order_id: str, activity: str) -> list[int]:
-    """The attempt number of every start of `activity` in the order's history."""
-    history = await orders.handle(order_id).fetch_history()
-    scheduled = {
-        e.event_id
-        for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
-    }
-    return [
-        e.activity_task_started_event_attributes.attempt
-        for e in history.events
-        if e.HasField("activity_task_started_event_attributes")
-        and e.activity_task_started_event_attributes.scheduled_event_id in scheduled
+    # Drained, not abandoned: the step in flight when SIGTERM came completed on its first
+    # attempt, on the worker that was stopping.
+    [sales_order] = [
+        s for s in await starts(orders, order.order_id) if s.name == "create_sales_order"
     ]
+    assert (sales_order.attempt, sales_order.worker_pid) == (1, old_pid)
+
+
+@dataclass(frozen=True)
+class Start:
+    name: str
+    attempt: int
+    worker_pid: int
+    last_failure: str
+
+
+async def starts(orders: OrderClient, order_id: str) -> list[Start]:
+    """Each activity's (last) start in the order's history: attempt, worker, previous failure."""
+    history = await orders.handle(order_id).fetch_history()
+    names = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    found = []
+    for e in history.events:
+        if e.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            continue
+        started = e.activity_task_started_event_attributes
+        pid = int(started.identity.split("@", 1)[0])  # the SDK's identity: pid@host
+        failure = started.last_failure.message if started.HasField("last_failure") else ""
+        found.append(Start(names[started.scheduled_event_id], started.attempt, pid, failure))
+    return found

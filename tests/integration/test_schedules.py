@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from connectors.sync_store import SyncStore
 from continuum import schedules
 from continuum.client import connect
 from continuum.order_client import OrderClient
@@ -29,8 +28,9 @@ from continuum.settings import ORDERS_TASK_QUEUE, Settings
 from continuum.stack import Stack
 from domain.orders.models import OrderStatus
 from domain.reports import DailyReport, previous_day, zone
-from domain.sync.models import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.contract import WORKFLOW_NAME as SYNC_WORKFLOW
 from starters.report_cli import run_report
+from store.sync import SyncStore
 from tests import samples
 from tests.integration.conftest import free_ports
 from tests.integration.test_order_to_cash_stack import drive_to_end
@@ -206,7 +206,7 @@ async def test_the_report_of_a_seeded_day_has_its_figures(
         o.order_id for o in [*good, declined, invalid]
     )
 
-    store = SyncStore(reports_stack.data_dir / "sync.db")
+    store = SyncStore(reports_stack.data_dir / "continuum.db")
     try:
         quarantined = store.quarantine_size()
     finally:

@@ -19,16 +19,19 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import Client, WorkflowHandle
 
-from connectors.sync_store import SyncStore
 from continuum.client import connect
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
-from domain.sync.models import WORKFLOW_ID, WORKFLOW_NAME, SyncInput, SyncProgress, SyncResult
+from domain.sync.contract import WORKFLOW_ID, WORKFLOW_NAME, Message
+from domain.sync.models import SyncInput, SyncProgress, SyncResult
+from store.sync import SyncStore
 from tests.integration.conftest import set_faults
 
 CLI = [sys.executable, "-m", "starters"]
@@ -125,7 +128,7 @@ async def test_a_sync_of_10000_records_lands_exactly_10000_crm_objects(
     assert_deals_mirror_the_erp(stack)
     # The six demo customers: six contacts, five companies (one has no company).
     assert result.totals.feeds["customers"].upserted == {"contacts": 6, "companies": 5}
-    store = SyncStore(stack.data_dir / "sync.db")
+    store = SyncStore(stack.data_dir / "continuum.db")
     assert store.last_synced_through("orders") == result.watermarks["orders"]
     assert store.quarantine_size() == 0
 
@@ -144,13 +147,22 @@ async def test_a_worker_killed_mid_sync_leaves_no_gap_and_no_duplicate(
 
         handle = client.get_workflow_handle(WORKFLOW_ID, result_type=SyncResult)
         deadline = time.monotonic() + 90
-        while (await handle.query("progress", result_type=SyncProgress)).page < 8:
+        while (await handle.query(Message.PROGRESS, result_type=SyncProgress)).page < 8:
             assert time.monotonic() < deadline, "the sync made no progress"
             await asyncio.sleep(0.2)
-        stack.restart("worker", kill=True)  # SIGKILL, mid-page most likely
+        # Kill while a page runs on the worker, not in the gap between two pages.
+        while not (running := await page_in_flight(handle)):
+            assert time.monotonic() < deadline, "no page was ever seen running"
+            await asyncio.sleep(0.05)
+        run_id, activity_id = running
+        stack.restart("worker", kill=True)  # SIGKILL: the page in flight is abandoned
         result = await asyncio.wait_for(handle.result(), timeout=240)
     finally:
         set_faults(stack, "erp")
+
+    # The kill hit that page: it timed out on the dead worker and ran again.
+    killed_run = client.get_workflow_handle(WORKFLOW_ID, run_id=run_id)
+    assert await started_attempt(killed_run, activity_id) > 1
 
     # The 6,000 new orders, and the previous run's last order read again (inclusively).
     assert result.totals.feeds["orders"].records == 6_001
@@ -161,6 +173,33 @@ async def test_a_worker_killed_mid_sync_leaves_no_gap_and_no_duplicate(
     assert status.returncode == 0, status.stderr
     assert "sync workflow erp-crm-sync: completed" in status.stdout
     assert "quarantine: 0 open · drift to repair: 0" in status.stdout
+
+
+async def page_in_flight(handle: WorkflowHandle[Any, Any]) -> tuple[str, str] | None:
+    """(run id, activity id) of an activity a worker is running now, if any."""
+    described = await handle.describe()
+    for pending in described.raw_description.pending_activities:
+        if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+            return described.run_id, pending.activity_id
+    return None
+
+
+async def started_attempt(handle: WorkflowHandle[Any, Any], activity_id: str) -> int:
+    """The attempt of the (last) start of `activity_id` in the run's history."""
+    events = (await handle.fetch_history()).events
+    [scheduled] = [
+        e.event_id
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_id == activity_id
+    ]
+    [attempt] = [
+        e.activity_task_started_event_attributes.attempt
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and e.activity_task_started_event_attributes.scheduled_event_id == scheduled
+    ]
+    return attempt
 
 
 async def test_a_crm_429_storm_slows_the_sync_but_loses_nothing(
@@ -193,7 +232,7 @@ async def test_bad_records_end_in_the_quarantine_and_land_after_a_fix_and_a_redr
 
     ran = cli(stack, "sync", "run", "--wait")
     assert ran.returncode == 0, ran.stderr
-    store = SyncStore(stack.data_dir / "sync.db")
+    store = SyncStore(stack.data_dir / "continuum.db")
     assert store.quarantine_size() == 3
     listed = cli(stack, "sync", "quarantine", "list")
     assert listed.returncode == 0
@@ -235,7 +274,7 @@ async def test_drift_found_by_reconciliation_is_repaired_by_the_next_run(
     report = cli(stack, "sync", "reconcile")
     assert report.returncode == 0, report.stderr
     assert "drift: 2 — the next `continuum sync run` repairs it" in report.stdout
-    assert SyncStore(stack.data_dir / "sync.db").drift_size() == 2
+    assert SyncStore(stack.data_dir / "continuum.db").drift_size() == 2
 
     await run_sync(client)
     assert_deals_mirror_the_erp(stack)

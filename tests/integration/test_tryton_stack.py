@@ -38,7 +38,7 @@ def stack(
         tmp_path_factory.mktemp("tryton-stack"),
         free_ports(),
         erp_backend="tryton",
-        tryton_template=tryton_template.root,
+        erp_template=tryton_template.root,
     )
     with stack:
         yield stack
@@ -47,7 +47,7 @@ def stack(
 @pytest.fixture
 async def tryton(stack: Stack) -> AsyncIterator[TrytonErpClient]:
     """The connector on the stack's Tryton, as the API user: used here only to read records."""
-    credentials = TrytonLayout(stack.tryton_dir).credentials()
+    credentials = TrytonLayout(stack.erp_home).credentials()
     client = TrytonErpClient(
         TrytonSettings(
             url=stack.url("erp"),
@@ -163,7 +163,7 @@ async def test_an_unknown_product_rejects_the_order_and_leaves_no_sale(
     await orders.start(order)
     result = await asyncio.wait_for(orders.result(order.order_id), 60)
     # Tryton's search by that code finds nothing (Tryton has no error of its own for an unknown
-    # code, see connectors/tryton.py): the stock check fails for good before any write.
+    # code, see connectors/tryton/records.py): the stock check fails for good before any write.
     assert result.status is OrderStatus.REJECTED
     assert result.reason == (
         "check_stock failed: Tryton has no product with code SKU-999 "

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from connectors.sync_store import SyncStore
 from connectors.tryton import TrytonErpClient
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
 from domain.orders.models import OrderStatus
 from services.tryton.setup import TrytonLayout
+from store.sync import SyncStore
 from tests import samples
 from tests.connectors.tryton_fixtures import SKIP_REASON, TRYTON_MISSING, tryton_template
 from tests.integration.conftest import free_ports
@@ -47,7 +47,7 @@ def stack(
         tmp_path_factory.mktemp("tryton-sync"),
         free_ports(),
         erp_backend="tryton",
-        tryton_template=tryton_template.root,
+        erp_template=tryton_template.root,
     )
     with stack:
         yield stack
@@ -144,7 +144,7 @@ async def test_the_sync_mirrors_trytons_sales_and_parties_and_picks_up_later_cha
     companies = {c["customer_id"]: c["name"] for c in from_the_erp(stack, "companies")}
     assert sorted(companies) == sorted(set(parties) - {"C-104"})  # Alan Turing's names none
     assert companies["C-103"] == "Blocked Trading"
-    store = SyncStore(stack.data_dir / "sync.db")
+    store = SyncStore(stack.data_dir / "continuum.db")
     assert store.quarantine_size() == 0
 
     # Nothing changed in Tryton: a second run writes nothing new to the CRM.

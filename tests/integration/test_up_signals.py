@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the dev extra
 
 from continuum.supervisor import port_in_use, wait_until
 from tests.integration.conftest import free_ports
@@ -14,7 +14,8 @@ from tests.integration.test_up import read_until, up
 
 
 def _children(pid: int) -> list[psutil.Process]:
-    return psutil.Process(pid).children(recursive=True)
+    found: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+    return found
 
 
 def _all_gone(procs: list[psutil.Process]) -> bool:

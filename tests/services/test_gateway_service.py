@@ -31,13 +31,15 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
         # Nothing listens there: Temporal is down.
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "GATEWAY_SESSION_SECRET": "session-secret-for-the-test",
+        # The store (continuum.db) in the test's directory, never the checkout's .data.
+        "CONTINUUM_DATA_DIR": str(work),
     }
-    argv = python_module("services.gateway", "--port", str(port), "--db", str(work / "gateway.db"))
+    argv = python_module("services.gateway", "--port", str(port))
     proc = ManagedProcess("gateway", argv, log_path=work / "gateway.log", env=env).start()
     url = f"http://127.0.0.1:{port}"
     try:
         proc.wait_ready(lambda: http_ok(f"{url}/healthz"), timeout=30)
-        yield url, work / "gateway.db"
+        yield url, work / "continuum.db"
     finally:
         proc.stop()
 
@@ -64,7 +66,7 @@ def test_without_temporal_an_event_is_503_and_not_recorded(gateway: tuple[str, P
     assert answer.json()["error"]["code"] == "TemporalUnavailable"
     assert answer.headers["Retry-After"]
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM receipts").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM webhook_receipts").fetchone()[0] == 0
     # A retry is processed again (503 again), not refused as a duplicate.
     again = signed_post(url, "carrier", body, SECRETS["WEBHOOK_SECRET_CARRIER"])
     assert again.json()["error"]["code"] == "TemporalUnavailable"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from continuum.defaults import WEBHOOKS
 from services.gateway.events import EventMap, Route, load_secrets
 from services.gateway.receipts import ClaimState, Receipts
 from services.gateway.signatures import SignatureError, sign, verify
@@ -62,7 +63,7 @@ def test_a_rotating_secret_may_sign_twice() -> None:
 
 
 def test_the_shipped_mapping_loads_and_names_a_secret_per_source() -> None:
-    events = EventMap.load(Path("config/webhooks.toml"))
+    events = EventMap.load(WEBHOOKS)
     assert set(events.sources) == {"carrier", "shop", "payments"}
     assert events.sources["shop"]["order-cancelled"].action == "update"
     with pytest.raises(ValueError, match="WEBHOOK_SECRET_SHOP"):

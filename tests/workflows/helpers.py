@@ -16,7 +16,7 @@ from workflows.orders.order_to_cash import OrderToCash
 async def start(
     client: Client, task_queue: str, order: Order, **input_changes: object
 ) -> WorkflowHandle[OrderToCash, OrderResult]:
-    # The approval policy as configured (config/approvals.toml): thresholds, roles, people.
+    # The approval policy as shipped (continuum/defaults/approvals.toml): thresholds, roles, people.
     policy = load_approval_policy()
     payload = OrderToCashInput(order=order, policy=policy).model_copy(update=input_changes)
     return await client.start_workflow(

@@ -13,7 +13,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -21,6 +22,7 @@ from activities.notifications import NotificationActivities
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient, ApprovalError
 from continuum.supervisor import free_port
+from domain.approvals.contract import approval_workflow_id
 from domain.approvals.models import (
     ApprovalClaim,
     ApprovalDecision,
@@ -33,7 +35,6 @@ from domain.approvals.models import (
     AuditAction,
     Person,
     Verdict,
-    approval_workflow_id,
 )
 from domain.business_calendar import BusinessCalendar
 from tests.workflows.conftest import Harness
@@ -301,6 +302,50 @@ async def test_an_undeliverable_notice_does_not_decide_the_approval(harness: Har
         workflows=[Approval],
         activities=notices.all(),  # type: ignore[arg-type]
     ):
-        outcome = await (await start(harness, req)).result()
+        handle = await start(harness, req)
+        outcome = await handle.result()
+        history = await handle.fetch_history()
     assert outcome.status is ApprovalStatus.EXPIRED and outcome.verdict is Verdict.APPROVED
     assert [e.action for e in outcome.audit][-1] is AuditAction.EXPIRED
+    # The notices were really attempted, and none of them completed: nobody was reached.
+    attempted = {
+        e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "notify_approvers"
+    }
+    completed = {
+        e.activity_task_completed_event_attributes.scheduled_event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+    }
+    assert len(attempted) >= 2  # the reminder and the expiry notice, at least
+    assert not attempted & completed
+
+
+def _no_working_day(today: date) -> BusinessCalendar:
+    """Sundays only, and every Sunday for two years a holiday."""
+    first = today - timedelta(days=today.isoweekday() % 7 + 7)
+    return BusinessCalendar(weekdays=[7], holidays=[first + timedelta(weeks=n) for n in range(110)])
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"final_deadline": timedelta(hours=-4)}, "final deadline must be positive"),
+        ({"calendar": _no_working_day}, "no working day within a year"),
+    ],
+)
+async def test_a_request_the_calendar_cannot_schedule_fails_instead_of_retrying(
+    harness: Harness, changes: dict[str, object], why: str
+) -> None:
+    # Raised in @workflow.init, this used to fail the workflow task again and again, forever.
+    if callable(calendar := changes.get("calendar")):  # from the test server's own clock
+        changes = {"calendar": calendar((await harness.env.get_current_time()).date())}
+    async with harness.worker():
+        handle = await start(harness, request(**changes))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), timeout=30)
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidApprovalRequest"
+    assert why in cause.message

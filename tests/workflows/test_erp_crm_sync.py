@@ -7,6 +7,7 @@ after a fix and a redrive; reconciliation reports drift and the next run repairs
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,11 +17,10 @@ from typing import TypeVar
 
 import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.sync import SyncActivities
-from connectors.sync_store import SyncStore
 from domain.crm import CrmRecord, CrmUpsert
 from domain.erp import (
     CustomerChange,
@@ -30,6 +30,7 @@ from domain.erp import (
     SalesOrderStatus,
 )
 from domain.errors import InvalidRequestError, TransientError
+from domain.sync import contract as sync_contract
 from domain.sync.mapping import DEFAULT_MAPPING
 from domain.sync.models import (
     DriftReport,
@@ -41,6 +42,7 @@ from domain.sync.models import (
     SyncInput,
     SyncResult,
 )
+from store.sync import SyncStore
 from tests.fakes import InMemoryCrm, InMemoryErp
 from workers.registry import build_worker
 from workflows.sync.erp_crm_sync import ErpCrmSync
@@ -329,10 +331,28 @@ async def test_reconciliation_reports_drift_and_the_next_run_repairs_it(
     assert after.crm_in_window == 300
 
 
+class HeldErp(FeedErp):
+    """Holds the read of the `at`-th page until released: the sync is then running mid-way."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def order_changes(
+        self, updated_since: datetime | None, cursor: str | None, limit: int
+    ) -> OrderChangePage:
+        if self.reads + 1 == self.at:
+            self.reached.set()
+            await self.release.wait()
+        return await super().order_changes(updated_since, cursor, limit)
+
+
 async def test_progress_is_queryable_while_the_sync_runs(
     ts_env: WorkflowEnvironment, store: SyncStore
 ) -> None:
-    erp, crm = FeedErp(), InMemoryCrm()
+    erp, crm = HeldErp(at=3), InMemoryCrm()
     erp.add_orders(50)
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     async with build_worker(ts_env.client, queue, erp, crm, sync_store=store):
@@ -342,11 +362,35 @@ async def test_progress_is_queryable_while_the_sync_runs(
             id=f"sync-{uuid.uuid4().hex[:8]}",
             task_queue=queue,
         )
+        await asyncio.wait_for(erp.reached.wait(), timeout=30)
+        # Two pages done, the third held: the sync is running and says how far it got.
+        midway = await handle.query(ErpCrmSync.progress)
+        shown = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        running = (await handle.describe()).status
+        erp.release.set()
         await handle.result()
         progress = await handle.query(ErpCrmSync.progress)
         # What the Web UI shows as the workflow's current details.
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert running is WorkflowExecutionStatus.RUNNING
+    assert (midway.state, midway.page, midway.totals.records) == ("syncing", 2, 20)
+    assert "**syncing** · page 2" in shown.current_details
     assert progress.state == "done" and progress.totals.records == 50
     assert progress.totals.feeds["orders"].pages == 5
     assert "**done** · page 5" in metadata.current_details
     assert "| orders | 5 | 50 | 50 | 0 |" in metadata.current_details
+
+
+async def test_an_input_that_does_not_decode_fails_the_sync_instead_of_retrying(
+    ts_env: WorkflowEnvironment, store: SyncStore
+) -> None:
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    async with build_worker(ts_env.client, queue, FeedErp(), InMemoryCrm(), sync_store=store):
+        handle = await ts_env.client.start_workflow(
+            sync_contract.WORKFLOW_NAME,
+            {"feeds": ["invoices"], "page_size": "many"},
+            id=f"sync-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+        )
+        with pytest.raises(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=30)

@@ -14,16 +14,12 @@ from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.approvals.models import WORKFLOW_NAME as APPROVAL
-    from domain.approvals.models import (
-        ApprovalOutcome,
-        ApprovalRequest,
-        Verdict,
-        approval_workflow_id,
-    )
+    from domain.approvals.contract import approval_workflow_id
+    from domain.approvals.models import ApprovalOutcome, ApprovalRequest, Verdict
     from domain.approvals.policy import order_approval_plan
     from domain.credit import CreditStatus
     from domain.orders.contract import OrderToCashInput, workflow_id
+    from workflows.approval import Approval
     from workflows.orders.legacy_gate import ApprovalGate
 
 PATCH = "approval-workflow"
@@ -63,10 +59,9 @@ class OrderApproval:
         self, input: OrderToCashInput, credit: CreditStatus, stop: asyncio.Event
     ) -> Decision | None:
         handle = await workflow.start_child_workflow(
-            APPROVAL,
+            Approval.run,
             self.request(input, credit),
             id=approval_workflow_id(workflow_id(self.order_id)),
-            result_type=ApprovalOutcome,
             # Whatever ends the order, its approval leaves the inbox.
             parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             static_summary=f"Approval of order {self.order_id}",
@@ -113,7 +108,7 @@ class OrderApproval:
         )
 
 
-async def _cancel(handle: workflow.ChildWorkflowHandle[object, ApprovalOutcome]) -> None:
+async def _cancel(handle: workflow.ChildWorkflowHandle[Approval, ApprovalOutcome]) -> None:
     handle.cancel()
     with contextlib.suppress(ChildWorkflowError, asyncio.CancelledError):
         await handle

@@ -3,6 +3,8 @@
 Every write that succeeds registers its undo; a step that fails for good, a rejection after
 writes, or a cancellation undoes them in reverse order (saga). A write in flight when a
 cancellation arrives is allowed to finish, so that what it did is known and can be undone.
+What people and systems tell the order arrives through `OrderMessages`; the gate of orders
+started before the Approval process, through `LegacyGateHandlers`.
 """
 
 from __future__ import annotations
@@ -17,19 +19,17 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.approvals.legacy_gate import GateDecision, GateState
-    from domain.approvals.models import Verdict
+    from activities.orders.crm import CrmActivities
+    from activities.orders.erp import ErpActivities
     from domain.approvals.policy import requires_approval
     from domain.credit import CreditStatus
     from domain.crm import DealStage
-    from domain.erp import Invoice, Payment, Reservation, SalesOrder, Shipment, StockStatus
     from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput
-    from domain.orders.lifecycle import CancelRequest, DeliveryNotice, EventNotice, cancel_problem
+    from domain.orders.lifecycle import CancelRequest, DeliveryNotice
     from domain.orders.models import OrderResult, OrderStatus
     from domain.orders.rules import describe, validate_order
     from domain.orders.steps import (
         CreditCheck,
-        DealOutcome,
         DealStageChange,
         DealUpdate,
         DeliveryConfirmation,
@@ -37,17 +37,21 @@ with workflow.unsafe.imports_passed_through():
         PaymentRequest,
         SalesOrderRequest,
         ShipmentRequest,
-        StepName,
         StockCheck,
         StockReservation,
         Undo,
     )
+    from workflows.failures import reason
     from workflows.orders.approval_step import OrderApproval
+    from workflows.orders.legacy_gate import LegacyGateHandlers
+    from workflows.orders.messages import OrderMessages
     from workflows.orders.tracking import OrderTracker
     from workflows.policies import READ, WRITE, ActivityOptions
-    from workflows.saga import Saga, failed
+    from workflows.saga import Saga, Undoing, failed
+    from workflows.steps import Step, step_name
 
-T = TypeVar("T", bound=BaseModel)
+A = TypeVar("A", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
 class _Stop(Exception):
@@ -60,13 +64,13 @@ class _Stop(Exception):
 
 
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
-class OrderToCash:
+class OrderToCash(OrderMessages, LegacyGateHandlers):
     @workflow.init
     def __init__(self, input: OrderToCashInput) -> None:
         self._order = input.order
         self._track = OrderTracker(input.order)
         self._saga = Saga(input.order.order_id)
-        self._approval = OrderApproval(input.order.order_id)
+        self._approval: OrderApproval = OrderApproval(input.order.order_id)
         self._delivery: DeliveryNotice | None = None
         self._cancel: CancelRequest | None = None
         self._stop = asyncio.Event()
@@ -94,16 +98,15 @@ class OrderToCash:
 
     async def _fulfil(self, input: OrderToCashInput) -> None:
         order, oid, result = input.order, input.order.order_id, self._track.result
+        erp, crm = ErpActivities, CrmActivities
         self._track.set_status(OrderStatus.CHECKING)
         credit, stock = await asyncio.gather(
-            self._read(
-                StepName.CHECK_CREDIT,
+            self._call(
+                erp.check_credit,
                 CreditCheck(order_id=oid, customer_id=order.customer.customer_id),
-                CreditStatus,
+                READ,
             ),
-            self._read(
-                StepName.CHECK_STOCK, StockCheck(order_id=oid, lines=order.lines), StockStatus
-            ),
+            self._call(erp.check_stock, StockCheck(order_id=oid, lines=order.lines), READ),
         )
         if credit.blocked:
             raise _Stop(OrderStatus.REJECTED, f"customer {credit.customer_id} is blocked")
@@ -116,32 +119,32 @@ class OrderToCash:
         self._checkpoint()
         await self._approve(input, credit)
 
-        def undo(label: str, step: StepName, record_id: str) -> tuple[str, StepName, BaseModel]:
-            return label, step, Undo(order_id=oid, record_id=record_id)
+        def undo(label: str, step: Step[Undo, BaseModel]) -> Callable[[str], Undoing]:
+            return lambda record_id: (label, step, Undo(order_id=oid, record_id=record_id))
 
+        release = undo("release stock", erp.release_stock)
         await self._write(
-            StepName.RESERVE_STOCK,
+            erp.reserve_stock,
             StockReservation(order_id=oid, lines=order.lines),
-            Reservation,
-            lambda r: undo("release stock", StepName.RELEASE_STOCK, r.reservation_id),
+            lambda r: release(r.reservation_id),
         )
+        cancel_so = undo("cancel sales order", erp.cancel_sales_order)
         sales_order = await self._write(
-            StepName.CREATE_SALES_ORDER,
+            erp.create_sales_order,
             SalesOrderRequest(order=order),
-            SalesOrder,
-            lambda r: undo("cancel sales order", StepName.CANCEL_SALES_ORDER, r.sales_order_id),
+            lambda r: cancel_so(r.sales_order_id),
         )
         so_id = result.sales_order_id = sales_order.sales_order_id
         lost = DealStageChange(order_id=oid, stage=DealStage.CLOSED_LOST)
         deal = await self._write(
-            StepName.UPSERT_DEAL,
+            crm.upsert_deal,
             DealUpdate(order=order, stage=DealStage.CONTRACT_SENT),
-            DealOutcome,
-            lambda _: ("mark deal lost", StepName.SET_DEAL_STAGE, lost),
+            lambda _: ("mark deal lost", crm.set_deal_stage, lost),
         )
         result.deal_id = deal.deal_id
+        refund = undo("refund payment", erp.refund_payment)
         payment = await self._write(
-            StepName.CAPTURE_PAYMENT,
+            erp.capture_payment,
             PaymentRequest(
                 order_id=oid,
                 amount=order.total,
@@ -149,20 +152,19 @@ class OrderToCash:
                 method=order.payment_method,
                 reference=order.payment_reference,
             ),
-            Payment,
-            lambda r: undo("refund payment", StepName.REFUND_PAYMENT, r.payment_id),
+            lambda r: refund(r.payment_id),
         )
         result.payment_id = payment.payment_id
+        cancel_shipment = undo("cancel shipment", erp.cancel_shipment)
         shipment = await self._write(
-            StepName.CREATE_SHIPMENT,
+            erp.create_shipment,
             ShipmentRequest(
                 order_id=oid,
                 sales_order_id=so_id,
                 address=order.shipping_address,
                 lines=order.lines,
             ),
-            Shipment,
-            lambda r: undo("cancel shipment", StepName.CANCEL_SHIPMENT, r.shipment_id),
+            lambda r: cancel_shipment(r.shipment_id),
         )
         result.shipment_id = shipment.shipment_id
         notice = await self._await_delivery(input.delivery_deadline, shipment.tracking_number)
@@ -170,18 +172,18 @@ class OrderToCash:
         confirmation = DeliveryConfirmation(
             order_id=oid, shipment_id=shipment.shipment_id, delivered_at=delivered_at
         )
-        await self._write(StepName.CONFIRM_DELIVERY, confirmation, Shipment)
+        await self._write(erp.confirm_delivery, confirmation)
 
         self._track.set_status(OrderStatus.INVOICING)
+        credit_invoice = undo("credit invoice", erp.credit_invoice)
         invoice = await self._write(
-            StepName.CREATE_INVOICE,
+            erp.create_invoice,
             InvoiceRequest(order_id=oid, sales_order_id=so_id),
-            Invoice,
-            lambda r: undo("credit invoice", StepName.CREDIT_INVOICE, r.invoice_id),
+            lambda r: credit_invoice(r.invoice_id),
         )
         result.invoice_id = invoice.invoice_id
         won = DealUpdate(order=order, stage=DealStage.CLOSED_WON, close_date=workflow.now())
-        await self._write(StepName.UPSERT_DEAL, won, DealOutcome)
+        await self._write(crm.upsert_deal, won)
 
     async def _approve(self, input: OrderToCashInput, credit: CreditStatus) -> None:
         need = requires_approval(input.order.total, credit, input.policy)
@@ -214,31 +216,21 @@ class OrderToCash:
         self._track.record("delivered", f"by {self._delivery.carrier}")
         return self._delivery
 
-    async def _read(self, step: StepName, arg: BaseModel, result_type: type[T]) -> T:
-        return await self._call(step, arg, result_type, READ)
-
     async def _write(
-        self,
-        step: StepName,
-        arg: BaseModel,
-        result_type: type[T],
-        undo: Callable[[T], tuple[str, StepName, BaseModel]] | None = None,
-    ) -> T:
+        self, step: Step[A, R], arg: A, undo: Callable[[R], Undoing] | None = None
+    ) -> R:
         """A write, its undo registered before anything else can stop the process."""
         self._checkpoint()
-        result = await self._call(step, arg, result_type, WRITE)
+        result = await self._call(step, arg, WRITE)
         if undo is not None:
             self._saga.add(*undo(result))
-        self._track.record(step.value)
+        self._track.record(step_name(step))
         self._checkpoint()
         return result
 
-    async def _call(
-        self, step: StepName, arg: BaseModel, result_type: type[T], options: ActivityOptions
-    ) -> T:
-        summary = f"{step.value} {self._order.order_id}"
-        handle: workflow.ActivityHandle[T] = workflow.start_activity(
-            step.value, arg, result_type=result_type, summary=summary, **options
+    async def _call(self, step: Step[A, R], arg: A, options: ActivityOptions) -> R:
+        handle = workflow.start_activity_method(
+            step, arg, summary=f"{step_name(step)} {self._order.order_id}", **options
         )
         try:
             try:
@@ -249,93 +241,18 @@ class OrderToCash:
                 )
                 return await handle
         except ActivityError as err:
-            cause = err.cause
-            detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             status = OrderStatus.COMPENSATED if self._saga else OrderStatus.REJECTED
-            raise _Stop(status, f"{step.value} failed: {detail}") from err
+            raise _Stop(status, f"{step_name(step)} failed: {reason(err)}") from err
 
-    async def _unwind(self, status: OrderStatus, reason: str) -> OrderResult:
+    async def _unwind(self, status: OrderStatus, why: str) -> OrderResult:
         if self._saga:
-            self._track.set_status(OrderStatus.COMPENSATING, reason)
+            self._track.set_status(OrderStatus.COMPENSATING, why)
         undone = await self._saga.unwind()
         self._track.result.compensated = undone
         if broken := failed(undone):
-            status, reason = (
-                OrderStatus.NEEDS_ATTENTION,
-                f"{reason}; could not undo: {', '.join(broken)}",
-            )
-        self._track.set_status(status, reason)
+            status, why = OrderStatus.NEEDS_ATTENTION, f"{why}; could not undo: {', '.join(broken)}"
+        self._track.set_status(status, why)
         return self._track.result
-
-    # --- messages from people and other services -------------------------------------------
-
-    @workflow.query
-    def status(self) -> OrderResult:
-        return self._track.result
-
-    # The single-level gate of orders started before the Approval process (see order_approval).
-    @workflow.query
-    def approval(self) -> GateState | None:
-        return self._approval.gate.state
-
-    @workflow.update
-    def approve(self, decision: GateDecision) -> GateState:
-        return self._approval.gate.decide(decision, Verdict.APPROVED)
-
-    @workflow.update
-    def reject(self, decision: GateDecision) -> GateState:
-        return self._approval.gate.decide(decision, Verdict.REJECTED)
-
-    @approve.validator
-    def _check_approve(self, decision: GateDecision) -> None:
-        self._check_decision(decision)
-
-    @reject.validator
-    def _check_reject(self, decision: GateDecision) -> None:
-        self._check_decision(decision)
-
-    def _check_decision(self, decision: GateDecision) -> None:
-        if self._approval.in_child:
-            oid = self._order.order_id
-            raise ValueError(f"order {oid} is decided in workflow approval-order-{oid} (decide)")
-        if problem := self._approval.gate.problem(decision):
-            raise ValueError(problem)
-        if self._cancel is not None:
-            raise ValueError(f"order {self._order.order_id} is being cancelled")
-
-    @workflow.update
-    def cancel(self, request: CancelRequest) -> OrderResult:
-        self._request_stop(request)
-        return self._track.result
-
-    @cancel.validator
-    def _check_cancel(self, request: CancelRequest) -> None:
-        status, delivered = self._track.result.status, self._delivery is not None
-        if problem := cancel_problem(
-            request, self._order.order_id, status, delivered, self._cancel
-        ):
-            raise ValueError(problem)
-
-    @workflow.signal
-    def delivered(self, notice: DeliveryNotice) -> None:
-        if notice.order_id != self._order.order_id:
-            workflow.logger.warning("ignored a delivery notice for order %s", notice.order_id)
-        elif self._delivery is None:
-            self._delivery = notice
-
-    @workflow.signal
-    def received(self, event: EventNotice) -> None:
-        """News from another system (a webhook): kept in the tracking, once per event id."""
-        detail = f"{event.source} event {event.event_id}"
-        if event.order_id == self._order.order_id and all(
-            step.detail != detail for step in self._track.result.steps
-        ):
-            self._track.record(event.type, detail)
-
-    def _request_stop(self, request: CancelRequest) -> None:
-        if self._cancel is None:
-            self._cancel = request
-            self._stop.set()
 
     def _checkpoint(self) -> None:
         if self._cancel is not None:

@@ -8,8 +8,8 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from continuum import search_attributes as sa
     from domain.orders.models import Order, OrderResult, OrderStatus, StepRecord
+    from workflows import search_attributes as sa
     from workflows.orders.metrics import order_ended
 
 

@@ -10,34 +10,34 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.sync import SyncActivities
+    from domain.sync.contract import WORKFLOW_NAME, Message, reconcile_child_id
     from domain.sync.models import (
-        RECONCILE_WORKFLOW,
-        WORKFLOW_NAME,
         DriftReport,
         PageRequest,
-        PageResult,
         ReconcileInput,
         RepairRequest,
-        RepairResult,
         ResetRequest,
-        ResetResult,
         SyncInput,
         SyncProgress,
         SyncResult,
     )
     from workflows.policies import SYNC_PAGE
+    from workflows.sync.reconcile import ErpCrmReconcile
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+# An input that does not decode fails the workflow instead of retrying its task forever.
+@workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
 class ErpCrmSync:
     @workflow.init
     def __init__(self, input: SyncInput) -> None:
         self._progress = SyncProgress(totals=input.totals.model_copy(deep=True))
 
-    @workflow.query(name="progress")
+    @workflow.query(name=Message.PROGRESS)
     def progress(self) -> SyncProgress:
         return self._progress
 
@@ -48,16 +48,14 @@ class ErpCrmSync:
         sync_id = workflow.info().first_execution_run_id
         if totals.runs == 1:
             if input.full_resync:
-                await workflow.execute_activity(
-                    "sync_reset_watermarks",
+                await workflow.execute_activity_method(
+                    SyncActivities.sync_reset_watermarks,
                     ResetRequest(feeds=input.feeds),
-                    result_type=ResetResult,
                     **SYNC_PAGE,
                 )
-            await workflow.execute_activity(
-                "sync_repair_drift",
+            await workflow.execute_activity_method(
+                SyncActivities.sync_repair_drift,
                 RepairRequest(mapping=input.mapping),
-                result_type=RepairResult,
                 **SYNC_PAGE,
             )
         self._progress.state = "syncing"
@@ -75,8 +73,8 @@ class ErpCrmSync:
                             update={"feed_index": index, "totals": totals, "full_resync": False}
                         )
                     )
-                page: PageResult = await workflow.execute_activity(
-                    "sync_page",
+                page = await workflow.execute_activity_method(
+                    SyncActivities.sync_page,
                     PageRequest(
                         feed=feed,
                         page_size=input.page_size,
@@ -84,7 +82,6 @@ class ErpCrmSync:
                         sync_id=sync_id,
                         page=totals.pages + 1,
                     ),
-                    result_type=PageResult,
                     **SYNC_PAGE,
                 )
                 pages += 1
@@ -104,8 +101,8 @@ class ErpCrmSync:
         self._progress.state = "reconciling"
         workflow.set_current_details(self._details())
         now = workflow.now()
-        report: DriftReport = await workflow.execute_child_workflow(
-            RECONCILE_WORKFLOW,
+        return await workflow.execute_child_workflow(
+            ErpCrmReconcile.run,
             ReconcileInput(
                 feeds=input.feeds,
                 since=now - timedelta(hours=input.reconcile_hours),
@@ -113,10 +110,8 @@ class ErpCrmSync:
                 page_size=input.page_size,
                 mapping=input.mapping,
             ),
-            id=f"{workflow.info().workflow_id}-reconcile-{workflow.uuid4().hex[:8]}",
-            result_type=DriftReport,
+            id=reconcile_child_id(workflow.info().workflow_id, workflow.uuid4().hex[:8]),
         )
-        return report
 
     def _details(self) -> str:
         p = self._progress

@@ -1,6 +1,6 @@
 """Reconciliation: compare the ERP and the CRM over a window of updated_at, page by page.
 
-Each page (`activities.sync.reconcile_page`) maps the ERP's records, reads the CRM objects
+Each page (`SyncActivities.sync_reconcile_page`) maps the ERP's records, reads the CRM objects
 they should be, compares a checksum of the mapped properties, and files what is missing or
 different as drift in the sync store; the next sync run repairs it (`sync_repair_drift`).
 The report adds counts of the CRM objects in the window, so objects only the CRM has show too.
@@ -8,17 +8,17 @@ The report adds counts of the CRM objects in the window, so objects only the CRM
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.sync import SyncActivities
+    from domain.sync.contract import RECONCILE_WORKFLOW
     from domain.sync.models import (
-        RECONCILE_WORKFLOW,
         CountRequest,
-        CountResult,
         DriftReport,
         ReconcileInput,
         ReconcilePageRequest,
-        ReconcilePageResult,
         TargetDrift,
     )
     from workflows.policies import SYNC_PAGE
@@ -26,7 +26,8 @@ with workflow.unsafe.imports_passed_through():
 MAX_PAGES_PER_RUN = 500
 
 
-@workflow.defn(name=RECONCILE_WORKFLOW)
+# An input that does not decode fails the workflow instead of retrying its task forever.
+@workflow.defn(name=RECONCILE_WORKFLOW, failure_exception_types=[ValidationError])
 class ErpCrmReconcile:
     @workflow.run
     async def run(self, input: ReconcileInput) -> DriftReport:
@@ -41,8 +42,8 @@ class ErpCrmReconcile:
                             update={"feed_index": index, "cursor": cursor, "report": report}
                         )
                     )
-                page: ReconcilePageResult = await workflow.execute_activity(
-                    "sync_reconcile_page",
+                page = await workflow.execute_activity_method(
+                    SyncActivities.sync_reconcile_page,
                     ReconcilePageRequest(
                         feed=feed,
                         since=input.since,
@@ -51,7 +52,6 @@ class ErpCrmReconcile:
                         page_size=input.page_size,
                         mapping=input.mapping,
                     ),
-                    result_type=ReconcilePageResult,
                     **SYNC_PAGE,
                 )
                 pages += 1
@@ -60,10 +60,9 @@ class ErpCrmReconcile:
                 if page.done:
                     break
                 cursor = page.next_cursor
-        counts: CountResult = await workflow.execute_activity(
-            "sync_reconcile_counts",
+        counts = await workflow.execute_activity_method(
+            SyncActivities.sync_reconcile_counts,
             CountRequest(targets=sorted(report.targets), since=input.since, until=input.until),
-            result_type=CountResult,
             **SYNC_PAGE,
         )
         for target, count in counts.counts.items():

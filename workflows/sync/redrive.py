@@ -6,18 +6,21 @@ A workflow rather than a bare activity call, so that the CLI's request is retrie
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.sync.models import REDRIVE_WORKFLOW, RedriveRequest, RedriveResult
+    from activities.sync import SyncActivities
+    from domain.sync.contract import REDRIVE_WORKFLOW
+    from domain.sync.models import RedriveRequest, RedriveResult
     from workflows.policies import SYNC_PAGE
 
 
-@workflow.defn(name=REDRIVE_WORKFLOW)
+# An input that does not decode fails the workflow instead of retrying its task forever.
+@workflow.defn(name=REDRIVE_WORKFLOW, failure_exception_types=[ValidationError])
 class SyncQuarantineRedrive:
     @workflow.run
     async def run(self, input: RedriveRequest) -> RedriveResult:
-        result: RedriveResult = await workflow.execute_activity(
-            "sync_redrive", input, result_type=RedriveResult, **SYNC_PAGE
+        return await workflow.execute_activity_method(
+            SyncActivities.sync_redrive, input, **SYNC_PAGE
         )
-        return result

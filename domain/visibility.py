@@ -1,0 +1,24 @@
+"""Search attributes by name and kind: what the Web UI, the CLI and the inbox filter by.
+
+Pure names (no Temporal import): each process's contract lists its own; the workflows and the
+kernel build typed keys from these, so a name is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """Temporal's indexed value types, spelled as `temporal server start-dev` takes them."""
+
+    KEYWORD = "Keyword"
+    DOUBLE = "Double"
+    DATETIME = "Datetime"
+
+
+@dataclass(frozen=True)
+class SearchAttribute:
+    name: str
+    kind: Kind

@@ -1,0 +1,66 @@
+"""The processes' contracts hold: activities are registered under their methods' names (so a
+typed reference in a workflow names the same activity a history recorded), and each workflow
+declares exactly the messages its contract in `domain` names for its clients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio import activity, workflow
+
+from activities.reports import ReportActivities, ReportConfig
+from domain import reports
+from domain.approvals import contract as approvals
+from domain.orders import contract as orders
+from domain.sync import contract as sync
+from tests.fakes import InMemoryCrm, InMemoryErp
+from workers.registry import WORKFLOWS, activities
+from workflows.approval import Approval
+from workflows.orders.order_to_cash import OrderToCash
+from workflows.sync.erp_crm_sync import ErpCrmSync
+
+
+def _messages(cls: type) -> set[str]:
+    defn = workflow._Definition.must_from_class(cls)
+    return {name for name in (*defn.queries, *defn.signals, *defn.updates) if name is not None}
+
+
+def _names(holder: type) -> set[str]:
+    return {v for k, v in vars(holder).items() if not k.startswith("_") and isinstance(v, str)}
+
+
+def test_every_activity_is_registered_under_its_method_name(tmp_path: Path) -> None:
+    config = ReportConfig(reports_dir=tmp_path, store_url=f"sqlite:///{tmp_path / 'continuum.db'}")
+    found = [
+        *activities(InMemoryErp(), InMemoryCrm()),
+        *ReportActivities(InMemoryErp(), InMemoryCrm(), None, config).all(),
+    ]
+    names = {activity._Definition.must_from_callable(fn).name: fn.__name__ for fn in found}
+    assert names == {name: name for name in names}
+    assert len(names) == len(found) > 20
+
+
+@pytest.mark.parametrize(
+    ("cls", "declared"),
+    [
+        (OrderToCash, orders.Message),
+        (Approval, approvals.Message),
+        (ErpCrmSync, sync.Message),
+    ],
+)
+def test_each_workflow_handles_exactly_its_contracts_messages(cls: type, declared: type) -> None:
+    assert _messages(cls) == _names(declared)
+
+
+def test_workflow_types_are_the_contracts_names() -> None:
+    registered = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
+    expected = {
+        orders.WORKFLOW_NAME,
+        approvals.WORKFLOW_NAME,
+        sync.WORKFLOW_NAME,
+        sync.RECONCILE_WORKFLOW,
+        sync.REDRIVE_WORKFLOW,
+        reports.WORKFLOW_NAME,
+    }
+    assert registered == expected

@@ -1,0 +1,35 @@
+"""Typed search-attribute keys for the workflows, built from the processes' contracts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    from domain.approvals import contract as approvals
+    from domain.orders import contract as orders
+    from domain.visibility import Kind, SearchAttribute
+
+
+def _key(attr: SearchAttribute, kind: Kind) -> str:
+    if attr.kind is not kind:
+        raise TypeError(f"{attr.name} is a {attr.kind} in its contract, not a {kind}")
+    return attr.name
+
+
+def _keyword(attr: SearchAttribute) -> SearchAttributeKey[str]:
+    return SearchAttributeKey.for_keyword(_key(attr, Kind.KEYWORD))
+
+
+ORDER_ID = _keyword(orders.ORDER_ID)
+CUSTOMER_ID = _keyword(orders.CUSTOMER_ID)
+ORDER_STATUS = _keyword(orders.ORDER_STATUS)
+ORDER_TOTAL = SearchAttributeKey.for_float(_key(orders.ORDER_TOTAL, Kind.DOUBLE))
+APPROVAL_ROLE = _keyword(approvals.APPROVAL_ROLE)
+APPROVAL_ASSIGNEE = _keyword(approvals.APPROVAL_ASSIGNEE)
+APPROVAL_STATUS = _keyword(approvals.APPROVAL_STATUS)
+APPROVAL_DEADLINE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetime(
+    _key(approvals.APPROVAL_DEADLINE, Kind.DATETIME)
+)

@@ -40,30 +40,23 @@ def request_problem(request: ApprovalRequest) -> str | None:
 
 
 def new_state(request: ApprovalRequest, now: datetime) -> ApprovalState:
-    levels = [
+    """The state of a new request, its first level open; ValueError when the calendar cannot
+    schedule it (a negative duration, no working day)."""
+    final = add_business_time(request.calendar, now, request.final_deadline)
+    state = unscheduled_state(request, final)
+    state.levels = [
         LevelState(index=i, role=level.role, roles=[level.role])
         for i, level in enumerate(request.levels)
     ]
-    state = ApprovalState(
-        subject_id=request.subject_id,
-        kind=request.kind,
-        requester=request.requester,
-        summary=request.summary,
-        amount=request.amount,
-        currency=request.currency,
-        final_deadline=add_business_time(request.calendar, now, request.final_deadline),
-        deadline_outcome=request.deadline_outcome,
-        levels=levels,
-    )
     chain = " → ".join(level.role for level in request.levels)
     _audit(state, now, request.requester, "", AuditAction.REQUESTED, None, chain)
-    if levels:
+    if state.levels:
         start_level(state, request, 0, now)
     return state
 
 
-def unscheduled_state(request: ApprovalRequest, now: datetime) -> ApprovalState:
-    """The state of a request that cannot be scheduled: no level open, nothing to decide."""
+def unscheduled_state(request: ApprovalRequest, final_deadline: datetime) -> ApprovalState:
+    """A request's state before any level opens (all there is of one that cannot be scheduled)."""
     return ApprovalState(
         subject_id=request.subject_id,
         kind=request.kind,
@@ -71,7 +64,7 @@ def unscheduled_state(request: ApprovalRequest, now: datetime) -> ApprovalState:
         summary=request.summary,
         amount=request.amount,
         currency=request.currency,
-        final_deadline=now,
+        final_deadline=final_deadline,
         deadline_outcome=request.deadline_outcome,
         levels=[],
     )

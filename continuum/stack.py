@@ -49,6 +49,13 @@ SECRET_NAMES = (
 INBOX_USERS_FILE = "inbox-users.json"
 
 
+def private_dir(path: Path) -> None:
+    """The stack's data directory, 0700: its databases (the quarantine holds whole records,
+    e-mail addresses included), logs and keys are nobody else's business on a shared host."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
 class StackError(RuntimeError):
     pass
 
@@ -100,7 +107,7 @@ def load_secrets(data_dir: Path) -> dict[str, str]:
     missing = [name for name in SECRET_NAMES if name not in values]
     if missing:
         values.update({name: secrets.token_urlsafe(24) for name in missing})
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         # Created 0600: the tokens are never readable by others, not even for a moment.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -205,7 +212,7 @@ class Stack:
                 f"ERP faults are a feature of the reference ERP, not of {self.erp.label}"
             )
         self.check_ports()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         env = self.client_env()
         try:
             self.setup_erp()

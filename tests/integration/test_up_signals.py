@@ -67,3 +67,16 @@ def test_a_killed_up_takes_its_children_along(tmp_path: Path) -> None:
         for child in children:
             if child.is_running():
                 child.kill()
+
+
+def test_the_data_directory_is_private(tmp_path: Path) -> None:
+    # The quarantine holds whole records (e-mail addresses included); logs and keys live there too.
+    data = tmp_path / "data"
+    ports = free_ports()
+    proc = up(data, ports, "--no-demo")
+    try:
+        read_until(proc, "Stack is up", within=180)
+        assert data.stat().st_mode & 0o777 == 0o700
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=90)

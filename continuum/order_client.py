@@ -149,7 +149,8 @@ class OrderClient:
     async def decide(
         self, order_id: str, approve: bool, approver: str, comment: str = ""
     ) -> ApprovalState | GateState:
-        """Decides the pending level of the order's approval; refusals say why."""
+        """Decides the pending level of the order's approval; refusals say why. Sent again
+        (a retry after a time-out), the same decision is answered with its first outcome."""
         verdict = Verdict.APPROVED if approve else Verdict.REJECTED
         decision = ApprovalDecision(approver=approver, verdict=verdict, comment=comment)
         try:
@@ -162,13 +163,19 @@ class OrderClient:
         if status.status is not OrderStatus.AWAITING_APPROVAL:
             raise OrderError(f"order {order_id} is not waiting for approval ({status.status})")
         gate = GateDecision(order_id=order_id, approver=approver, comment=comment)
-        return await self._update(
-            order_id, Message.APPROVE if approve else Message.REJECT, gate, GateState
-        )
+        name = Message.APPROVE if approve else Message.REJECT
+        return await self._update(order_id, name, gate, GateState, f"{name}:{approver}")
 
-    async def cancel(self, order_id: str, requested_by: str, reason: str = "") -> OrderResult:
+    async def cancel(
+        self, order_id: str, requested_by: str, reason: str = "", update_id: str | None = None
+    ) -> OrderResult:
+        """Cancels the order; sent again by the same person (a retry after a time-out that was
+        applied all the same), it answers with the first cancel's outcome instead of a refusal."""
         request = CancelRequest(order_id=order_id, requested_by=requested_by, reason=reason)
-        return await self._update(order_id, Message.CANCEL, request, OrderResult)
+        derived = f"{Message.CANCEL}:{requested_by}"
+        return await self._update(
+            order_id, Message.CANCEL, request, OrderResult, update_id or derived
+        )
 
     async def deliver(self, order_id: str, carrier: str = "manual") -> None:
         handle = self.handle(order_id)
@@ -223,10 +230,12 @@ class OrderClient:
             )
         return found
 
-    async def _update(self, order_id: str, name: str, arg: object, result_type: type[T]) -> T:
+    async def _update(
+        self, order_id: str, name: str, arg: object, result_type: type[T], update_id: str
+    ) -> T:
         try:
             result: T = await self.handle(order_id).execute_update(
-                name, arg, result_type=result_type
+                name, arg, id=update_id, result_type=result_type
             )
             return result
         except WorkflowUpdateFailedError as err:

@@ -58,14 +58,29 @@ class ApprovalClient:
         except RPCError as err:
             raise self._missing(subject_id, err) from None
 
-    async def decide(self, subject_id: str, decision: ApprovalDecision) -> ApprovalState:
-        return await self._update(subject_id, Message.DECIDE, decision)
+    # Each update carries a stable id (Temporal answers a repeated id with the first outcome):
+    # a retry after a time-out that was applied all the same is that decision, not a new one.
+    # `update_id`: the caller's own (a webhook's event id, an inbox form's); else one derived
+    # from what is asked, so the same request sent again is recognised.
 
-    async def claim(self, subject_id: str, claim: ApprovalClaim) -> ApprovalState:
-        return await self._update(subject_id, Message.CLAIM, claim)
+    async def decide(
+        self, subject_id: str, decision: ApprovalDecision, update_id: str | None = None
+    ) -> ApprovalState:
+        level = "pending" if decision.level is None else decision.level
+        derived = f"{Message.DECIDE}:{level}:{decision.approver}:{decision.verdict.value}"
+        return await self._update(subject_id, Message.DECIDE, decision, update_id or derived)
 
-    async def delegate(self, subject_id: str, delegation: ApprovalDelegation) -> ApprovalState:
-        return await self._update(subject_id, Message.DELEGATE, delegation)
+    async def claim(
+        self, subject_id: str, claim: ApprovalClaim, update_id: str | None = None
+    ) -> ApprovalState:
+        derived = f"{Message.CLAIM}:{claim.approver}"
+        return await self._update(subject_id, Message.CLAIM, claim, update_id or derived)
+
+    async def delegate(
+        self, subject_id: str, delegation: ApprovalDelegation, update_id: str | None = None
+    ) -> ApprovalState:
+        derived = f"{Message.DELEGATE}:{delegation.approver}:{delegation.to}"
+        return await self._update(subject_id, Message.DELEGATE, delegation, update_id or derived)
 
     async def send_decision(self, subject_id: str, decision: ApprovalDecision) -> None:
         """The signal form: no answer; a refusal lands in the audit trail."""
@@ -74,10 +89,12 @@ class ApprovalClient:
         except RPCError as err:
             raise await self._explain(subject_id, err) from None
 
-    async def _update(self, subject_id: str, name: str, arg: BaseModel) -> ApprovalState:
+    async def _update(
+        self, subject_id: str, name: str, arg: BaseModel, update_id: str
+    ) -> ApprovalState:
         try:
             state: ApprovalState = await self.handle(subject_id).execute_update(
-                name, arg, result_type=ApprovalState
+                name, arg, id=update_id, result_type=ApprovalState
             )
             return state
         except WorkflowUpdateFailedError as err:

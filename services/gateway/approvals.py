@@ -115,14 +115,22 @@ class ApprovalDesk:
             await _or_none(orders.submitted(order_id)), await _or_none(orders.status(order_id))
         )
 
-    async def decide(self, approval_id: str, decision: ApprovalDecision) -> ApprovalState:
-        return await _refusing(self.approvals.decide(subject_of(approval_id), decision))
+    async def decide(
+        self, approval_id: str, decision: ApprovalDecision, update_id: str | None = None
+    ) -> ApprovalState:
+        subject = subject_of(approval_id)
+        return await _refusing(self.approvals.decide(subject, decision, update_id))
 
-    async def claim(self, approval_id: str, claim: ApprovalClaim) -> ApprovalState:
-        return await _refusing(self.approvals.claim(subject_of(approval_id), claim))
+    async def claim(
+        self, approval_id: str, claim: ApprovalClaim, update_id: str | None = None
+    ) -> ApprovalState:
+        return await _refusing(self.approvals.claim(subject_of(approval_id), claim, update_id))
 
-    async def delegate(self, approval_id: str, delegation: ApprovalDelegation) -> ApprovalState:
-        return await _refusing(self.approvals.delegate(subject_of(approval_id), delegation))
+    async def delegate(
+        self, approval_id: str, delegation: ApprovalDelegation, update_id: str | None = None
+    ) -> ApprovalState:
+        subject = subject_of(approval_id)
+        return await _refusing(self.approvals.delegate(subject, delegation, update_id))
 
 
 async def _refusing(call: Awaitable[ApprovalState]) -> ApprovalState:

@@ -34,6 +34,7 @@ from services.gateway.people import People
 from services.gateway.temporal import Temporal
 
 _APPROVAL_ID = re.compile(r"^approval-[\w.@:-]{1,200}$")
+_FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def _when(value: datetime | None) -> str:
@@ -189,6 +190,8 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
                 (name, p.name) for name, p in people.directory.items() if name != user
             ),
             "approval_link": ui_link(config.ui_url, config.namespace, approval_id),
+            # One id per rendered form: sent twice (a double click, a retry), it is one update.
+            "form_id": secrets.token_urlsafe(16),
             "order_link": ui_link(config.ui_url, config.namespace, state.subject_id),
             # What the workflow refused on the last POST, in its own words.
             "error": request.session.pop("refused", None),
@@ -238,14 +241,16 @@ async def _perform(
     comment: str,
     form: dict[str, str],
 ) -> ApprovalState:
+    sent = form.get("form_id", "")
+    update_id = f"inbox:{action}:{sent}" if _FORM_ID.match(sent) else None
     if action == "claim":
-        return await desk.claim(approval_id, ApprovalClaim(approver=user))
+        return await desk.claim(approval_id, ApprovalClaim(approver=user), update_id)
     if action == "delegate":
         to = form.get("to", "").strip()
         if not to:
             raise Refused("Choose who to delegate to.")
         delegation = ApprovalDelegation(approver=user, to=to, comment=comment)
-        return await desk.delegate(approval_id, delegation)
+        return await desk.delegate(approval_id, delegation, update_id)
     try:
         verdict = Verdict(form.get("verdict", ""))
     except ValueError:
@@ -254,7 +259,7 @@ async def _perform(
     # The level the person saw: if the approval moved on meanwhile, the workflow refuses.
     level = int(level_text) if level_text.isdigit() else None
     decision = ApprovalDecision(approver=user, verdict=verdict, comment=comment, level=level)
-    return await desk.decide(approval_id, decision)
+    return await desk.decide(approval_id, decision, update_id)
 
 
 def _done(action: str, state: ApprovalState, form: dict[str, str]) -> str:

@@ -178,7 +178,11 @@ class Webhooks:
                 await handle.signal(route.handler, arg, rpc_timeout=RPC_TIMEOUT)
                 return None
             if route.action is Action.UPDATE:
-                return await handle.execute_update(route.handler, arg, rpc_timeout=RPC_TIMEOUT)
+                # The event's id: a sender's retry of an applied update gets its first answer.
+                update_id = f"{source}:{event.id}"
+                return await handle.execute_update(
+                    route.handler, arg, id=update_id, rpc_timeout=RPC_TIMEOUT
+                )
             assert isinstance(data, Order)
             await self.orders.start(
                 data, self.policy, self.delivery_deadline_hours, signal=(route.handler, notice)

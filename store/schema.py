@@ -137,6 +137,29 @@ webhook_receipts = Table(
     CheckConstraint("state IN ('pending', 'accepted')", name="webhook_receipts_state"),
 )
 
+# An inbox session, server-side: the cookie carries only its token, this row (by the token's
+# SHA-256, so a copy of the table opens no session) says whose it is and until when.
+inbox_sessions = Table(
+    "inbox_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("password_fingerprint", String(64), nullable=False),  # ends with a password change
+    Column("created_at", Double, nullable=False),  # unix seconds, the gateway's clock
+    Column("expires_at", Double, nullable=False),  # absolute: no refresh extends it
+)
+Index("inbox_sessions_user", inbox_sessions.c.username)
+
+# Failed sign-ins per key (`user:<name>`, `addr:<ip>`) within a window, and the lock they earn.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", Double, nullable=False),
+    Column("locked_until", Double),
+)
+
 # Today's SQLite files (`sync.db`, `gateway.db`) carried in, once each (`store.legacy`).
 legacy_imports = Table(
     "legacy_imports",

@@ -32,6 +32,7 @@ from services.gateway.receipts import Receipts
 from services.gateway.temporal import Temporal
 from services.gateway.webhooks import Webhooks, webhook_router
 from store import Store
+from store.sessions import LoginThrottle, Sessions
 
 log = logging.getLogger("services.gateway")
 
@@ -152,10 +153,13 @@ def create_app(config: GatewayConfig) -> FastAPI:
     )
     app.include_router(_health_router(receipts, temporal))
     app.include_router(webhook_router(hooks))
-    app.include_router(inbox_router(people, temporal, config.inbox))
+    sessions, throttle = Sessions(store), LoginThrottle(store)
+    app.include_router(inbox_router(people, temporal, config.inbox, sessions, throttle))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _install_error_handlers(app)
-    # Signed (itsdangerous), HttpOnly, SameSite=Lax; a working day long.
+    # Signed (itsdangerous), HttpOnly, SameSite=Lax; it carries the server-side session's token
+    # (store.sessions: ended by logout, a password change or its absolute expiry), the CSRF
+    # token and the flash message.
     app.add_middleware(
         SessionMiddleware,
         secret_key=config.session_secret,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -32,6 +34,7 @@ from domain.approvals.rules import may_view
 from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
 from services.gateway.people import People
 from services.gateway.temporal import Temporal
+from store.sessions import LoginThrottle, Sessions
 
 _APPROVAL_ID = re.compile(r"^approval-[\w.@:-]{1,200}$")
 _FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -77,7 +80,13 @@ async def checked_form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> APIRouter:
+def inbox_router(
+    people: People,
+    temporal: Temporal,
+    config: InboxConfig,
+    sessions: Sessions,
+    throttle: LoginThrottle,
+) -> APIRouter:
     router = APIRouter(tags=["inbox"], include_in_schema=False)
 
     def desk() -> ApprovalDesk:
@@ -86,7 +95,7 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
     def render(
         request: Request, name: str, context: dict[str, Any], status: int = 200
     ) -> HTMLResponse:
-        user = request.session.get("user")
+        user = request.state.user if hasattr(request.state, "user") else None
         base = {
             "user": user,
             "person": people.person(user) if isinstance(user, str) else None,
@@ -95,9 +104,25 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
         }
         return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
-    def signed_in(request: Request) -> str | None:
-        user = request.session.get("user")
-        return user if isinstance(user, str) and people.person(user) else None
+    async def signed_in(request: Request) -> str | None:
+        """The user of the request's server-side session, while it is valid: not logged out,
+        not expired, the user still in the directory with the password they signed in with."""
+        token = request.session.get("session")
+        if not isinstance(token, str):
+            return None
+        found = await anyio.to_thread.run_sync(sessions.find, token, time.time())
+        if found is None:
+            request.session.clear()
+            return None
+        current = (people.fingerprint(found.username) or "").encode()
+        if people.person(found.username) is None or not hmac.compare_digest(
+            current, found.password_fingerprint.encode()
+        ):
+            await anyio.to_thread.run_sync(sessions.close, token)
+            request.session.clear()
+            return None
+        request.state.user = found.username
+        return found.username
 
     def to_login(request: Request) -> RedirectResponse:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
@@ -122,8 +147,20 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
             return forbidden(request)
         username = form.get("username", "").strip()
         next_url = local_path(form.get("next", "/inbox"))
+        # Per account and per address, counted by every replica (the store).
+        keys = [
+            f"user:{username.lower()}",
+            f"addr:{request.client.host if request.client else '?'}",
+        ]
+        now = time.time()
+        if wait := await anyio.to_thread.run_sync(throttle.locked_for, keys, now):
+            minutes = max(1, round(wait / 60))
+            error = f"Too many failed sign-ins: try again in {minutes} minute(s)."
+            context = {"next": next_url, "error": error, "username": username}
+            return render(request, "login.html", context, status=429)
         user = await people.authenticate(username, form.get("password", ""))
         if user is None:
+            await anyio.to_thread.run_sync(throttle.failed, keys, now)
             error = (
                 "Unknown user or wrong password."
                 if people.can_sign_in
@@ -131,9 +168,12 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
             )
             context = {"next": next_url, "error": error, "username": username}
             return render(request, "login.html", context, status=401)
+        await anyio.to_thread.run_sync(throttle.succeeded, keys[0])
+        fingerprint = people.fingerprint(user) or ""
+        token = await anyio.to_thread.run_sync(sessions.open, user, fingerprint, now)
         # A new session on sign-in: nothing from before (a planted token) carries over.
         request.session.clear()
-        request.session["user"] = user
+        request.session["session"] = token
         request.session["csrf"] = secrets.token_urlsafe(32)
         return RedirectResponse(next_url, status_code=303)
 
@@ -143,12 +183,14 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
             await checked_form(request)
         except _Forbidden:
             return forbidden(request)
+        if isinstance(token := request.session.get("session"), str):
+            await anyio.to_thread.run_sync(sessions.close, token)  # a copied cookie ends too
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
     @router.get("/inbox", response_class=HTMLResponse)
     async def inbox(request: Request) -> Response:
-        user = signed_in(request)
+        user = await signed_in(request)
         if user is None:
             return to_login(request)
         person = people.person(user)
@@ -162,7 +204,7 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
 
     @router.get("/inbox/{approval_id}", response_class=HTMLResponse)
     async def approval(request: Request, approval_id: str) -> Response:
-        user = signed_in(request)
+        user = await signed_in(request)
         if user is None:
             return to_login(request)
         return await show(request, approval_id, user)
@@ -199,7 +241,7 @@ def inbox_router(people: People, temporal: Temporal, config: InboxConfig) -> API
         return render(request, "approval.html", context)
 
     async def act(request: Request, approval_id: str, action: str) -> Response:
-        user = signed_in(request)
+        user = await signed_in(request)
         if user is None:
             return to_login(request)
         try:

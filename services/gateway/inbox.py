@@ -214,8 +214,10 @@ def inbox_router(
             return render(request, "error.html", {"message": "No such approval."}, status=404)
         try:
             state = await desk().state(approval_id)
-        except Refused as err:
-            return render(request, "error.html", {"message": str(err)}, status=404)
+        except Refused:
+            # The same answer as for an approval that is not this user's: the inbox never
+            # tells which approval ids exist.
+            return render(request, "error.html", {"message": "No such approval."}, status=404)
         person = people.person(user)
         if person is None or not may_view(state, user, person.roles):
             # Not one of its people: as if it did not exist (it holds the customer's data).

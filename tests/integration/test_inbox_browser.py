@@ -122,6 +122,11 @@ async def test_a_sales_manager_approves_in_the_browser_and_the_order_completes(
     assert answer is not None and answer.status == 404
     await expect(page.get_by_text("No such approval.")).to_be_visible()
     await expect(page.get_by_text(order.customer.email)).to_have_count(0)
+    # An id that does not exist looks the same: the inbox never tells which ids exist.
+    shown_for_existing = await page.locator("main").inner_text()
+    missing = await page.goto(f"/inbox/approval-order-{order.order_id}-no-such")
+    assert missing is not None and missing.status == 404
+    assert await page.locator("main").inner_text() == shown_for_existing
     await sign_out(page)
 
     await sign_in(page, "alice", password)

@@ -19,11 +19,12 @@ from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
 from domain.crm import DealStage
 from domain.erp import ShipmentStatus
 from domain.errors import BusinessRuleError, InvalidRequestError
-from domain.orders.lifecycle import CancelRequest, DeliveryNotice
+from domain.orders.lifecycle import CancelRequest, DeliveryNotice, EventNotice
 from domain.orders.models import OrderStatus
 from tests import samples
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
+from workflows.orders.messages import MAX_EVENTS
 from workflows.orders.order_to_cash import OrderToCash
 
 BIG = "6000.00"  # above the default approval threshold of 5000
@@ -454,3 +455,26 @@ async def test_delivery_notice_for_another_order_is_ignored(harness: Harness) ->
         )
         result = await handle.result()
     assert ("delivered", "by UPS") in [(s.step, s.detail) for s in result.steps]
+
+
+async def test_an_order_keeps_each_event_once_and_at_most_max_events(harness: Harness) -> None:
+    # A sender with ever new event ids must not grow the order's state without bound.
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        for n in [*range(MAX_EVENTS + 10), 0, 1]:  # the last two again: kept once
+            notice = EventNotice(
+                event_id=f"E-{n}",
+                source="payments",
+                type="payment-captured",
+                order_id=order.order_id,
+            )
+            await handle.signal(OrderToCash.received, notice)
+        await handle.signal(
+            OrderToCash.delivered, DeliveryNotice(order_id=order.order_id, carrier="UPS")
+        )
+        result = await handle.result()
+    events = [s.detail for s in result.steps if s.step == "payment-captured"]
+    assert events == [f"payments event E-{n}" for n in range(MAX_EVENTS)]
+    assert result.status is OrderStatus.COMPLETED

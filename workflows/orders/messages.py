@@ -18,6 +18,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.orders.tracking import OrderTracker
 
 
+# Events from other systems an order keeps in its tracking (evidence, not steps).
+MAX_EVENTS = 50
+
+
 class OrderMessages:
     _order: Order
     _track: OrderTracker
@@ -51,12 +55,21 @@ class OrderMessages:
 
     @workflow.signal(name=Message.RECEIVED)
     def received(self, event: EventNotice) -> None:
-        """News from another system (a webhook): kept in the tracking, once per event id."""
+        """News from another system (a webhook): kept in the tracking, once per event id, and
+        at most MAX_EVENTS of them (a sender with ever new event ids must not grow the order's
+        state without bound); later ones are logged and left out."""
         detail = f"{event.source} event {event.event_id}"
-        if event.order_id == self._order.order_id and all(
-            step.detail != detail for step in self._track.result.steps
-        ):
-            self._track.record(event.type, detail)
+        if event.order_id != self._order.order_id:
+            return
+        kept = [s.detail for s in self._track.result.steps if " event " in s.detail]
+        if detail in kept:
+            return
+        if len(kept) >= MAX_EVENTS:
+            workflow.logger.warning(
+                "order keeps no more than %d events: left out %s", MAX_EVENTS, detail
+            )
+            return
+        self._track.record(event.type, detail)
 
     def _request_stop(self, request: CancelRequest) -> None:
         if self._cancel is None:

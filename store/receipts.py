@@ -109,6 +109,16 @@ class Receipts:
         with self.store.write() as db:
             db.execute(r.delete().where(self._key(source, event_id), r.c.state == "pending"))
 
+    def forget_accepted_before(self, cutoff: float) -> int:
+        """Drops receipts accepted before `cutoff` (unix seconds): a sender's retry older than
+        the retention is refused by the signature's replay window anyway. Returns how many."""
+        r = webhook_receipts
+        with self.store.write() as db:
+            done = db.execute(
+                r.delete().where(r.c.state == "accepted", r.c.accepted_at < cutoff)
+            )
+        return done.rowcount
+
     def ping(self) -> None:
         self.store.ping()
 

@@ -5,7 +5,10 @@ Webhook errors answer `{"error": {"code", "message"}}`; the inbox answers HTML.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -124,6 +127,23 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "InternalError", "the gateway failed; retry later")
 
 
+# Accepted receipts are kept this long, then forgotten: far beyond the signature's replay window
+# (a resent event older than that is refused anyway) and any sender's retry horizon.
+RECEIPT_RETENTION_SECONDS = 30 * 24 * 3600
+
+
+async def _forget_old_receipts(receipts: Receipts, every: float = 3600.0) -> None:
+    """Hourly, on every replica (each delete is idempotent): the receipts table stays bounded."""
+    while True:
+        try:
+            cutoff = time.time() - RECEIPT_RETENTION_SECONDS
+            if gone := await anyio.to_thread.run_sync(receipts.forget_accepted_before, cutoff):
+                log.info("forgot %d webhook receipt(s) older than the retention", gone)
+        except Exception as err:  # the store hiccuped: the next round catches up
+            log.warning("could not forget old receipts: %s", err)
+        await asyncio.sleep(every)
+
+
 def create_app(config: GatewayConfig) -> FastAPI:
     """Opens (and migrates) the store now, so that a bad one fails at start-up (`StoreError`)."""
     store = Store(config.database_url, legacy=config.legacy_files).open()
@@ -142,7 +162,11 @@ def create_app(config: GatewayConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await temporal.connect()
+        housekeeping = asyncio.create_task(_forget_old_receipts(receipts), name="receipts")
         yield
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
         store.close()
 
     app = FastAPI(

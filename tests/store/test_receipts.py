@@ -77,3 +77,16 @@ def test_two_gateways_racing_for_an_event_record_it_once(database_url: str) -> N
     finally:
         for g in gateways:
             g.store.close()
+
+
+def test_accepted_receipts_older_than_the_retention_are_forgotten(store: Store) -> None:
+    receipts = Receipts(store, lease=60)
+    for n, at in enumerate([NOW, NOW + 10, NOW + 20]):
+        receipts.claim("carrier", f"E-{n}", "shipment-delivered", "order-O-1", at)
+        receipts.accept("carrier", f"E-{n}", at)
+    receipts.claim("carrier", "E-pending", "shipment-delivered", "order-O-1", NOW)
+    assert receipts.forget_accepted_before(NOW + 15) == 2
+    assert receipts.claim("carrier", "E-2", "x", "order-O-1", NOW + 30).state is ClaimState.ACCEPTED
+    assert receipts.claim("carrier", "E-pending", "x", "order-O-1", NOW + 1).state is (
+        ClaimState.IN_FLIGHT
+    )  # a claim in flight is never forgotten

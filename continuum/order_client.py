@@ -83,11 +83,17 @@ class OrderClient:
         policy: ApprovalPolicy | None = None,
         delivery_deadline_hours: float | None = None,
         signal: tuple[str, BaseModel] | None = None,
+        entered_by: str | None = None,
     ) -> WorkflowHandle[object, OrderResult]:
         """Starts the order; with `signal` (name, argument) it is signal-with-start: a running
-        order only gets the signal, a new one starts with it."""
+        order only gets the signal, a new one starts with it. `entered_by`: the staff member
+        who entered it, who then may not approve it."""
         # The configured policy by default: its people directory is who may approve.
-        payload = OrderToCashInput(order=order, policy=policy or get_settings().approval_policy())
+        payload = OrderToCashInput(
+            order=order,
+            policy=policy or get_settings().approval_policy(),
+            entered_by=entered_by,
+        )
         if delivery_deadline_hours is not None:
             payload.delivery_deadline = timedelta(hours=delivery_deadline_hours)
         attributes = TypedSearchAttributes(

@@ -234,12 +234,16 @@ def demo(orders: Annotated[int, typer.Option(min=3, max=500)] = 12) -> None:
 def order_start(
     file: Annotated[Path, typer.Option("--file", "-f", help="The order as JSON.")],
     wait: Annotated[bool, typer.Option(help="Wait until the order finishes.")] = False,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Who enters the order (then may not approve it: four-eyes)."),
+    ] = None,
 ) -> None:
     """Start order-to-cash for the order in FILE."""
     order = _load(file)
 
     async def go(client: OrderClient) -> None:
-        await client.start(order)
+        await client.start(order, entered_by=by)
         console.print(f"started order {order.order_id} (workflow order-{order.order_id})")
         if wait:
             print_result(await client.result(order.order_id))

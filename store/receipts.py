@@ -114,9 +114,7 @@ class Receipts:
         the retention is refused by the signature's replay window anyway. Returns how many."""
         r = webhook_receipts
         with self.store.write() as db:
-            done = db.execute(
-                r.delete().where(r.c.state == "accepted", r.c.accepted_at < cutoff)
-            )
+            done = db.execute(r.delete().where(r.c.state == "accepted", r.c.accepted_at < cutoff))
         return done.rowcount
 
     def ping(self) -> None:

@@ -73,3 +73,6 @@ class OrderToCashInput(BaseModel):
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     # After this the order is marked DeliveryOverdue, and the process keeps waiting.
     delivery_deadline: timedelta = timedelta(hours=72)
+    # The staff member who entered the order: the approval's requester, who may not approve it
+    # (four-eyes). None (a shop's order, or one started before this field): the customer id.
+    entered_by: str | None = None

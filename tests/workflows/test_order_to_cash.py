@@ -478,3 +478,22 @@ async def test_an_order_keeps_each_event_once_and_at_most_max_events(harness: Ha
     events = [s.detail for s in result.steps if s.step == "payment-captured"]
     assert events == [f"payments event E-{n}" for n in range(MAX_EVENTS)]
     assert result.status is OrderStatus.COMPLETED
+
+
+async def test_the_staff_member_who_entered_an_order_may_not_approve_it(harness: Harness) -> None:
+    # The approval's requester is who entered the order, not the customer: four-eyes for staff.
+    order = samples.order(unit_price=BIG, quantity=1)
+    approvals = ApprovalClient(harness.env.client)
+    subject = f"order-{order.order_id}"
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order, entered_by="alice")
+        await wait_status(handle, OrderStatus.AWAITING_APPROVAL)
+        assert (await _approval_state(approvals, subject)).requester == "alice"
+        with pytest.raises(ApprovalError, match="may not decide their own request"):
+            await approvals.decide(subject, _yes("alice"))
+        await approvals.decide(subject, _yes("dave"))
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await handle.signal(
+            OrderToCash.delivered, DeliveryNotice(order_id=order.order_id, carrier="UPS")
+        )
+        assert (await handle.result()).status is OrderStatus.COMPLETED

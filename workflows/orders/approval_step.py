@@ -90,7 +90,7 @@ class OrderApproval:
         return ApprovalRequest(
             subject_id=workflow_id(order.order_id),
             kind="order",
-            requester=customer.customer_id,
+            requester=input.entered_by or customer.customer_id,
             amount=order.total,
             currency=order.currency,
             summary=(

@@ -116,8 +116,8 @@ class TrytonTransport:
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         with transport_errors(SYSTEM):
-            return await self._http.send(request)
-        raise AssertionError("unreachable")  # transport_errors re-raises every failure
+            response = await self._http.send(request)
+        return response
 
     def _context(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         context: dict[str, Any] = {}

@@ -95,7 +95,7 @@ def inbox_router(
     def render(
         request: Request, name: str, context: dict[str, Any], status: int = 200
     ) -> HTMLResponse:
-        user = request.state.user if hasattr(request.state, "user") else None
+        user = getattr(request.state, "user", None)  # set by signed_in
         base = {
             "user": user,
             "person": people.person(user) if isinstance(user, str) else None,

@@ -10,11 +10,20 @@ from datetime import datetime
 
 from temporalio.common import SearchAttributeKey
 
+from domain.alerts import contract as alerts
 from domain.approvals import contract as approvals
 from domain.orders import contract as orders
+from domain.visibility import PROCESS_STATUS as _PROCESS_STATUS
+from domain.visibility import STATE_SINCE as _STATE_SINCE
 from domain.visibility import Kind, SearchAttribute
 
-CONTRACTS: list[SearchAttribute] = [*orders.SEARCH_ATTRIBUTES, *approvals.SEARCH_ATTRIBUTES]
+CONTRACTS: list[SearchAttribute] = [
+    *orders.SEARCH_ATTRIBUTES,
+    *approvals.SEARCH_ATTRIBUTES,
+    *alerts.SEARCH_ATTRIBUTES,
+    _PROCESS_STATUS,
+    _STATE_SINCE,
+]
 
 ORDER_ID = SearchAttributeKey.for_keyword(orders.ORDER_ID.name)
 CUSTOMER_ID = SearchAttributeKey.for_keyword(orders.CUSTOMER_ID.name)
@@ -24,6 +33,10 @@ APPROVAL_ROLE = SearchAttributeKey.for_keyword(approvals.APPROVAL_ROLE.name)
 APPROVAL_ASSIGNEE = SearchAttributeKey.for_keyword(approvals.APPROVAL_ASSIGNEE.name)
 APPROVAL_DEADLINE = SearchAttributeKey.for_datetime(approvals.APPROVAL_DEADLINE.name)
 APPROVAL_STATUS = SearchAttributeKey.for_keyword(approvals.APPROVAL_STATUS.name)
+PROCESS_STATUS = SearchAttributeKey.for_keyword(_PROCESS_STATUS.name)
+ALERT_SEVERITY = SearchAttributeKey.for_keyword(alerts.ALERT_SEVERITY.name)
+ALERT_RULE = SearchAttributeKey.for_keyword(alerts.ALERT_RULE.name)
+STATE_SINCE = SearchAttributeKey.for_datetime(_STATE_SINCE.name)
 
 ALL: list[SearchAttributeKey[str] | SearchAttributeKey[float] | SearchAttributeKey[datetime]] = [
     ORDER_ID,
@@ -34,6 +47,10 @@ ALL: list[SearchAttributeKey[str] | SearchAttributeKey[float] | SearchAttributeK
     APPROVAL_ASSIGNEE,
     APPROVAL_DEADLINE,
     APPROVAL_STATUS,
+    PROCESS_STATUS,
+    ALERT_SEVERITY,
+    ALERT_RULE,
+    STATE_SINCE,
 ]
 
 

@@ -22,3 +22,11 @@ class Kind(StrEnum):
 class SearchAttribute:
     name: str
     kind: Kind
+
+
+# Every process kind keeps this current: when its status last changed (the watchdog's "stalled"
+# rules and the incident console's "state since" filter read it).
+STATE_SINCE = SearchAttribute("StateSince", Kind.DATETIME)
+# The status of the process kinds after orders and approvals (the sync, alerts, repairs, purchases):
+# one keyword for all, since SQL visibility allows only 10 Keyword attributes per namespace.
+PROCESS_STATUS = SearchAttribute("ProcessStatus", Kind.KEYWORD)

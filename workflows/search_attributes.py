@@ -8,8 +8,11 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
+    from domain.alerts import contract as alerts
     from domain.approvals import contract as approvals
     from domain.orders import contract as orders
+    from domain.visibility import PROCESS_STATUS as _PROCESS_STATUS
+    from domain.visibility import STATE_SINCE as _STATE_SINCE
     from domain.visibility import Kind, SearchAttribute
 
 
@@ -32,4 +35,10 @@ APPROVAL_ASSIGNEE = _keyword(approvals.APPROVAL_ASSIGNEE)
 APPROVAL_STATUS = _keyword(approvals.APPROVAL_STATUS)
 APPROVAL_DEADLINE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetime(
     _key(approvals.APPROVAL_DEADLINE, Kind.DATETIME)
+)
+PROCESS_STATUS = _keyword(_PROCESS_STATUS)
+ALERT_SEVERITY = _keyword(alerts.ALERT_SEVERITY)
+ALERT_RULE = _keyword(alerts.ALERT_RULE)
+STATE_SINCE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetime(
+    _key(_STATE_SINCE, Kind.DATETIME)
 )

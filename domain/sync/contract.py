@@ -21,3 +21,7 @@ class Message:
     """Names of the sync workflow's queries."""
 
     PROGRESS = "progress"  # query → SyncProgress
+
+
+# The sync's stage (ProcessStatus: Syncing, Reconciling, Synced); with StateSince the watchdog
+# sees a sync that hangs.

@@ -41,6 +41,11 @@ def _blank(text: str, secrets: Iterable[str]) -> str:
 
 async def _send(service: Any, title: str, body: str, secrets: list[str]) -> str:
     """One apprise service, one notification: its last log line as the answer."""
+    # apprise says what a service answered ("Sent Email to ...") at INFO; below that level its
+    # logger never makes the record that the per-call capture would keep.
+    apprise_log = logging.getLogger("apprise")
+    if not apprise_log.isEnabledFor(logging.INFO):
+        apprise_log.setLevel(logging.INFO)
     sender = apprise.Apprise()
     if service is None or not sender.add(service):
         raise InvalidRequestError(SYSTEM, "BadReceiver", "apprise does not accept this receiver")
@@ -52,12 +57,14 @@ async def _send(service: Any, title: str, body: str, secrets: list[str]) -> str:
         log_level=logging.INFO,
     )
     lines = [e.message for r in result.results for a in r.attempts for e in a]
-    where = ", ".join(r.url for r in result.results)  # privacy URLs: passwords are ****
     said = _blank(lines[-1] if lines else "", secrets)
+    service_name = ", ".join(r.name for r in result.results) or "apprise"
     if not result:
         status = result.status.name.lower()
-        raise TransientError(SYSTEM, "NotDelivered", f"{where}: {status}: {said or 'no answer'}")
-    return said or f"sent via {where}"
+        raise TransientError(
+            SYSTEM, "NotDelivered", f"{service_name}: {status}: {said or 'no answer'}"
+        )
+    return said or f"accepted by {service_name}"
 
 
 async def send_email(

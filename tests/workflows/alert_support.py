@@ -187,6 +187,7 @@ class WebhookReceiver:
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     hold: threading.Event | None = None  # when set: requests wait until it is set
+    signed_only: bool = True  # False: a plain receiver (apprise's json:// posts are not signed)
     url: str = ""
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
@@ -201,15 +202,19 @@ class WebhookReceiver:
         status = self.statuses.pop(0) if self.statuses else 200
         if status < 300:
             self.received.append(Received(headers, body, signed))
-        return status if signed else 401
+        return status if signed or not self.signed_only else 401
 
     def keys(self) -> list[str]:
         return [r.headers["Idempotency-Key"] for r in self.received]
 
 
 @contextmanager
-def webhook_receiver(secret: str, statuses: list[int] | None = None) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(secret=secret, statuses=list(statuses or []))
+def webhook_receiver(
+    secret: str, statuses: list[int] | None = None, *, signed_only: bool = True
+) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(
+        secret=secret, statuses=list(statuses or []), signed_only=signed_only
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:

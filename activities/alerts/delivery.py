@@ -43,7 +43,7 @@ class AlertDelivery:
         self.config = config
 
     @activity.defn(name=DELIVER_ALERT)
-    async def deliver(self, notice: AlertNotice) -> DeliveryReceipt:
+    async def deliver_alert(self, notice: AlertNotice) -> DeliveryReceipt:
         receiver = notice.receiver
         kind = receiver.kind
         if kind is ReceiverKind.LOG:
@@ -117,4 +117,4 @@ class AlertDelivery:
         return await send_url(url, notices.title(notice), notices.body(notice), secrets)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.deliver]
+        return [self.deliver_alert]

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio import activity, workflow
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.alerts import lifecycle
+from activities.alerts.delivery import AlertDelivery
+from domain.alerts import contract, lifecycle, notices
 from domain.alerts.contract import (
     Acknowledgement,
     AlertInput,
@@ -374,3 +376,40 @@ async def test_a_long_alert_continues_as_new_with_its_state(
     escalated = next(e for e in state.timeline if e.event == "escalated")
     assert before.fired_at and minutes(escalated.at - before.fired_at) == 10
     assert [line["kind"] for line in logs.lines("oncall")] == ["firing"]  # nothing paged twice
+
+
+async def test_an_alertmanager_alert_takes_a_resend_as_a_repeat_and_resolves_on_one_clear(
+    ops: Ops,
+) -> None:
+    # Prometheus's `for` already held: for_=0, clear_after=0; Alertmanager resends a firing
+    # alert about hourly with the same startsAt, and sends its resolution once.
+    source = alert_input(source="alertmanager", for_=timedelta(0), clear_after=timedelta(0))
+    starts_at = firing("worker has no pollers")
+    async with ops.worker():
+        handle = await ops.observe(source, starts_at)
+        await wait_state(handle, lambda s: notified(s) == ["oncall"])
+        await ops.env.sleep(timedelta(minutes=5))
+        await ops.observe(source, starts_at)  # the resend
+        await ops.env.sleep(timedelta(minutes=5))
+        await ops.observe(source, starts_at)
+        await wait_state(handle, lambda s: notified(s) == ["oncall", "lead"])
+        await ops.observe(source, clear())
+        final = await handle.result()
+    assert final.status is AlertStatus.RESOLVED and final.resolved_at
+    cleared = next(e for e in final.timeline if e.event == "observed-clear")
+    assert final.resolved_at == cleared.at  # at once, on the single clear
+    assert [e.event for e in final.timeline].count("observed-firing") == 1
+    assert [line["kind"] for line in ops.logs.lines("oncall")] == ["firing", "resolved"]
+
+
+def test_the_alert_handles_exactly_its_contracts_messages_and_its_activity_keeps_its_name(
+    tmp_path: Path,
+) -> None:
+    defn = workflow._Definition.must_from_class(Alert)
+    assert defn.name == contract.WORKFLOW_NAME
+    handled = {n for n in (*defn.queries, *defn.signals, *defn.updates) if n is not None}
+    declared = {v for k, v in vars(contract.Message).items() if not k.startswith("_")}
+    assert handled == declared
+    [deliver] = AlertDelivery(Logs(tmp_path).config()).all()
+    assert activity._Definition.must_from_callable(deliver).name == deliver.__name__
+    assert deliver.__name__ == notices.DELIVER_ALERT

@@ -130,7 +130,7 @@ class Alert:
         state, name = self._state, notice.receiver.name
         try:
             receipt = await workflow.execute_activity_method(
-                AlertDelivery.deliver,
+                AlertDelivery.deliver_alert,
                 notice,
                 summary=f"{notice.kind.value} to {name}",
                 **ALERT_DELIVERY,

@@ -39,13 +39,39 @@ def _blank(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-async def _send(service: Any, title: str, body: str, secrets: list[str]) -> str:
-    """One apprise service, one notification: its last log line as the answer."""
+class _Blanking(logging.Filter):
+    """apprise writes a URL it cannot load into its log whole ("Could not load Slack URL: ..."):
+    every secret this process has handed to apprise is blanked from its records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            blanked = _blank(message, self.secrets)
+            if blanked != message:
+                record.msg, record.args = blanked, None
+        return True
+
+
+_BLANKING = _Blanking()
+
+
+def _apprise_log(secrets: Iterable[str]) -> None:
+    log = logging.getLogger("apprise")
+    if _BLANKING not in log.filters:
+        log.addFilter(_BLANKING)
+    _BLANKING.secrets.update(s for s in secrets if s)
     # apprise says what a service answered ("Sent Email to ...") at INFO; below that level its
     # logger never makes the record that the per-call capture would keep.
-    apprise_log = logging.getLogger("apprise")
-    if not apprise_log.isEnabledFor(logging.INFO):
-        apprise_log.setLevel(logging.INFO)
+    if not log.isEnabledFor(logging.INFO):
+        log.setLevel(logging.INFO)
+
+
+async def _send(service: Any, title: str, body: str, secrets: list[str]) -> str:
+    """One apprise service, one notification: its last log line as the answer."""
     sender = apprise.Apprise()
     if service is None or not sender.add(service):
         raise InvalidRequestError(SYSTEM, "BadReceiver", "apprise does not accept this receiver")
@@ -70,6 +96,7 @@ async def _send(service: Any, title: str, body: str, secrets: list[str]) -> str:
 async def send_email(
     server: SmtpServer, to: str, title: str, body: str, headers: dict[str, str]
 ) -> str:
+    _apprise_log([server.password or ""])
     service = apprise.Apprise.instantiate(
         {
             "schema": "mailto" if server.security == "insecure" else "mailtos",
@@ -88,4 +115,5 @@ async def send_email(
 
 async def send_url(url: str, title: str, body: str, secrets: list[str]) -> str:
     """`url` is an apprise URL with its secrets already filled in."""
+    _apprise_log(secrets)
     return await _send(apprise.Apprise.instantiate(url), title, body, secrets)

@@ -4,6 +4,7 @@ validators' refusals. Pages go to real receivers: log files and an HTTP webhook 
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -413,3 +414,22 @@ def test_the_alert_handles_exactly_its_contracts_messages_and_its_activity_keeps
     [deliver] = AlertDelivery(Logs(tmp_path).config()).all()
     assert activity._Definition.must_from_callable(deliver).name == deliver.__name__
     assert deliver.__name__ == notices.DELIVER_ALERT
+
+
+async def test_a_receiver_apprise_cannot_load_fails_at_once_and_its_secret_stays_out_of_logs(
+    ops: Ops, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "never-in-a-log-" + uuid.uuid4().hex  # not a Slack token: apprise cannot load it
+    chat = Receiver(name="chat", kind=ReceiverKind.APPRISE, target="slack://${ALERT_SLACK_TOKEN}")
+    route = Route(levels=[Level(receivers=[chat, log_receiver("oncall")])])
+    caplog.set_level(logging.DEBUG)
+    async with ops.worker(secrets={"ALERT_SLACK_TOKEN": token}):
+        handle = await ops.observe(alert_input(route), firing())
+        state = await wait_state(
+            handle, lambda s: len(events(s, "notified", "delivery-failed")) == 2
+        )
+    failed = next(e for e in state.timeline if e.event == "delivery-failed")
+    assert failed.receiver == "chat" and "apprise does not accept this receiver" in failed.detail
+    assert notified(state) == ["oncall"]
+    assert caplog.records and all(token not in r.getMessage() for r in caplog.records)
+    assert any("Could not load Slack URL" in r.getMessage() for r in caplog.records)

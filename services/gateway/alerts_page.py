@@ -17,10 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from continuum.alert_client import OPEN, AlertClient, AlertError, AlertRow, UnknownAlert
 from domain.alerts.contract import Acknowledgement, AlertState, AlertStatus, Silence
-from domain.durations import parse_duration
+from domain.durations import parse_duration, spoken
 from domain.operations import OPERATIONS_ROLE, is_operator
 from services.gateway.approvals import ui_link
-from services.gateway.inbox import InboxConfig, Pages
+from services.gateway.inbox import InboxConfig, Pages, templates
 from services.gateway.temporal import Temporal
 
 _ALERT_ID = re.compile(r"^alert-[\w.@:-]{1,200}$")
@@ -35,6 +35,13 @@ SILENCE_CHOICES = {
 }
 RESOLVED_SHOWN = 20
 _ACKNOWLEDGEABLE = (AlertStatus.PENDING, AlertStatus.FIRING, AlertStatus.SILENCED)
+
+
+def _after(delay: timedelta) -> str:
+    return f"after {spoken(delay)}" if delay else "at once"
+
+
+templates.env.filters["after"] = _after
 
 
 def alerts_router(pages: Pages, temporal: Temporal, config: InboxConfig) -> APIRouter:

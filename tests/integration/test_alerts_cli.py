@@ -185,3 +185,30 @@ async def test_a_resolved_alert_is_not_listed_as_open_and_keeps_its_state(
     found = next(r for r in resolved if r.alert_id == alert)
     assert found.state is not None and found.state.resolved_at is not None
     assert found.rule == "queue-backlog" and found.execution == "completed"
+
+
+async def test_a_terminated_alert_is_not_open_whatever_its_last_status(
+    stack: Stack, client: Client
+) -> None:
+    alert = await raise_alert(client, alert_input("no-worker", Severity.CRITICAL))
+    await wait_listed(client, alert, AlertStatus.FIRING)
+    await client.get_workflow_handle(alert).terminate("operator cleanup")
+    query = f"WorkflowId = '{alert}' AND ExecutionStatus = 'Terminated'"
+    await wait_for_listing(client, query)
+
+    assert alert not in [r.alert_id for r in await AlertClient(client).list(OPEN)]
+    listed = await run_cli(stack, "list", "--all")
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if alert in line)
+    assert "Firing (terminated)" in line
+    # Acknowledging it says what became of it.
+    one_line_error(
+        await run_cli(stack, "ack", alert, "--by", "olga"), f"alert {alert} is over (terminated)"
+    )
+
+
+async def wait_for_listing(client: Client, query: str, within: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not [wf async for wf in client.list_workflows(query)]:
+        assert asyncio.get_running_loop().time() < deadline, f"never listed: {query}"
+        await asyncio.sleep(0.2)

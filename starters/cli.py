@@ -25,7 +25,9 @@ from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, python_module
 from continuum.telemetry import setup_tracing
+from domain.operations import operators
 from domain.orders.models import OrderResult, OrderStatus
+from starters.alerts_cli import alerts_app
 from starters.carrier import Carrier
 from starters.console import console, err_console, fail
 from starters.console import run as console_run
@@ -41,6 +43,7 @@ order_app = typer.Typer(help="Start and drive one order.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
+app.add_typer(alerts_app, name="alerts")
 app.command("report")(report)
 app.command("drill")(drill)
 T = TypeVar("T")
@@ -200,6 +203,11 @@ def _demo_login(stack: Stack) -> str:
     return f"sign in as {who} / {password} (the same for everyone in the approvals directory)"
 
 
+def _operators() -> str:
+    names = operators(get_settings().approval_policy().people)
+    return f"sign in as {names[0]}" if names else "nobody holds the operations role"
+
+
 def _show_stack(stack: Stack) -> None:
     table = Table(title="Continuum embedded stack")
     table.add_column("part")
@@ -214,6 +222,7 @@ def _show_stack(stack: Stack) -> None:
     table.add_row("approval inbox", f"{stack.url('gateway')}/inbox")
     # A random local demo secret (also in secrets.env, 0600), shown to whoever ran the stack.
     table.add_row("inbox demo login", _demo_login(stack))
+    table.add_row("alerts page (operations)", f"{stack.url('gateway')}/alerts, {_operators()}")
     table.add_row("webhooks", f"{stack.url('gateway')}/events/{{carrier,shop,payments}}")
     table.add_row("data", str(stack.data_dir))
     console.print(table)

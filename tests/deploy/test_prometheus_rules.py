@@ -22,7 +22,11 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROMETHEUS / "tests").glob("*.test.yml"))
-DEAD_MANS_SWITCH = ("ContinuumWatchdogStopped", "ContinuumWatchdogNeverRan", "ContinuumOpsWorkerDown")
+DEAD_MANS_SWITCH = (
+    "ContinuumWatchdogStopped",
+    "ContinuumWatchdogNeverRan",
+    "ContinuumOpsWorkerDown",
+)
 
 
 def tool(name: str, package: str) -> str:

@@ -89,18 +89,14 @@ class AlertmanagerReceiver:
         challenge = {"WWW-Authenticate": 'Bearer realm="alertmanager"'}
         scheme, _, sent = (header or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not sent.strip():
-            raise GatewayError(
-                401, "MissingToken", "send Authorization: Bearer <token>", challenge
-            )
+            raise GatewayError(401, "MissingToken", "send Authorization: Bearer <token>", challenge)
         if not hmac.compare_digest(sent.strip().encode(), self.token.encode()):
             raise GatewayError(401, "BadToken", "the bearer token is not the receiver's", challenge)
 
     async def receive(self, body: bytes) -> JSONResponse:
         try:
             webhook = parse(body)
-            raised = raisings(
-                webhook, self.routing.routes, self.routing.responders, self.clock()
-            )
+            raised = raisings(webhook, self.routing.routes, self.routing.responders, self.clock())
         except AlertmanagerError as err:
             raise GatewayError(422, "MalformedAlert", str(err)) from None
         answers = [await self._send(r) for r in raised]

@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field, computed_field, model_validator
 from domain.alerts.contract import AlertStatus
 from domain.orders import contract as orders
 from domain.orders.models import OrderStatus
-from domain.reports import SUCCESS_TARGET, SUCCESSFUL_ORDER_STATUSES, percentile
+from domain.percentiles import percentile
+from domain.reports import SUCCESS_TARGET, SUCCESSFUL_ORDER_STATUSES
 
 # The business expects processing at least this much faster than by hand (−50 %).
 IMPROVEMENT_GOAL = 0.5

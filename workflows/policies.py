@@ -84,3 +84,15 @@ REPORT_STEP = ActivityOptions(
         maximum_attempts=4,
     ),
 )
+
+# The watchdog judges every minute: a step that cannot finish within the minute is given up (the
+# next run judges afresh) rather than piling up behind the schedule.
+WATCHDOG_STEP = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=45),
+    schedule_to_close_timeout=timedelta(seconds=55),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=5),
+        maximum_attempts=3,
+    ),
+)

@@ -71,7 +71,10 @@ class WatchdogConfig(BaseModel):
         raise KeyError(f"no watchdog rule {name!r}")
 
     def route(self, rule: Rule) -> Route:
-        config = self.routes[rule.route or rule.severity.value]
+        return self.route_named(rule.route or rule.severity.value)
+
+    def route_named(self, name: str) -> Route:
+        config = self.routes[name]
         return Route(
             levels=[
                 Level(

@@ -56,7 +56,12 @@ PROCESSES: dict[str, Process] = {
         statuses=frozenset(s.value for s in ApprovalStatus),
         noun="approval",
     ),
-    "sync": Process(workflow_type="ErpCrmSync", status_attribute="ProcessStatus", noun="sync"),
+    "sync": Process(
+        workflow_type="ErpCrmSync",
+        status_attribute="ProcessStatus",
+        statuses=frozenset({"Syncing", "Reconciling", "Done"}),
+        noun="sync",
+    ),
     "repair": Process(
         workflow_type="IncidentRepair", status_attribute="ProcessStatus", noun="repair job"
     ),

@@ -1,5 +1,5 @@
 """Durations as the watchdog's configuration writes them: clock time ("90s", "10m", "1h30m",
-"3d") or business time ("16bh" business hours, "3bd" business days of the calendar's length).
+"3d", read by `domain.durations`) or business time ("16bh" business hours, "3bd" business days of the calendar's length).
 
 A stalled order is judged in business time where the rule says so: "three business days" left on
 a Friday afternoon are over on Wednesday afternoon, not on Monday.
@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
 from domain.business_calendar import BusinessCalendar, business_time_before
+from domain.durations import DurationError, parse_duration
 
-_CLOCK = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
-_CLOCK_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_ZERO = re.compile(r"0+[dhms]?")
 _BUSINESS = re.compile(r"(\d+(?:\.\d+)?)(bd|bh)")
 EXAMPLES = "e.g. 90s, 10m, 1h30m, 3d, or business time 16bh, 3bd"
 
@@ -78,10 +78,10 @@ def parse_span(text: str) -> dict[str, Any]:
         amount, unit = float(business.group(1)), business.group(2)
         key = "business_days" if unit == "bd" else "business_hours"
         return {"text": text.strip(), key: amount}
-    parts = _CLOCK.findall(compact)
-    if not compact or "".join(a + u for a, u in parts) != compact:
-        raise ValueError(f"not a duration: {text!r} ({EXAMPLES})")
-    clock = timedelta()
-    for amount, unit in parts:
-        clock += timedelta(**{_CLOCK_UNITS[unit]: float(amount)})
+    if _ZERO.fullmatch(compact):  # e.g. `for = "0s"`: at once
+        return {"text": text.strip(), "clock": timedelta(0)}
+    try:
+        clock = parse_duration(compact)  # the one parser of clock durations people type
+    except DurationError:
+        raise ValueError(f"not a duration: {text!r} ({EXAMPLES})") from None
     return {"text": text.strip(), "clock": clock}

@@ -35,8 +35,8 @@ from continuum.settings import Settings
 from domain.reports import SCHEDULED_WORKFLOW_ID as REPORT_WORKFLOW_ID
 from domain.reports import WORKFLOW_NAME as REPORT_WORKFLOW
 from domain.reports import ReportError, ReportRequest, zone
-from domain.sync.contract import WORKFLOW_ID as SYNC_WORKFLOW_ID
-from domain.sync.contract import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.contract import SCHEDULED_WORKFLOW as SYNC_WORKFLOW
+from domain.sync.contract import SCHEDULED_WORKFLOW_ID as SYNC_WORKFLOW_ID
 from domain.sync.models import SyncInput
 
 SYNC_SCHEDULE = "erp-crm-sync"
@@ -97,7 +97,8 @@ def desired_schedules(settings: Settings) -> list[DesiredSchedule]:
             task_queue=settings.task_queue,
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        # A sync still running when the next one is due: skip it, the running one catches up.
+        # A sync still running when the next one is due: skip it, the running one catches up
+        # (the tick itself also skips when a sync started by anyone else holds the sync's id).
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=every),
     )
     report = Schedule(

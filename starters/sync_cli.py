@@ -1,6 +1,7 @@
 """`continuum sync run|status|reconcile|quarantine list|quarantine redrive`: the ERP→CRM sync.
 
-`run` starts the sync workflow under its fixed id (`erp-crm-sync`), so at most one runs; the
+`run` starts the sync workflow under its fixed id (`erp-crm-sync`), the id the schedule's ticks
+run it under too (workflows/sync/scheduled.py), so at most one runs whoever starts it; the
 quarantine is read from the sync store (SYNC_DB) and redriven by the `SyncQuarantineRedrive`
 workflow, whose activity runs on a worker with the ERP and CRM connectors. Every failure prints
 one line and exits non-zero.

@@ -25,12 +25,14 @@ from workflows.reports import DailyReportWorkflow
 from workflows.sync.erp_crm_sync import ErpCrmSync
 from workflows.sync.reconcile import ErpCrmReconcile
 from workflows.sync.redrive import SyncQuarantineRedrive
+from workflows.sync.scheduled import ScheduledErpCrmSync
 
 WORKFLOWS: Sequence[type] = [
     DailyReportWorkflow,
     OrderToCash,
     Approval,
     ErpCrmSync,
+    ScheduledErpCrmSync,
     ErpCrmReconcile,
     SyncQuarantineRedrive,
 ]

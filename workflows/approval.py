@@ -155,12 +155,17 @@ class Approval:
         values = [state.pending_role or "", state.assignee or "", state.sla_deadline, state.status]
         if values == self._published:
             return
+        # A new status or a new level waiting: the approval's state changed (the watchdog's clock).
+        before = self._published or [None] * len(values)
+        moved = values[0] != before[0] or values[3] != before[3]
         self._published = values
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.APPROVAL_ROLE.value_set(state.pending_role or ""),
             sa.APPROVAL_ASSIGNEE.value_set(state.assignee or ""),
             sa.APPROVAL_STATUS.value_set(state.status.value),
         ]
+        if moved:
+            updates += sa.state_since()
         # Once decided, the last deadline stays (unsetting it broke describe on the test server).
         if state.sla_deadline:
             updates.append(sa.APPROVAL_DEADLINE.value_set(state.sla_deadline))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from domain.alerts import contract as alerts
@@ -42,3 +43,13 @@ ALERT_RULE = _keyword(alerts.ALERT_RULE)
 STATE_SINCE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetime(
     _key(_STATE_SINCE, Kind.DATETIME)
 )
+
+# Orders, approvals and the sync started before this patch do not write StateSince/ProcessStatus.
+STATE_SINCE_PATCH = "state-since"
+
+
+def state_since() -> list[SearchAttributeUpdate[Any]]:
+    """StateSince = now, for a status change (empty for a run started before the patch)."""
+    if not workflow.patched(STATE_SINCE_PATCH):
+        return []
+    return [STATE_SINCE.value_set(workflow.now())]

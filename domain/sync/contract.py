@@ -6,6 +6,10 @@ from __future__ import annotations
 # What Temporal Schedules and the CLI start: the one sync, under a fixed workflow id.
 WORKFLOW_NAME = "ErpCrmSync"
 WORKFLOW_ID = "erp-crm-sync"
+# What the sync's Temporal Schedule starts (ids with a timestamp): it runs the one sync under the
+# fixed id above as its child, or skips when a sync is running, whoever started it.
+SCHEDULED_WORKFLOW = "ScheduledErpCrmSync"
+SCHEDULED_WORKFLOW_ID = "erp-crm-sync-tick"
 RECONCILE_WORKFLOW = "ErpCrmReconcile"
 RECONCILE_WORKFLOW_ID = "erp-crm-reconcile"
 REDRIVE_WORKFLOW = "SyncQuarantineRedrive"

@@ -124,6 +124,13 @@ class SyncResult(BaseModel):
     drift: DriftReport | None = None
 
 
+class ScheduledSyncResult(BaseModel):
+    """A schedule tick: the sync it ran, or why it ran none (another sync was running)."""
+
+    skipped: str | None = None
+    result: SyncResult | None = None
+
+
 class Watermark(BaseModel):
     """Where a feed's sync stands: it resumes after `cursor`, else from `position` (inclusive)."""
 

@@ -175,6 +175,8 @@ SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
         cancelled_awaiting_approval,
     ),
     "cancelled_during_payment": ({}, cancelled_during_payment),
+    # Recorded after the "state-since" patch: StateSince follows each status (order and child).
+    "state_since_two_levels": ({"unit_price": "25000.00", "quantity": 1}, approval_two_levels),
 }
 # What the in-memory ERP is scripted to do, set before the worker picks the order up.
 SETUP: dict[str, Callable[[Harness], None]] = {
@@ -184,7 +186,12 @@ SETUP: dict[str, Callable[[Harness], None]] = {
     "cancelled_during_payment": _hold_capture,
 }
 # Orders that ran an Approval child: its history is kept too (approval_two_levels.json, ...).
-WITH_CHILD = {"approval_two_levels", "approval_expired", "cancelled_awaiting_approval"}
+WITH_CHILD = {
+    "approval_two_levels",
+    "approval_expired",
+    "cancelled_awaiting_approval",
+    "state_since_two_levels",
+}
 
 
 # --- the ERP→CRM sync, its reconciliation and its quarantine redrive ---------------------------
@@ -279,6 +286,18 @@ async def reconcile_drift(b: SyncBench) -> Recorded:
     }
 
 
+async def sync_state_since(b: SyncBench) -> Recorded:
+    """After the "state-since" patch: ProcessStatus and StateSince follow syncing, reconciling
+    and done."""
+    b.erp.add_customers(3)
+    b.erp.add_orders(2)
+    handle, result = await b.run(
+        ErpCrmSync.run, SyncInput(page_size=5, reconcile_hours=24), "erp_crm_sync_state_since"
+    )
+    assert result.totals.records == 5 and result.drift is not None, result
+    return {"erp_crm_sync_state_since": (handle, "synced")}
+
+
 SyncScenario = Callable[[SyncBench], Awaitable[Recorded]]
 SYNC_SCENARIOS: dict[str, tuple[tuple[str, ...], SyncScenario]] = {
     "sync_continue_as_new": (
@@ -287,6 +306,7 @@ SYNC_SCENARIOS: dict[str, tuple[tuple[str, ...], SyncScenario]] = {
     ),
     "sync_quarantine": (("erp_crm_sync_quarantine", "sync_redrive_quarantine"), sync_quarantine),
     "reconcile_drift": (("erp_crm_reconcile_drift", "erp_crm_sync_repair"), reconcile_drift),
+    "sync_state_since": (("erp_crm_sync_state_since",), sync_state_since),
 }
 # The daily report: on a dev server (see record_report).
 REPORT = "report"

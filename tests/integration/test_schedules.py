@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
 
 from continuum import schedules
 from continuum.client import connect
@@ -28,11 +29,14 @@ from continuum.settings import ORDERS_TASK_QUEUE, Settings
 from continuum.stack import Stack
 from domain.orders.models import OrderStatus
 from domain.reports import DailyReport, previous_day, zone
+from domain.sync.contract import SCHEDULED_WORKFLOW as SCHEDULED_SYNC
+from domain.sync.contract import WORKFLOW_ID as SYNC_WORKFLOW_ID
 from domain.sync.contract import WORKFLOW_NAME as SYNC_WORKFLOW
+from domain.sync.models import ScheduledSyncResult, SyncInput, SyncResult
 from starters.report_cli import run_report
 from store.sync import SyncStore
 from tests import samples
-from tests.integration.conftest import free_ports
+from tests.integration.conftest import free_ports, set_faults
 from tests.integration.test_order_to_cash_stack import drive_to_end
 
 TZ = "Europe/Berlin"
@@ -277,3 +281,44 @@ def test_cli_schedules_and_report(reports_stack: Stack) -> None:
     made = cli("report", "--date", "2001-01-02", "--wait", env=env)
     assert made.returncode == 0, made.stderr
     assert "report 2001-01-02: no orders and no sales" in made.stdout
+
+
+async def test_a_sync_tick_skips_while_any_other_sync_runs(
+    client: Client, reports_stack: Stack
+) -> None:
+    """Issue 13 (5): the schedule's tick and a manual sync never run side by side."""
+    await schedules.apply(client, schedules.desired_schedules(settings(REPORT_TIMEZONE=TZ)))
+    since = datetime.now(UTC).isoformat()
+    # The ERP answers nothing but 503, so the manual sync keeps retrying its first page.
+    set_faults(reports_stack, "erp", error_rate=1.0, error_statuses=[503])
+    try:
+        manual = await client.start_workflow(
+            SYNC_WORKFLOW,
+            SyncInput(),
+            id=SYNC_WORKFLOW_ID,
+            task_queue=ORDERS_TASK_QUEUE,
+            result_type=SyncResult,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+        await schedules.trigger(client, schedules.SYNC_SCHEDULE)
+        ticks = f"WorkflowType = '{SCHEDULED_SYNC}' AND StartTime > '{since}'"
+
+        async def tick_done() -> bool:
+            done = await client.count_workflows(f"{ticks} AND ExecutionStatus = 'Completed'")
+            return done.count == 1
+
+        await eventually(tick_done, 60, "a finished sync tick")
+        tick = [t async for t in client.list_workflows(ticks)].pop()
+        outcome = await client.get_workflow_handle(
+            tick.id, run_id=tick.run_id, result_type=ScheduledSyncResult
+        ).result()
+        assert outcome.result is None and outcome.skipped is not None
+        assert SYNC_WORKFLOW_ID in outcome.skipped
+        running = await client.count_workflows(
+            f"WorkflowType = '{SYNC_WORKFLOW}' AND ExecutionStatus = 'Running'"
+        )
+        assert running.count == 1
+    finally:
+        set_faults(reports_stack, "erp")
+    # The ERP is back: the one sync goes on and finishes.
+    assert (await manual.result()).totals.runs == 1

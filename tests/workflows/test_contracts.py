@@ -61,6 +61,7 @@ def test_workflow_types_are_the_contracts_names() -> None:
         sync.WORKFLOW_NAME,
         sync.RECONCILE_WORKFLOW,
         sync.REDRIVE_WORKFLOW,
+        sync.SCHEDULED_WORKFLOW,
         reports.WORKFLOW_NAME,
     }
     assert registered == expected

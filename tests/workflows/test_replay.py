@@ -17,12 +17,14 @@ HERE = Path(__file__).parent.parent / "histories"
 RECORDED = (
     "approval_cancelled_awaiting_approval",
     "approval_expired",
+    "approval_state_since_two_levels",
     "approval_two_levels",
     "erp_crm_reconcile_drift",
     "erp_crm_sync_continue_as_new",
     "erp_crm_sync_continued_run",
     "erp_crm_sync_quarantine",
     "erp_crm_sync_repair",
+    "erp_crm_sync_state_since",
     "order_to_cash_approval_deadline",
     "order_to_cash_approval_expired",
     "order_to_cash_approval_two_levels",
@@ -36,6 +38,7 @@ RECORDED = (
     "order_to_cash_needs_attention",
     "order_to_cash_out_of_stock",
     "order_to_cash_payment_declined",
+    "order_to_cash_state_since_two_levels",
     "report_daily",
     "sync_redrive_quarantine",
 )
@@ -51,3 +54,28 @@ async def test_history_replays(stem: str) -> None:
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{stem}.json no longer replays: {result.replay_failure}"
+
+
+def _writes(stem: str, attribute: str) -> bool:
+    """Whether the run upserted `attribute` (both sides of a patch must be among the histories)."""
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    return any(
+        attribute
+        in event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        for event in history.events
+        if event.HasField("upsert_workflow_search_attributes_event_attributes")
+    )
+
+
+# Recorded after the "state-since" patch; every other history runs the unpatched path.
+STATE_SINCE = {
+    "order_to_cash_state_since_two_levels",
+    "approval_state_since_two_levels",
+    "erp_crm_sync_state_since",
+}
+
+
+# The daily report keeps no state of its own.
+@pytest.mark.parametrize("stem", [s for s in RECORDED if s != "report_daily"])
+def test_state_since_is_written_exactly_by_the_runs_after_its_patch(stem: str) -> None:
+    assert _writes(stem, "StateSince") == (stem in STATE_SINCE), stem

@@ -33,7 +33,10 @@ class OrderTracker:
         self.result.status = status
         if reason is not None:
             self.result.reason = reason
-        updates: list[SearchAttributeUpdate[Any]] = [sa.ORDER_STATUS.value_set(status.value)]
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.ORDER_STATUS.value_set(status.value),
+            *sa.state_since(),
+        ]
         workflow.upsert_search_attributes(updates)
         details = f"**{status.value}**"
         if reason:

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         SyncProgress,
         SyncResult,
     )
+    from workflows import search_attributes as sa
     from workflows.policies import SYNC_PAGE
     from workflows.sync.reconcile import ErpCrmReconcile
 
@@ -58,6 +59,8 @@ class ErpCrmSync:
                 RepairRequest(mapping=input.mapping),
                 **SYNC_PAGE,
             )
+        if totals.runs == 1:
+            self._publish("syncing")
         self._progress.state = "syncing"
         pages = 0
         for index in range(input.feed_index, len(input.feeds)):
@@ -91,13 +94,20 @@ class ErpCrmSync:
                 if page.done:
                     break
         drift = await self._reconcile(input)
+        self._publish("done")
         self._progress.state = "done"
         workflow.set_current_details(self._details())
         return SyncResult(totals=totals, watermarks=totals.watermarks, drift=drift)
 
+    def _publish(self, stage: str) -> None:
+        """ProcessStatus and StateSince follow the stage, so the watchdog sees a sync that hangs."""
+        if since := sa.state_since():
+            workflow.upsert_search_attributes([sa.PROCESS_STATUS.value_set(stage.title()), *since])
+
     async def _reconcile(self, input: SyncInput) -> DriftReport | None:
         if input.reconcile_hours is None:
             return None
+        self._publish("reconciling")
         self._progress.state = "reconciling"
         workflow.set_current_details(self._details())
         now = workflow.now()

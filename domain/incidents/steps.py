@@ -59,9 +59,24 @@ class RepairRecord(BaseModel):
     """A job event for the audit: started, canary, an item's result, stopped, finished."""
 
     plan_id: str
+    action: Action
     event: str  # store.incidents.AuditEvent's value
     applied_by: str
     detail: str = ""
     progress: RepairProgress | None = None
     results: list[ItemResult] = Field(default_factory=list)
     run_ids: dict[str, str] = Field(default_factory=dict)  # workflow id → the run acted on
+
+
+class Recorded(BaseModel):
+    added: int  # rows the audit did not have yet (a retried record adds none)
+
+
+class Phase(StrEnum):
+    """Where a repair job stands: its ProcessStatus search attribute."""
+
+    CANARY = "Canary"
+    APPLYING = "Applying"
+    CHECKING = "Checking"
+    DONE = "Done"
+    STOPPED = "Stopped"

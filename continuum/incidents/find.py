@@ -16,6 +16,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError, TimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
@@ -73,18 +74,22 @@ def business_status(execution: WorkflowExecution) -> str:
     return attrs.get(key) or execution_status(execution.status)
 
 
-def _failure(failure: Failure) -> tuple[str, str | None]:
-    if failure.HasField("application_failure_info"):
-        kind = failure.application_failure_info.type or None
-    elif failure.HasField("timeout_failure_info"):
-        kind = "Timeout"
-    else:
-        kind = None
-    return failure.message, kind
+async def _failure(client: Client, failure: Failure) -> tuple[str, str | None]:
+    """The message and type of a step's last failure, decoded (the converter may have encoded
+    them: the raw message then reads "Encoded failure")."""
+    error = await client.data_converter.decode_failure(failure)
+    if isinstance(error, ApplicationError):
+        return error.message, error.type or None
+    if isinstance(error, TimeoutError):
+        return error.message, "Timeout"
+    return getattr(error, "message", None) or str(error), type(error).__name__
 
 
-def pending_step(info: PendingActivityInfo) -> PendingStep:
-    message, kind = _failure(info.last_failure) if info.HasField("last_failure") else (None, None)
+async def pending_step(client: Client, info: PendingActivityInfo) -> PendingStep:
+    message: str | None = None
+    kind: str | None = None
+    if info.HasField("last_failure"):
+        message, kind = await _failure(client, info.last_failure)
     return PendingStep(
         name=info.activity_type.name,
         state=_STATES.get(info.state, "Scheduled"),
@@ -116,7 +121,7 @@ async def _steps(client: Client, execution: WorkflowExecution) -> list[PendingSt
         if err.status is RPCStatusCode.NOT_FOUND:  # gone since it was listed
             return []
         raise
-    return [pending_step(p) for p in described.raw_description.pending_activities]
+    return [await pending_step(client, p) for p in described.raw_description.pending_activities]
 
 
 def _finding(execution: WorkflowExecution, steps: list[PendingStep]) -> Finding:

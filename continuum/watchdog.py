@@ -98,9 +98,7 @@ async def watchdog_heartbeat(
         late_after_seconds=int(late.total_seconds()),
     )
     try:
-        described = await client.get_schedule_handle(SCHEDULE_ID).describe(
-            rpc_timeout=_RPC_TIMEOUT
-        )
+        described = await client.get_schedule_handle(SCHEDULE_ID).describe(rpc_timeout=_RPC_TIMEOUT)
     except RPCError as err:
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise

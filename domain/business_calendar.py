@@ -108,7 +108,9 @@ def add_business_time(calendar: BusinessCalendar, start: datetime, duration: tim
         day += timedelta(days=1)
 
 
-def business_time_before(calendar: BusinessCalendar, end: datetime, duration: timedelta) -> datetime:
+def business_time_before(
+    calendar: BusinessCalendar, end: datetime, duration: timedelta
+) -> datetime:
     """The latest instant from which `duration` of working time has passed by `end` (in UTC):
     the mirror of `add_business_time`, for "in this state longer than N business hours"."""
     if duration < _NO_TIME:

@@ -91,7 +91,9 @@ async def _pending_steps(client: Client, wf: WorkflowExecution) -> list[PendingS
             return []
         raise
     state_since = wf.typed_search_attributes.get(_STATE_SINCE)
-    steps = [await _activity_step(client, wf.id, info, state_since) for info in raw.pending_activities]
+    steps = [
+        await _activity_step(client, wf.id, info, state_since) for info in raw.pending_activities
+    ]
     if raw.HasField("pending_workflow_task") and raw.pending_workflow_task.attempt > 1:
         task = raw.pending_workflow_task
         problems = wf.typed_search_attributes.get(_PROBLEMS) or []

@@ -37,14 +37,13 @@ async def _lag(erp: ErpPort, feed: str, mark: Watermark, now: datetime) -> timed
     quiet the ERP is (the worker's gauge `continuum_sync_lag_seconds` measures it the same way)."""
     if mark.acknowledged_at is None:
         return None
-    read = erp.order_changes if feed == "orders" else erp.customer_changes
     # The feed is inclusive of `updated_since`: the first change strictly after it is unseen.
-    page = await call(read(mark.synced_through, None, 2))
-    unseen = [
-        c.updated_at
-        for c in page.items
-        if mark.synced_through is None or c.updated_at > mark.synced_through
-    ]
+    reached = mark.synced_through
+    if feed == "orders":
+        stamps = [c.updated_at for c in (await call(erp.order_changes(reached, None, 2))).items]
+    else:
+        stamps = [c.updated_at for c in (await call(erp.customer_changes(reached, None, 2))).items]
+    unseen = [at for at in stamps if reached is None or at > reached]
     return max(now - unseen[0], timedelta(0)) if unseen else timedelta(0)
 
 

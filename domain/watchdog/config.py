@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from domain.alerts.contract import (
     AlertInput,
@@ -23,7 +23,7 @@ from domain.alerts.contract import (
     fingerprint,
 )
 from domain.business_calendar import BusinessCalendar
-from domain.watchdog.rules import Rule
+from domain.watchdog.rules import KINDS, Rule, clock_span
 from domain.watchdog.spans import Span
 
 
@@ -45,12 +45,22 @@ class LevelConfig(BaseModel):
     receivers: list[str] = Field(min_length=1)
     people: list[str] = Field(default_factory=list)  # who may acknowledge at this level
 
+    @field_validator("after")
+    @classmethod
+    def _clock_time(cls, span: Span) -> Span:
+        return clock_span(span, "after")
+
 
 class RouteConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     levels: list[LevelConfig] = Field(min_length=1)
     repeat_every: Span = Span.model_validate("1h")
+
+    @field_validator("repeat_every")
+    @classmethod
+    def _clock_time(cls, span: Span) -> Span:
+        return clock_span(span, "repeat_every")
 
 
 class WatchdogConfig(BaseModel):
@@ -121,7 +131,7 @@ def _references(config: WatchdogConfig) -> Iterable[tuple[Loc, str]]:
                         ("routes", name, "levels", index, "receivers"),
                         f"unknown receiver {receiver!r} (receivers: {known})",
                     )
-            if index and level.after <= route.levels[index - 1].after:
+            if index and level.after.as_timedelta() <= route.levels[index - 1].after.as_timedelta():
                 yield (
                     ("routes", name, "levels", index, "after"),
                     f"level {index + 1} must come after level {index} ({level.after})",
@@ -131,11 +141,11 @@ def _references(config: WatchdogConfig) -> Iterable[tuple[Loc, str]]:
         if rule.name in seen:
             yield ("rules", index, "name"), f"a second rule named {rule.name!r}"
         seen.add(rule.name)
-        route = rule.route or rule.severity.value
-        if route not in config.routes:
+        wanted = rule.route or rule.severity.value
+        if wanted not in config.routes:
             field = "route" if rule.route else "severity"
             known = ", ".join(config.routes) or "none defined"
-            yield ("rules", index, field), f"no route {route!r} (routes: {known})"
+            yield ("rules", index, field), f"no route {wanted!r} (routes: {known})"
 
 
 def parse_config(text: str, source: str) -> WatchdogConfig:
@@ -150,6 +160,11 @@ def parse_config(text: str, source: str) -> WatchdogConfig:
         first = err.errors()[0]
         loc = _without_tags(tuple(first["loc"]))
         message = first["msg"].removeprefix("Value error, ")
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "kind")
+            tag = (first.get("ctx") or {}).get("tag")
+            kinds = ", ".join(KINDS)
+            message = f"unknown kind {tag!r} (one of {kinds})" if tag else f"one of {kinds}"
         raise WatchdogConfigError(_where(source, text, data, loc, message)) from None
     for loc, message in _references(config):
         raise WatchdogConfigError(_where(source, text, data, loc, message))

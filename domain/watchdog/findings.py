@@ -199,7 +199,8 @@ def no_worker_conditions(
     minutes after they stop, so the newest poll's age is the measure, not their number)."""
     allowance = rule.no_poller_for.as_timedelta()
     silent = [
-        f"{q.kind} tasks: " + ("never polled" if q.last_poll is None else f"last poll {_age(q.last_poll, now)} ago")
+        f"{q.kind} tasks: "
+        + ("never polled" if q.last_poll is None else f"last poll {_age(q.last_poll, now)} ago")
         for q in queues
         if q.last_poll is None or now - q.last_poll > allowance
     ]
@@ -227,7 +228,8 @@ def failure_rate_conditions(rule: FailureRateRule, figure: SuccessFigure) -> lis
         Condition(
             subject="orders",
             summary=rule.summary
-            or f"order success rate {rate:.1%} over the last {rule.window} (target {rule.below:.0%})",
+            or f"order success rate {rate:.1%} over the last {rule.window}"
+            f" (target {rule.below:.0%})",
             detail=f"{figure.succeeded} of {figure.closed} closed orders succeeded",
         )
     ]
@@ -262,8 +264,7 @@ def quarantine_conditions(rule: SyncQuarantineRule, added: int) -> list[Conditio
     return [
         Condition(
             subject="sync quarantine",
-            summary=rule.summary
-            or f"the sync put {added} record(s) aside within {rule.within}",
+            summary=rule.summary or f"the sync put {added} record(s) aside within {rule.within}",
             detail=f"{added} new open quarantine entries (threshold {rule.grew_by})",
         )
     ]

@@ -18,7 +18,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain.alerts.contract import Severity
 from domain.approvals.models import ApprovalStatus
@@ -76,10 +83,15 @@ class Per(StrEnum):
     STEP = "step"
 
 
-def _clock(span: Span | None, field: str) -> Span | None:
-    if span is not None and span.is_business:
+def clock_span(span: Span, field: str) -> Span:
+    """Business time is for `stalled` allowances; everything else is counted on the clock."""
+    if span.is_business:
         raise ValueError(f"{field} is clock time here ({span.text} is business time)")
     return span
+
+
+def _on_the_clock(span: Span | None, info: ValidationInfo) -> Span | None:
+    return span if span is None else clock_span(span, info.field_name or "a duration")
 
 
 class _Rule(BaseModel):
@@ -94,11 +106,7 @@ class _Rule(BaseModel):
     clear_after: Span = Span.model_validate("5m")
     per: Per = Per.RULE
 
-    @field_validator("for_", "clear_after")
-    @classmethod
-    def _hysteresis_is_clock(cls, span: Span) -> Span:
-        _clock(span, "the hysteresis")
-        return span
+    _hysteresis_on_the_clock = field_validator("for_", "clear_after")(_on_the_clock)
 
 
 class _ProcessRule(_Rule):
@@ -111,17 +119,21 @@ class _ProcessRule(_Rule):
             raise ValueError(f"unknown process {value!r} (one of {', '.join(PROCESSES)})")
         return value
 
+    @field_validator("status", check_fields=False)
+    @classmethod
+    def _its_statuses(cls, statuses: list[str], info: ValidationInfo) -> list[str]:
+        process = PROCESSES.get(info.data.get("process", ""))
+        known = process.statuses if process else None
+        if known is not None and (bad := [s for s in statuses if s not in known]):
+            raise ValueError(
+                f"status {', '.join(bad)} is not a {process.noun if process else ''} status"
+                f" (one of {', '.join(sorted(known))})"
+            )
+        return statuses
+
     @property
     def kind_of(self) -> Process:
         return PROCESSES[self.process]
-
-    def _check_statuses(self, statuses: list[str]) -> None:
-        known = self.kind_of.statuses
-        if known is not None and (bad := [s for s in statuses if s not in known]):
-            raise ValueError(
-                f"status {', '.join(bad)} is not a {self.process} status"
-                f" (one of {', '.join(sorted(known))})"
-            )
 
 
 class StalledRule(_ProcessRule):
@@ -131,12 +143,12 @@ class StalledRule(_ProcessRule):
     # How many subjects an evaluation names (per=rule) or raises alerts for (per=process).
     max_listed: int = Field(20, ge=1, le=500)
 
-    @model_validator(mode="after")
-    def _statuses(self) -> StalledRule:
-        self._check_statuses(self.status)
-        if self.per is Per.STEP:
-            raise ValueError("per: a stalled process has no failing step (rule or process)")
-        return self
+    @field_validator("per")
+    @classmethod
+    def _no_step(cls, per: Per) -> Per:
+        if per is Per.STEP:
+            raise ValueError("a stalled process has no failing step: rule or process")
+        return per
 
 
 class RetryingRule(_ProcessRule):
@@ -151,13 +163,12 @@ class RetryingRule(_ProcessRule):
     max_candidates: int = Field(200, ge=1, le=5000)
     per: Per = Per.STEP
 
+    _spans_on_the_clock = field_validator("longer_than", "unchanged_for")(_on_the_clock)
+
     @model_validator(mode="after")
     def _threshold(self) -> RetryingRule:
-        self._check_statuses(self.status)
         if self.attempts is None and self.longer_than is None:
             raise ValueError("attempts or longer_than: a retrying rule needs a threshold")
-        _clock(self.longer_than, "longer_than")
-        _clock(self.unchanged_for, "unchanged_for")
         return self
 
 
@@ -167,11 +178,12 @@ class BacklogRule(_Rule):
     count_over: int | None = Field(None, ge=0)
     age_over: Span | None = None
 
+    _age_on_the_clock = field_validator("age_over")(_on_the_clock)
+
     @model_validator(mode="after")
     def _threshold(self) -> BacklogRule:
         if self.count_over is None and self.age_over is None:
             raise ValueError("count_over or age_over: a backlog rule needs a threshold")
-        _clock(self.age_over, "age_over")
         return self
 
 
@@ -181,11 +193,7 @@ class NoWorkerRule(_Rule):
     # A live worker's last poll can be a minute old (long polls last about 60 s).
     no_poller_for: Span = Span.model_validate("75s")
 
-    @field_validator("no_poller_for")
-    @classmethod
-    def _clock_span(cls, span: Span) -> Span:
-        _clock(span, "no_poller_for")
-        return span
+    _on_the_clock = field_validator("no_poller_for")(_on_the_clock)
 
 
 class FailureRateRule(_Rule):
@@ -195,24 +203,22 @@ class FailureRateRule(_Rule):
     # Fewer closed orders than this in the window say nothing about the rate.
     min_closed: int = Field(10, ge=1)
 
-    @field_validator("window")
-    @classmethod
-    def _clock_span(cls, span: Span) -> Span:
-        _clock(span, "window")
-        return span
+    _on_the_clock = field_validator("window")(_on_the_clock)
 
 
 class SyncLagRule(_Rule):
     kind: Literal["sync-lag"]
     lag_over: Span
-    feeds: list[str] = Field(default_factory=lambda: list(FEEDS))
+    feeds: list[str] = Field(default_factory=lambda: [str(f) for f in FEEDS])
 
-    @model_validator(mode="after")
-    def _known(self) -> SyncLagRule:
-        _clock(self.lag_over, "lag_over")
-        if bad := [f for f in self.feeds if f not in FEEDS]:
+    _on_the_clock = field_validator("lag_over")(_on_the_clock)
+
+    @field_validator("feeds")
+    @classmethod
+    def _known(cls, feeds: list[str]) -> list[str]:
+        if bad := [f for f in feeds if f not in FEEDS]:
             raise ValueError(f"unknown feed {', '.join(bad)} (one of {', '.join(FEEDS)})")
-        return self
+        return feeds
 
 
 class SyncQuarantineRule(_Rule):
@@ -220,11 +226,7 @@ class SyncQuarantineRule(_Rule):
     grew_by: int = Field(ge=1)  # records newly put aside ...
     within: Span = Span.model_validate("1h")  # ... within this window
 
-    @field_validator("within")
-    @classmethod
-    def _clock_span(cls, span: Span) -> Span:
-        _clock(span, "within")
-        return span
+    _on_the_clock = field_validator("within")(_on_the_clock)
 
 
 class SyncIdleRule(_Rule):

@@ -1,5 +1,6 @@
-"""Durations as the watchdog's configuration writes them: clock time ("90s", "10m", "1h30m",
-"3d", read by `domain.durations`) or business time ("16bh" business hours, "3bd" business days of the calendar's length).
+"""Durations as the watchdog's configuration writes them: clock time ("90s", "10m", "1h30m", "3d",
+read by `domain.durations`) or business time ("16bh" business hours, "3bd" business days of the
+calendar's length).
 
 A stalled order is judged in business time where the rule says so: "three business days" left on
 a Friday afternoon are over on Wednesday afternoon, not on Monday.

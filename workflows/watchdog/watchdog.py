@@ -70,10 +70,14 @@ class Watchdog:
 
 def _details(report: WatchdogReport, evaluations: list[RuleEvaluation]) -> str:
     rows = "\n".join(
-        f"| {e.rule} | {len(e.conditions)} | {e.error or e.note or ('' if e.complete else 'partial')} |"
+        f"| {e.rule} | {len(e.conditions)} | {e.error or e.note or _partial(e)} |"
         for e in evaluations
     )
     return (
         f"**{len(report.firing)} firing**, {len(report.cleared)} cleared, "
         f"{len(report.errors)} not judged\n\n| rule | firing | note |\n|---|---|---|\n{rows}"
     )
+
+
+def _partial(evaluation: RuleEvaluation) -> str:
+    return "" if evaluation.complete else "partial"

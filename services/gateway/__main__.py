@@ -17,7 +17,9 @@ from continuum.defaults import WEBHOOKS
 from continuum.redaction import install_redaction
 from continuum.settings import get_settings
 from continuum.telemetry import instrument_app
-from services.gateway.alertmanager import MIN_TOKEN_LENGTH
+from continuum.watchdog import load_watchdog_config, severity_routes
+from domain.watchdog.config import WatchdogConfigError
+from services.gateway.alertmanager import MIN_TOKEN_LENGTH, AlertRouting
 from services.gateway.app import GatewayConfig, create_app
 from services.gateway.events import EventMap, load_secrets
 from services.gateway.inbox import InboxConfig
@@ -88,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         policy = settings.approval_policy()
     except (ValidationError, ValueError) as err:
         return _fail(f"bad settings: {str(err).splitlines()[0]}")
+    # Alertmanager's alerts take the watchdog's routes for their severity, and its responders.
+    try:
+        watchdog = load_watchdog_config(settings)
+    except WatchdogConfigError as err:
+        return _fail(str(err))
+    routing = AlertRouting(routes=severity_routes(watchdog), responders=watchdog.responders)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     install_redaction()  # no secret, token or e-mail address in any log line
     config = GatewayConfig(
@@ -108,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         secure_cookies=secure_cookies(args.host, os.environ.get("GATEWAY_SECURE_COOKIES", "")),
         alertmanager_token=alertmanager_token,
+        alert_routing=routing,
         board=board,
     )
     try:

@@ -46,7 +46,8 @@ from domain.sync.models import ReconcileInput, RedriveRequest, SyncInput
 from store.sync import SyncStore
 from tests import samples
 from tests.fakes import InMemoryCrm
-from tests.integration.alert_desk import alert_input, ops_worker, raise_alert, wait_listed
+from tests.integration.alert_desk import raise_alert, wait_listed
+from tests.integration.alert_ops import alert_worker, prompt_alert
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
 from tests.workflows.test_erp_crm_sync import FeedErp
@@ -395,7 +396,7 @@ async def record_order(env: WorkflowEnvironment, name: str) -> None:
 
 async def _handled_alert(client: Client) -> None:
     """One alert fired, acknowledged by olga and resolved, as the report's section counts it."""
-    alert = await raise_alert(client, alert_input("order-stalled"))
+    alert = await raise_alert(client, prompt_alert("order-stalled"))
     await wait_listed(client, alert, AlertStatus.FIRING)
     await AlertClient(client).acknowledge(alert, Acknowledgement(by="olga", comment="on it"))
     clear = Observation(firing=False, at=datetime.now(UTC), detail="delivered")
@@ -445,7 +446,8 @@ async def record_report(*, overwrite: bool, with_alert: bool = False) -> None:
                     stem = (REPORT_ALERTS_FILES if with_alert else REPORT_FILES)[0]
                     async with AsyncExitStack() as alerts:
                         if with_alert:
-                            await alerts.enter_async_context(ops_worker(env.client))
+                            log = Path(tmp) / "alerts.log"
+                            await alerts.enter_async_context(alert_worker(env.client, log))
                             await _handled_alert(env.client)
                         report: AnyHandle = await env.client.start_workflow(
                             DailyReportWorkflow.run,

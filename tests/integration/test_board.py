@@ -25,7 +25,8 @@ from domain.figures import Board, QueueKind, closed_orders_query
 from domain.orders.models import OrderStatus
 from domain.reports import OrderRun, OrderRuns, order_kpis
 from tests import samples
-from tests.integration.alert_desk import alert_input, ops_worker, raise_alert, wait_listed
+from tests.integration.alert_desk import raise_alert, wait_listed
+from tests.integration.alert_ops import alert_worker, prompt_alert
 from tests.integration.conftest import free_ports
 
 pytestmark = pytest.mark.integration
@@ -113,8 +114,8 @@ async def test_the_board_shows_what_the_report_counts(board_stack: Stack, client
     ended = await end_orders_every_way(orders)
     reader = BoardReader(client, load_board_config())
 
-    async with ops_worker(client):
-        alert = await raise_alert(client, alert_input("order-stalled", Severity.CRITICAL))
+    async with alert_worker(client, board_stack.data_dir / "alerts.log"):
+        alert = await raise_alert(client, prompt_alert("order-stalled", Severity.CRITICAL))
         await wait_listed(client, alert, AlertStatus.FIRING)
         board: Board | None = None
 

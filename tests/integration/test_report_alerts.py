@@ -25,7 +25,8 @@ from domain.alerts.contract import Acknowledgement, AlertStatus, Observation, Se
 from domain.reports import DailyReport, ReportRequest, zone
 from store.sync import SyncStore
 from tests.fakes import InMemoryCrm, InMemoryErp
-from tests.integration.alert_desk import alert_input, ops_worker, raise_alert, wait_listed
+from tests.integration.alert_desk import raise_alert, wait_listed
+from tests.integration.alert_ops import alert_worker, prompt_alert
 from workers.registry import build_worker
 from workflows.reports import DailyReportWorkflow
 
@@ -68,9 +69,9 @@ async def daily_report(client: Client, tmp: Path) -> DailyReport:
 
 async def test_the_report_counts_the_days_alerts(env: WorkflowEnvironment, tmp_path: Path) -> None:
     client = env.client
-    async with ops_worker(client):
-        handled = await raise_alert(client, alert_input("order-stalled", Severity.CRITICAL))
-        open_one = await raise_alert(client, alert_input("erp-retrying", Severity.WARNING))
+    async with alert_worker(client, tmp_path / "alerts.log"):
+        handled = await raise_alert(client, prompt_alert("order-stalled", Severity.CRITICAL))
+        open_one = await raise_alert(client, prompt_alert("erp-retrying", Severity.WARNING))
         await wait_listed(client, handled, AlertStatus.FIRING)
         await wait_listed(client, open_one, AlertStatus.FIRING)
         alerts = AlertClient(client)
@@ -111,8 +112,8 @@ async def test_without_an_ops_worker_the_section_says_what_it_could_not_read(
     env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     client = env.client
-    async with ops_worker(client):
-        alert = await raise_alert(client, alert_input("sync-lagging", Severity.WARNING))
+    async with alert_worker(client, tmp_path / "alerts.log"):
+        alert = await raise_alert(client, prompt_alert("sync-lagging", Severity.WARNING))
         await wait_listed(client, alert, AlertStatus.FIRING)
     # The ops worker is gone: nobody answers the alerts' state queries.
     report = await daily_report(client, tmp_path)

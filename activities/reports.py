@@ -26,6 +26,7 @@ from domain.alerts.figures import (
     AlertFigures,
     AlertRecord,
     alert_figures,
+    occurrences,
     touched_query,
 )
 from domain.approvals.contract import Message as ApprovalMessage
@@ -255,15 +256,15 @@ class ReportActivities:
         client = self._client()
         query = touched_query(literal(window.start), literal(window.end))
         total = (await client.count_workflows(query)).count
-        # A run continued as new is listed beside its successor: one alert, one id.
-        listed = [wf.id async for wf in client.list_workflows(query, limit=MAX_ALERTS_READ)]
-        ids = list(dict.fromkeys(listed))
+        # Every run: one continued as new may hold an occurrence of its own (`occurrences`).
+        runs = [wf async for wf in client.list_workflows(query, limit=MAX_ALERTS_READ)]
+        runs.sort(key=lambda wf: wf.start_time)
         gate = asyncio.Semaphore(ALERT_QUERIES_AT_ONCE)
 
-        async def read(alert_id: str) -> AlertRecord | None:
+        async def read(alert_id: str, run_id: str) -> AlertRecord | None:
             async with gate:
                 try:
-                    state = await client.get_workflow_handle(alert_id).query(
+                    state = await client.get_workflow_handle(alert_id, run_id=run_id).query(
                         AlertMessage.STATE, result_type=AlertState, rpc_timeout=timedelta(seconds=5)
                     )
                 except Exception as err:  # an RPC error, a timeout, an undecodable state
@@ -272,11 +273,13 @@ class ReportActivities:
                 activity.heartbeat(alert_id)
                 return AlertRecord.of(alert_id, state)
 
-        read_all = await asyncio.gather(*(read(i) for i in ids))
-        records = [r for r in read_all if r is not None]
+        read_all = await asyncio.gather(*(read(wf.id, wf.run_id) for wf in runs))
+        records = occurrences(r for r in read_all if r is not None)
         notes = []
-        if unread := len(ids) - len(records):
-            notes.append(f"{unread} alert(s) did not answer their state query (ops worker down?)")
+        if unread := sum(1 for r in read_all if r is None):
+            notes.append(
+                f"{unread} alert run(s) did not answer their state query (ops worker down?)"
+            )
         if total > MAX_ALERTS_READ:
             notes.append(f"alerts read: the first {MAX_ALERTS_READ} of {total}")
         return alert_figures(records, window.start, window.end, "; ".join(notes))

@@ -182,10 +182,12 @@ class BoardReader:
     async def _alerts(self, notes: list[str]) -> tuple[list[FiringAlert], int]:
         """The alerts that fired and are not resolved, as the Alerts page lists them."""
         shown = list(SHOWN_ALERT_STATUSES)
-        total, rows = await asyncio.gather(
-            self._count(listing_query(shown)),
+        # A run that continued as new keeps its last status in visibility: the running one counts.
+        total, listed = await asyncio.gather(
+            self._count(f"{listing_query(shown)} AND ExecutionStatus = 'Running'"),
             AlertClient(self.client).list(shown, limit=self.config.alerts_shown),
         )
+        rows = [row for row in listed if row.execution == "running"]
         unanswered = sum(1 for row in rows if row.state is None)
         if unanswered:
             notes.append(

@@ -1,8 +1,8 @@
 """The daily report's alerts section: how many alerts fired, were acknowledged and resolved in
 the day, and how long people took to acknowledge and the conditions took to resolve (p50/p95).
 
-Read from the Alert workflows themselves (visibility finds the ones the day could have touched,
-each one's `state` query gives its times), so the figures are the alerts' own audit. An alert
+Read from the Alert workflows themselves (visibility finds the runs the day could have touched,
+each run's `state` query gives its times), so the figures are the alerts' own audit. An alert
 counts in each figure whose moment falls in the day: one that fired yesterday and was resolved
 today counts as resolved today, its time to resolve measured from when it fired.
 """
@@ -75,6 +75,17 @@ class AlertFigures(BaseModel):
     fired_by_rule: dict[str, int] = Field(default_factory=dict)
     # Every alert with a moment in the day, oldest first.
     alerts: list[AlertRecord] = Field(default_factory=list)
+
+
+def occurrences(records_oldest_run_first: Iterable[AlertRecord]) -> list[AlertRecord]:
+    """One record per occurrence of an alert. An alert's workflow continues as new when its
+    history grows long (the next run carries the same occurrence on) or when the condition comes
+    back while its resolution goes out (a new occurrence, fired anew): the newest run's word
+    counts for each (alert, fired_at)."""
+    found: dict[tuple[str, datetime | None], AlertRecord] = {}
+    for record in records_oldest_run_first:
+        found[(record.alert_id, record.fired_at)] = record
+    return list(found.values())
 
 
 def _within(moment: datetime | None, start: datetime, end: datetime) -> bool:

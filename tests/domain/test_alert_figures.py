@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.alerts.figures import AlertRecord, alert_figures, touched_query
+from domain.alerts.figures import AlertRecord, alert_figures, occurrences, touched_query
 
 START = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -81,3 +81,15 @@ def test_the_query_finds_alerts_open_at_any_moment_of_the_day() -> None:
         "WorkflowType = 'Alert' AND StartTime < '2026-12-08T00:00:00Z'"
         " AND (ExecutionStatus = 'Running' OR CloseTime >= '2026-12-07T00:00:00Z')"
     )
+
+
+def test_each_occurrence_counts_once_whatever_runs_it_took() -> None:
+    """A run continued as new carries its occurrence on (same fired_at: the newer run's word);
+    a condition back while its resolution went out is a new occurrence (a new fired_at)."""
+    carried_over = alert("stalled-a", 1)  # the first run, when its history grew long
+    carried_on = alert("stalled-a", 1, acked=2, resolved=3)  # the next run, same occurrence
+    back_again = alert("stalled-a", 4)  # fired anew after it resolved
+    found = occurrences([carried_over, carried_on, back_again])
+    assert found == [carried_on, back_again]
+    figures = alert_figures(found, START, END)
+    assert (figures.fired, figures.acknowledged, figures.resolved) == (2, 1, 1)

@@ -19,10 +19,21 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 from activities.calls import call
+from domain.alerts.contract import AlertState
+from domain.alerts.contract import Message as AlertMessage
+from domain.alerts.figures import (
+    MAX_ALERTS_READ,
+    AlertFigures,
+    AlertRecord,
+    alert_figures,
+    occurrences,
+    touched_query,
+)
 from domain.approvals.contract import Message as ApprovalMessage
 from domain.approvals.contract import approval_workflow_id
 from domain.crm import CrmPort, DealStage
 from domain.erp import ErpPort
+from domain.figures import closed_orders_query, literal, started_orders_query
 from domain.orders import contract as orders
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.contract import Message as OrderMessage
@@ -52,6 +63,8 @@ _ORDER_STATUS = SearchAttributeKey.for_keyword(orders.ORDER_STATUS.name)
 FEEDS = ("orders", "customers")
 # Bounds the per-order queries for overdue approvals; past it the count says it is partial.
 MAX_WAITING_QUERIED = 500
+# Alert state queries in flight at once: the ops worker answers them beside its own work.
+ALERT_QUERIES_AT_ONCE = 20
 
 
 @runtime_checkable
@@ -73,11 +86,6 @@ class ReportConfig:
     store_url: str | None = None
 
 
-def _ts(moment: datetime) -> str:
-    """A visibility query literal (RFC 3339, UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _ms(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
 
@@ -97,6 +105,7 @@ class ReportActivities:
             self.report_crm_figures,
             self.report_order_runs,
             self.report_sync_figures,
+            self.report_alerts,
             self.write_report_files,
             self.post_report,
         ]
@@ -141,16 +150,9 @@ class ReportActivities:
     @activity.defn(name="report_order_runs")
     async def report_order_runs(self, window: ReportWindow) -> OrderRuns:
         client = self._client()
-        base = f"WorkflowType = '{ORDER_WORKFLOW}'"
-        started = await client.count_workflows(
-            f"{base} AND StartTime >= '{_ts(window.start)}' AND StartTime < '{_ts(window.end)}'"
-        )
+        started = await client.count_workflows(started_orders_query(window.start, window.end))
         closed: list[OrderRun] = []
-        query = (
-            f"{base} AND ExecutionStatus != 'Running'"
-            f" AND CloseTime >= '{_ts(window.start)}' AND CloseTime < '{_ts(window.end)}'"
-        )
-        async for wf in client.list_workflows(query):
+        async for wf in client.list_workflows(closed_orders_query(window.start, window.end)):
             if wf.close_time is None:
                 continue
             attrs = wf.typed_search_attributes
@@ -246,6 +248,41 @@ class ReportActivities:
             quarantine=quarantine,
             note="" if newest is not None else "sync lag: the ERP cannot tell its newest change",
         )
+
+    @activity.defn(name="report_alerts")
+    async def report_alerts(self, window: ReportWindow) -> AlertFigures:
+        """The Alert workflows the day touched, each read through its `state` query (answered
+        by the ops worker: without it, the section says how many could not be read)."""
+        client = self._client()
+        query = touched_query(literal(window.start), literal(window.end))
+        total = (await client.count_workflows(query)).count
+        # Every run: one continued as new may hold an occurrence of its own (`occurrences`).
+        runs = [wf async for wf in client.list_workflows(query, limit=MAX_ALERTS_READ)]
+        runs.sort(key=lambda wf: wf.start_time)
+        gate = asyncio.Semaphore(ALERT_QUERIES_AT_ONCE)
+
+        async def read(alert_id: str, run_id: str) -> AlertRecord | None:
+            async with gate:
+                try:
+                    state = await client.get_workflow_handle(alert_id, run_id=run_id).query(
+                        AlertMessage.STATE, result_type=AlertState, rpc_timeout=timedelta(seconds=5)
+                    )
+                except Exception as err:  # an RPC error, a timeout, an undecodable state
+                    log.info("alert state query on %s failed: %s", alert_id, err)
+                    return None
+                activity.heartbeat(alert_id)
+                return AlertRecord.of(alert_id, state)
+
+        read_all = await asyncio.gather(*(read(wf.id, wf.run_id) for wf in runs))
+        records = occurrences(r for r in read_all if r is not None)
+        notes = []
+        if unread := sum(1 for r in read_all if r is None):
+            notes.append(
+                f"{unread} alert run(s) did not answer their state query (ops worker down?)"
+            )
+        if total > MAX_ALERTS_READ:
+            notes.append(f"alerts read: the first {MAX_ALERTS_READ} of {total}")
+        return alert_figures(records, window.start, window.end, "; ".join(notes))
 
     @activity.defn(name="write_report_files")
     async def write_report_files(self, report: DailyReport) -> ReportFiles:

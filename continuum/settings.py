@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from continuum.approvals.config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
 from continuum.approvals.config import load_approval_policy
+from continuum.defaults import WATCHDOG as DEFAULT_WATCHDOG_FILE
 from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
 from domain.approvals.policy import ApprovalPolicy
 from domain.orders.contract import TASK_QUEUE
@@ -95,6 +96,13 @@ class Settings(BaseSettings):
     reports_dir: Path = Field(Path("reports"), alias="REPORTS_DIR")
     report_webhook_url: str | None = Field(None, alias="REPORT_WEBHOOK_URL")
     report_webhook_token: SecretStr = Field(SecretStr(""), alias="REPORT_WEBHOOK_TOKEN")
+
+    # The watchdog (issue 14): its rules, routes and receivers; how often the schedule runs it;
+    # the ops worker's Prometheus /metrics (its dead-man's switch gauge), 0 turns it off.
+    watchdog_config_file: Path = Field(DEFAULT_WATCHDOG_FILE, alias="WATCHDOG_CONFIG_FILE")
+    watchdog_every_seconds: int = Field(60, ge=1, le=3600, alias="WATCHDOG_EVERY_SECONDS")
+    ops_metrics_host: str = Field("127.0.0.1", alias="OPS_METRICS_HOST")
+    ops_metrics_port: int = Field(9465, ge=0, le=65535, alias="OPS_METRICS_PORT")
 
     @property
     def erp(self) -> ErpBackend:

@@ -33,6 +33,7 @@ from starters.console import console, err_console, fail
 from starters.console import run as console_run
 from starters.demo import run_demo, summary_table
 from starters.drill.run import drill
+from starters.incidents_cli import incidents_app
 from starters.order_file import OrderFileError, load_order
 from starters.report_cli import report, schedules_and_first_report
 from starters.schedules_cli import schedules_app
@@ -44,6 +45,7 @@ app.add_typer(order_app, name="order")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(incidents_app, name="incidents")
 app.command("report")(report)
 app.command("drill")(drill)
 T = TypeVar("T")

@@ -27,7 +27,10 @@ import services.gateway
 from continuum.settings import ORDERS_TASK_QUEUE
 from domain.approvals.models import Person
 from domain.approvals.policy import ApprovalPolicy
+from domain.figures import BoardConfig
+from services.gateway.alertmanager import AlertmanagerReceiver, AlertRouting, alertmanager_router
 from services.gateway.alerts_page import alerts_router
+from services.gateway.board import BoardDesk, board_router
 from services.gateway.errors import GatewayError, error_response
 from services.gateway.events import EventMap
 from services.gateway.inbox import InboxConfig, Pages, inbox_router
@@ -59,6 +62,12 @@ class GatewayConfig:
     # Behind TLS the session cookie is marked Secure too.
     secure_cookies: bool = False
     legacy_files: tuple[Path, ...] = ()
+    # Alertmanager's bearer token (GATEWAY_ALERTMANAGER_TOKEN; None: the receiver is off) and
+    # the routes the alerts it raises take (the watchdog's configuration).
+    alertmanager_token: str | None = None
+    alert_routing: AlertRouting = field(default_factory=AlertRouting)
+    # The live board's target, manual baselines and queues (continuum/defaults/board.toml).
+    board: BoardConfig = field(default_factory=BoardConfig)
 
 
 _SECURITY_HEADERS = (
@@ -178,9 +187,12 @@ def create_app(config: GatewayConfig) -> FastAPI:
     )
     app.include_router(_health_router(receipts, temporal))
     app.include_router(webhook_router(hooks))
+    receiver = AlertmanagerReceiver(config.alertmanager_token, config.alert_routing, temporal)
+    app.include_router(alertmanager_router(receiver))
     sessions, throttle = Sessions(store), LoginThrottle(store)
     app.include_router(inbox_router(people, temporal, config.inbox, sessions, throttle))
     app.include_router(alerts_router(Pages(people, sessions), temporal, config.inbox))
+    app.include_router(board_router(Pages(people, sessions), BoardDesk(temporal, config.board)))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _install_error_handlers(app)
     # Signed (itsdangerous), HttpOnly, SameSite=Lax; it carries the server-side session's token

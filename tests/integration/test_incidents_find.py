@@ -291,7 +291,7 @@ WHO = ("--by", "olga", "--reason", "outage", "--ticket", "INC-1")
         (("plan", "reboot", "--where", "type=order", *WHO), "unknown action 'reboot'"),
         (
             ("plan", "retry", "--where", "type=order retrying", *WHO, "--param", "colour=red"),
-            "retry takes no parameter colour",
+            "retry: takes no parameter 'colour'",
         ),
         (
             ("plan", "retry", "--where", "type=order execution=completed", *WHO),

@@ -206,13 +206,9 @@ def incidents_router(
 
 async def _progress(client: Client, plan_id: str) -> tuple[RepairProgress | None, str | None]:
     try:
-        return await asyncio.wait_for(
-            repair_progress(client, plan_id), PROGRESS_TIMEOUT.total_seconds()
-        ), None
-    except (RepairError, RuntimeError, RPCError) as err:
-        return None, str(err)
-    except TimeoutError:
-        return None, "the job does not answer right now (is the ops worker up?); see the audit"
+        return await repair_progress(client, plan_id, rpc_timeout=PROGRESS_TIMEOUT), None
+    except (RepairError, RuntimeError, RPCError) as err:  # silent job: the audit says the rest
+        return None, f"{err}; see the audit below"
 
 
 def _params(text: str) -> dict[str, str]:

@@ -245,6 +245,11 @@ async def test_apply_starts_the_job_once_and_only_for_an_intact_current_plan(
         assert described.raw_description.execution_config.task_queue.name == "continuum-ops"
         again = cli(stack, "incidents", "apply", str(path), "--by", "olga")
         assert again.returncode == 1 and "was already applied" in again.stderr
+        # No ops worker in this stack answers the job's query: status says so, from the audit.
+        status = cli(stack, "incidents", "status", job, "--timeout", "2s")
+        assert status.returncode == 0, status.stderr
+        assert f"repair job {job} does not answer" in status.stdout
+        assert "apply-requested" in status.stdout and "started" in status.stdout
     finally:
         await client.get_workflow_handle(job).terminate("test over")
 
@@ -437,6 +442,7 @@ async def test_an_operator_finds_plans_and_applies_in_the_browser(
         for event in ("planned", "apply-requested", "started"):
             await expect(audit).to_contain_text(event)
         await expect(page.get_by_role("button", name="Apply to these")).to_have_count(0)
+        await expect(page.get_by_text("does not answer (is the ops worker up?)")).to_be_visible()
     finally:
         await client.get_workflow_handle(job).terminate("test over")
 

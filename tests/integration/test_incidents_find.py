@@ -23,12 +23,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from continuum.client import connect
-from continuum.incidents.find import find
+from continuum.incidents.find import FindError, find
 from continuum.incidents.key import incident_key
 from continuum.incidents.plans import sign_plan, write_plan
 from continuum.order_client import OrderClient
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
+from domain.alerts import contract as alerts
 from domain.incidents.contract import (
     WORKFLOW_NAME,
     ItemOutcome,
@@ -146,6 +147,45 @@ async def test_find_lists_exactly_the_orders_retrying_a_step_with_its_error(
     assert waiting.findings[0].steps == []
     done = await find(client, "execution=completed customer=C-100", datetime.now(UTC))
     assert [f.workflow_id for f in done.findings] == [f"order-{outage.completed}"]
+
+
+async def test_an_alert_finds_by_its_runbook_even_with_no_ops_worker(
+    outage: Outage, client: Client
+) -> None:
+    fp = alerts.fingerprint("orders-retrying", f"test-{uuid.uuid4().hex[:6]}")
+    given = alerts.AlertInput(
+        fingerprint=fp,
+        rule="orders-retrying",
+        severity=alerts.Severity.WARNING,
+        subject="task-queue continuum-orders",
+        summary="orders retry an ERP step",
+        runbook='plan retry --where "type=order retrying"',
+        route=alerts.Route(
+            levels=[
+                alerts.Level(
+                    receivers=[
+                        alerts.Receiver(name="log", kind=alerts.ReceiverKind.LOG, target="x.log")
+                    ]
+                )
+            ]
+        ),
+    )
+    # Raised, but no worker runs it: its runbook is read from its start, not asked of it.
+    handle = await client.start_workflow(
+        alerts.WORKFLOW_NAME,
+        given,
+        id=alerts.workflow_id(fp),
+        task_queue=f"nobody-{uuid.uuid4().hex[:6]}",
+    )
+    try:
+        found = await find(client, f"alert={fp} customer=C-104", datetime.now(UTC))
+    finally:
+        await handle.terminate("test over")
+    assert sorted(f.workflow_id for f in found.findings) == sorted(
+        f"order-{o}" for o in outage.retrying
+    )
+    with pytest.raises(FindError, match="unknown alert alert-nope"):
+        await find(client, "alert=nope", datetime.now(UTC))
 
 
 @pytest.mark.parametrize(

@@ -34,11 +34,13 @@ from services.gateway.board import BoardDesk, board_router
 from services.gateway.errors import GatewayError, error_response
 from services.gateway.events import EventMap
 from services.gateway.inbox import InboxConfig, Pages, inbox_router
+from services.gateway.incidents_page import incidents_router
 from services.gateway.people import People
 from services.gateway.receipts import Receipts
 from services.gateway.temporal import Temporal
 from services.gateway.webhooks import Webhooks, webhook_router
 from store import Store
+from store.incidents import IncidentAudit
 from store.sessions import LoginThrottle, Sessions
 
 log = logging.getLogger("services.gateway")
@@ -193,6 +195,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.include_router(inbox_router(people, temporal, config.inbox, sessions, throttle))
     app.include_router(alerts_router(Pages(people, sessions), temporal, config.inbox))
     app.include_router(board_router(Pages(people, sessions), BoardDesk(temporal, config.board)))
+    incidents = IncidentAudit(store)
+    app.include_router(incidents_router(Pages(people, sessions), temporal, config.inbox, incidents))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _install_error_handlers(app)
     # Signed (itsdangerous), HttpOnly, SameSite=Lax; it carries the server-side session's token

@@ -191,7 +191,7 @@ class IncidentRepair:
                     last[wid] = check(
                         plan.action, plan.params, waiting[wid].target, self._applied[wid], now
                     )
-                    if last[wid].ok:
+                    if last[wid].ok or last[wid].final:
                         self._judge(wid, last[wid], self._applied[wid].detail)
                         del waiting[wid]
             left = deadline - workflow.now()

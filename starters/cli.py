@@ -26,6 +26,7 @@ from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, python_module
 from continuum.telemetry import setup_tracing
 from domain.orders.models import OrderResult, OrderStatus
+from starters.alerts_cli import alerts_app
 from starters.carrier import Carrier
 from starters.console import console, err_console, fail
 from starters.console import run as console_run
@@ -42,6 +43,7 @@ order_app = typer.Typer(help="Start and drive one order.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(incidents_app, name="incidents")
 app.command("report")(report)
 app.command("drill")(drill)

@@ -22,7 +22,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from continuum.client import connect
-from continuum.incidents.apply import RepairError, job_id, repair_progress, start_repair
+from continuum.incidents.apply import (
+    JobSilent,
+    RepairError,
+    job_id,
+    repair_progress,
+    start_repair,
+)
 from continuum.incidents.find import FindError, Found, find
 from continuum.incidents.key import IncidentKeyError, incident_key
 from continuum.incidents.planner import make_plan
@@ -354,20 +360,37 @@ def _progress_table(progress: RepairProgress) -> Table:
 @incidents_app.command("status")
 def status_command(
     job: Annotated[str, typer.Argument(help="The job (repair-<plan id>) or its plan id.")],
+    timeout: Annotated[str, typer.Option(help="How long to wait for the job to answer.")] = "10s",
     as_json: Json = False,
 ) -> None:
-    """Where a repair job stands: per process fixed, not fixed, skipped or failed, and why."""
+    """Where a repair job stands: per process fixed, not fixed, skipped or failed, and why.
+    When the job does not answer (no ops worker), what the audit holds of it."""
+    try:
+        wait = parse_duration(timeout)
+    except QueryError as err:
+        raise fail(f"--timeout: {err}") from None
 
-    async def go() -> RepairProgress:
-        return await repair_progress(await connect(), job)
+    async def go() -> RepairProgress | str:
+        try:
+            return await repair_progress(await connect(), job, rpc_timeout=wait)
+        except JobSilent as silent:
+            return str(silent)
 
-    progress = _run(go)
-    if as_json:
-        print(progress.model_dump_json(indent=2))
+    answer = _run(go)
+    if isinstance(answer, str):
+        entries = _audit().entries(plan_id=job_id(job).removeprefix("repair-"))
+        if as_json:
+            print(json.dumps([_audit_json(e) for e in entries], indent=2, default=str))
+            return
+        console.print(f"[yellow]{escape(answer)}[/]; from the audit:", highlight=False)
+        console.print(_audit_table(entries))
         return
-    console.print(_progress_table(progress))
+    if as_json:
+        print(answer.model_dump_json(indent=2))
+        return
+    console.print(_progress_table(answer))
     counts: dict[str, int] = {}
-    for r in progress.results:
+    for r in answer.results:
         counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
     console.print(", ".join(f"{n} {o}" for o, n in counts.items()) or "no results yet")
 
@@ -421,16 +444,21 @@ def audit_command(
     except StoreError as err:
         raise fail(str(err)) from None
     if as_json:
-        keys = AuditEntry.__dataclass_fields__
-        print(
-            json.dumps([{k: getattr(e, k) for k in keys} for e in entries], indent=2, default=str)
-        )
+        print(json.dumps([_audit_json(e) for e in entries], indent=2, default=str))
     elif as_csv:
         _csv([c.split(" ")[0] for c in AUDIT_COLUMNS], [_audit_row(e) for e in entries])
     else:
-        table = Table(title=f"incident audit · {len(entries)} entries", title_justify="left")
-        for column in AUDIT_COLUMNS:
-            table.add_column(column, overflow="fold")
-        for e in entries:
-            table.add_row(*(escape(cell) for cell in _audit_row(e)))
-        console.print(table)
+        console.print(_audit_table(entries))
+
+
+def _audit_json(entry: AuditEntry) -> dict[str, object]:
+    return {k: getattr(entry, k) for k in AuditEntry.__dataclass_fields__}
+
+
+def _audit_table(entries: Sequence[AuditEntry]) -> Table:
+    table = Table(title=f"incident audit · {len(entries)} entries", title_justify="left")
+    for column in AUDIT_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(*(escape(cell) for cell in _audit_row(e)))
+    return table

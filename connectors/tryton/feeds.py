@@ -36,7 +36,8 @@ class TrytonFeeds(TrytonRecords):
         across pages. `updated_since` is inclusive, as on the reference ERP; the cursor (the
         last record's time and id) is exclusive. A record written after it was reported moves
         behind the cursor and comes again (at least once). Tryton stamps a transaction's start,
-        so a write committed long after it began can land behind a position already read.
+        so a write committed long after it began can land behind a position already read: a
+        read `since` starts the settings' `late_commit_window` earlier.
         """
         where: list[Any] = list(domain)
         if cursor:
@@ -53,7 +54,8 @@ class TrytonFeeds(TrytonRecords):
                 ]
             )
         elif updated_since is not None:
-            where.append(("last_modified_at", ">=", naive_utc(updated_since)))
+            overlap = dt.timedelta(seconds=self._settings.late_commit_window)
+            where.append(("last_modified_at", ">=", naive_utc(updated_since - overlap)))
         found = await self._search(
             model,
             where,

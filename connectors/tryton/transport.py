@@ -45,6 +45,10 @@ class TrytonSettings:
     # "Yes" would: Continuum's approval gate has already decided on the customer's credit.
     accept_credit_warnings: bool = True
     timeout: float = 30.0
+    # Tryton stamps a write with its transaction's start, so a transaction that commits late
+    # lands behind a position the sync has already read: a feed read `since` a watermark starts
+    # this many seconds earlier (the records read again are upserted again, harmlessly).
+    late_commit_window: float = 120.0
 
 
 @dataclass(frozen=True)

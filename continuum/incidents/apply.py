@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -33,6 +33,10 @@ from store.incidents import AuditEvent, IncidentAudit
 
 class RepairError(Exception):
     """A job could not be started or read; the message is one line saying why."""
+
+
+class JobSilent(RepairError):
+    """The job exists but no worker answered its query in time."""
 
 
 def job_id(job: str) -> str:
@@ -94,16 +98,23 @@ async def _audit(audit: IncidentAudit | None, write: Callable[[IncidentAudit], o
         await asyncio.to_thread(write, audit)
 
 
-async def repair_progress(client: Client, plan_id: str) -> RepairProgress:
+async def repair_progress(
+    client: Client, plan_id: str, rpc_timeout: timedelta | None = timedelta(seconds=10)
+) -> RepairProgress:
     """The job's progress (its `progress` query), running or finished; `plan_id` may also be
-    the job's workflow id."""
+    the job's workflow id. A query needs a worker on the ops queue: without one, `RepairError`
+    after `rpc_timeout` rather than a wait without end."""
     job = job_id(plan_id)
     try:
         progress: RepairProgress = await client.get_workflow_handle(job).query(
-            Message.PROGRESS, result_type=RepairProgress
+            Message.PROGRESS, result_type=RepairProgress, rpc_timeout=rpc_timeout
         )
         return progress
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise RepairError(f"unknown repair job {job}") from None
+        # The client's own deadline comes back as CANCELLED ("Timeout expired"), the server's
+        # as DEADLINE_EXCEEDED.
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise JobSilent(f"repair job {job} does not answer (is the ops worker up?)") from None
         raise RepairError(f"repair job {job}: {err.message}") from None

@@ -21,10 +21,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
 from domain.alerts.contract import AlertInput
-from domain.approvals.contract import WORKFLOW_NAME as APPROVAL
 from domain.incidents.findings import Finding, PendingStep
+from domain.incidents.observed import Execution, business_status
 from domain.incidents.query import Search, compile_runbook, compile_where
-from domain.orders.contract import WORKFLOW_NAME as ORDER
 
 # At most this many processes are listed (and described); more is a sign to narrow the terms.
 DEFAULT_LIMIT = 500
@@ -39,13 +38,13 @@ _STATES = {
     PendingActivityState.PENDING_ACTIVITY_STATE_PAUSE_REQUESTED: "PauseRequested",
 }
 _EXECUTION = {
-    WorkflowExecutionStatus.RUNNING: "Running",
-    WorkflowExecutionStatus.COMPLETED: "Completed",
-    WorkflowExecutionStatus.FAILED: "Failed",
-    WorkflowExecutionStatus.CANCELED: "Canceled",
-    WorkflowExecutionStatus.TERMINATED: "Terminated",
-    WorkflowExecutionStatus.CONTINUED_AS_NEW: "ContinuedAsNew",
-    WorkflowExecutionStatus.TIMED_OUT: "TimedOut",
+    WorkflowExecutionStatus.RUNNING: Execution.RUNNING,
+    WorkflowExecutionStatus.COMPLETED: Execution.COMPLETED,
+    WorkflowExecutionStatus.FAILED: Execution.FAILED,
+    WorkflowExecutionStatus.CANCELED: Execution.CANCELED,
+    WorkflowExecutionStatus.TERMINATED: Execution.TERMINATED,
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: Execution.CONTINUED_AS_NEW,
+    WorkflowExecutionStatus.TIMED_OUT: Execution.TIMED_OUT,
 }
 
 
@@ -60,18 +59,14 @@ class Found:
     truncated: bool  # more processes matched the visibility query than `limit`
 
 
-def execution_status(status: WorkflowExecutionStatus | None) -> str:
-    return _EXECUTION.get(status, "Unknown") if status is not None else "Unknown"
+def execution_status(status: WorkflowExecutionStatus | None) -> Execution:
+    return _EXECUTION.get(status, Execution.RUNNING) if status is not None else Execution.RUNNING
 
 
-def business_status(execution: WorkflowExecution) -> str:
-    """OrderStatus for orders, ApprovalStatus for approvals, ProcessStatus for the other kinds;
-    Temporal's execution status when the process has none."""
-    attrs = execution.typed_search_attributes
-    key = {ORDER: sa.ORDER_STATUS, APPROVAL: sa.APPROVAL_STATUS}.get(
-        execution.workflow_type, sa.PROCESS_STATUS
-    )
-    return attrs.get(key) or execution_status(execution.status)
+def status_of(execution: WorkflowExecution) -> str:
+    """The business status, by the rule the repair job compares with (`observed`)."""
+    attributes = {pair.key.name: pair.value for pair in execution.typed_search_attributes}
+    return business_status(execution.workflow_type, attributes, execution_status(execution.status))
 
 
 async def _failure(client: Client, failure: Failure) -> tuple[str, str | None]:
@@ -130,8 +125,8 @@ def _finding(execution: WorkflowExecution, steps: list[PendingStep]) -> Finding:
         workflow_id=execution.id,
         run_id=execution.run_id,
         workflow_type=execution.workflow_type,
-        execution=execution_status(execution.status),
-        status=business_status(execution),
+        execution=execution_status(execution.status).value,
+        status=status_of(execution),
         started_at=execution.start_time,
         closed_at=execution.close_time,
         state_since=attrs.get(sa.STATE_SINCE),

@@ -11,7 +11,8 @@ from continuum.incidents.find import Found
 from continuum.incidents.plans import new_plan_id, sign_plan
 from domain.incidents.contract import Action, Plan, PlanItem
 from domain.incidents.findings import Finding
-from domain.incidents.planning import PlanRefused, consequence, params_problem
+from domain.incidents.params import params_problem
+from domain.incidents.planning import PlanRefused, consequence
 
 MAX_CANARY = 50
 

@@ -9,31 +9,11 @@ from __future__ import annotations
 
 from domain.incidents.contract import Action
 from domain.incidents.findings import Finding
-from domain.incidents.query import QueryError, parse_duration
-from domain.orders.contract import SIGNALS
+from domain.incidents.params import CHECK_WITHIN
 from domain.orders.contract import WORKFLOW_NAME as ORDER
 from domain.orders.models import OrderStatus
 from domain.sync.contract import WORKFLOW_NAME as SYNC
 
-_DURATIONS = {
-    "initial_interval",
-    "maximum_interval",
-    "start_to_close_timeout",
-    "schedule_to_close_timeout",
-    "heartbeat_timeout",
-}
-# What each action may be told (the repair job reads these); `check_within` for any action.
-PARAMS: dict[Action, set[str]] = {
-    Action.RETRY: set(),
-    Action.PAUSE: set(),
-    Action.UNPAUSE: set(),
-    Action.RETRY_OPTIONS: {*_DURATIONS, "maximum_attempts", "backoff_coefficient"},
-    Action.CANCEL: set(),
-    Action.RESET: set(),
-    Action.SIGNAL: {"signal", "carrier"},
-    Action.TERMINATE: set(),
-    Action.REDRIVE: {"ids"},
-}
 _FINISHED_BADLY = {"Failed", "TimedOut", "Terminated", "Canceled"}
 _ORDER_ENDED = {s.value for s in OrderStatus if s.is_terminal}
 
@@ -50,35 +30,8 @@ def parse_action(text: str) -> Action:
         raise PlanRefused(f"unknown action {text!r} (known: {known})") from None
 
 
-def params_problem(action: Action, params: dict[str, str]) -> str | None:
-    """Why the parameters do not fit the action, or None."""
-    allowed = PARAMS[action] | {"check_within"}
-    if unknown := sorted(set(params) - allowed):
-        takes = ", ".join(sorted(allowed))
-        return f"{action.value} takes no parameter {', '.join(unknown)} (it takes: {takes})"
-    for name, value in params.items():
-        try:
-            if name in _DURATIONS or name == "check_within":
-                parse_duration(value)
-            elif name == "maximum_attempts" and not value.isdigit():
-                return f"maximum_attempts takes a whole number (0: unlimited), not {value!r}"
-            elif name == "backoff_coefficient" and not float(value) >= 1:
-                return f"backoff_coefficient must be at least 1, not {value!r}"
-        except QueryError as err:
-            return f"{name}: {err}"
-        except ValueError:
-            return f"{name} takes a number, not {value!r}"
-    if action is Action.RETRY_OPTIONS and not set(params) - {"check_within"}:
-        return "retry-options needs what to change, e.g. --param maximum_interval=10m"
-    if action is Action.SIGNAL:
-        signal = params.get("signal")
-        if signal not in SIGNALS:
-            return f"signal needs --param signal=NAME, one of {', '.join(sorted(SIGNALS))}"
-    return None
-
-
 def _options(params: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "check_within")
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if k != CHECK_WITHIN)
 
 
 def consequence(action: Action, finding: Finding, params: dict[str, str]) -> tuple[str, str]:

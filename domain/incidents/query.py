@@ -21,6 +21,7 @@ from domain.approvals import contract as approvals
 from domain.approvals.models import ApprovalStatus
 from domain.incidents import contract as incidents
 from domain.incidents.findings import PendingStep
+from domain.incidents.observed import Execution
 from domain.orders import contract as orders
 from domain.orders.models import OrderStatus
 from domain.sync import contract as sync
@@ -51,18 +52,7 @@ _KNOWN_STATUSES: dict[str, list[str]] = {
     approvals.WORKFLOW_NAME: [s.value for s in ApprovalStatus],
     alerts.WORKFLOW_NAME: [s.value for s in alerts.AlertStatus],
 }
-EXECUTION_STATUSES = {
-    s.lower(): s
-    for s in (
-        "Running",
-        "Completed",
-        "Failed",
-        "Canceled",
-        "Terminated",
-        "ContinuedAsNew",
-        "TimedOut",
-    )
-}
+EXECUTION_STATUSES = {e.value.lower(): e.value for e in Execution}
 EXECUTION_STATUSES["cancelled"] = "Canceled"  # the business spelling, Temporal's value
 
 EQUALITY = ("=", "!=")

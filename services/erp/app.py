@@ -6,12 +6,15 @@ ValidationError naming the field (FastAPI's 422 is kept for business rules).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import services.erp
 from services.erp.api import api_router
 from services.erp.errors import ErpError, error_body
+from services.erp.idempotency import RETENTION, forget_before
 from services.erp.schemas import Generated, GenerateRequest
 from services.erp.seed import generate, seed_demo
 from services.erp.store import Database
@@ -42,6 +46,7 @@ class ErpConfig:
     admin_token: str | None = None
     seed: Literal["none", "demo"] = "none"
     faults: FaultConfig = field(default_factory=FaultConfig)
+    idempotency_retention: timedelta = RETENTION
 
 
 class BearerAuth:
@@ -145,6 +150,18 @@ def _health_router(db: Database) -> APIRouter:
     return router
 
 
+async def _forget_old_answers(db: Database, retention: timedelta, every: float = 3600.0) -> None:
+    """At start and hourly: stored answers older than the retention go (the table stays bounded)."""
+    while True:
+        cutoff = datetime.now(UTC) - retention
+        try:
+            if gone := await anyio.to_thread.run_sync(forget_before, db, cutoff):
+                log.info("forgot %d stored write answer(s) older than %s", gone, retention)
+        except sqlite3.Error as err:  # busy or failing: the next round catches up
+            log.warning("could not forget old idempotency keys: %s", err)
+        await asyncio.sleep(every)
+
+
 def create_app(config: ErpConfig) -> FastAPI:
     """Opens (and creates) the database now, so that a bad --db fails at start-up."""
     db = Database(config.db_path)
@@ -157,7 +174,11 @@ def create_app(config: ErpConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        forgetting = asyncio.create_task(_forget_old_answers(db, config.idempotency_retention))
         yield
+        forgetting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await forgetting
         db.close()
 
     app = FastAPI(

@@ -14,11 +14,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
 from services.erp.errors import ErpError
-from services.erp.store import Database, Tx
+from services.erp.store import Database, Tx, format_ts
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
@@ -83,3 +84,16 @@ def write_once(
             (request.key, request.method, request.path, request.body_sha256, status, body, tx.now),
         )
         return Answer(status, body)
+
+
+# Stored answers are kept this long, then forgotten, so that the table stays bounded. A key is
+# only ever replayed by the retries of one activity (an order's step), which give up long before:
+# a retry after this would write again, so keep it far beyond any retry horizon.
+RETENTION = timedelta(days=30)
+
+
+def forget_before(db: Database, cutoff: datetime) -> int:
+    """Forgets the stored answers older than `cutoff`; how many went."""
+    with db.transaction() as tx:
+        gone = tx.run("DELETE FROM idempotency_keys WHERE created_at < ?", (format_ts(cutoff),))
+        return gone.rowcount

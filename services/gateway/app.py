@@ -27,14 +27,17 @@ import services.gateway
 from continuum.settings import ORDERS_TASK_QUEUE
 from domain.approvals.models import Person
 from domain.approvals.policy import ApprovalPolicy
+from services.gateway.alerts_page import alerts_router
 from services.gateway.errors import GatewayError, error_response
 from services.gateway.events import EventMap
-from services.gateway.inbox import InboxConfig, inbox_router
+from services.gateway.inbox import InboxConfig, Pages, inbox_router
+from services.gateway.incidents_page import incidents_router
 from services.gateway.people import People
 from services.gateway.receipts import Receipts
 from services.gateway.temporal import Temporal
 from services.gateway.webhooks import Webhooks, webhook_router
 from store import Store
+from store.incidents import IncidentAudit
 from store.sessions import LoginThrottle, Sessions
 
 log = logging.getLogger("services.gateway")
@@ -179,6 +182,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.include_router(webhook_router(hooks))
     sessions, throttle = Sessions(store), LoginThrottle(store)
     app.include_router(inbox_router(people, temporal, config.inbox, sessions, throttle))
+    app.include_router(alerts_router(Pages(people, sessions), temporal, config.inbox))
+    incidents = IncidentAudit(store)
+    app.include_router(incidents_router(Pages(people, sessions), temporal, config.inbox, incidents))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _install_error_handlers(app)
     # Signed (itsdangerous), HttpOnly, SameSite=Lax; it carries the server-side session's token

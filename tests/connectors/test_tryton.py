@@ -455,10 +455,16 @@ async def test_change_feeds_skip_nothing_when_records_share_a_timestamp(
         if cursor is None:
             break
     assert seen == ["C-103", *shared]  # the archived C-103 was written before
-    # updated_since is inclusive: the whole tie comes again from its timestamp, none after it.
-    again = await tryton.customer_changes(stamp, None, 50)
-    assert [c.customer_id for c in again.items] == shared and again.next_cursor is None
-    after = await tryton.customer_changes(stamp + dt.timedelta(microseconds=1), None, 50)
+    # updated_since is inclusive, and starts the late-commit window earlier: a transaction
+    # stamped `stamp` may commit after the sync read past it (Tryton stamps the transaction's
+    # start), so a read since a later watermark within the window still brings the tie (and
+    # C-103, written seconds before it); past the window nothing comes.
+    window = dt.timedelta(seconds=tryton._settings.late_commit_window)
+    for since in (stamp, stamp + window / 2):
+        again = await tryton.customer_changes(since, None, 50)
+        assert [c.customer_id for c in again.items] == ["C-103", *shared]
+        assert again.next_cursor is None
+    after = await tryton.customer_changes(stamp + window + dt.timedelta(microseconds=1), None, 50)
     assert after.items == [] and after.next_cursor is None
     with pytest.raises(InvalidRequestError, match="bad cursor"):
         await tryton.customer_changes(None, "not-a-cursor", 1)

@@ -1,7 +1,8 @@
-"""The incident console on the real stack (dev server, reference ERP and CRM, a worker): during an
-ERP outage `find` lists exactly the orders retrying a step, with the step and the last error;
-`plan` freezes them in a signed file and changes nothing; `apply` starts the job only for an
-intact, current plan; every step is in the audit; every mistake is one line and exit 1."""
+"""The incident console on the real stack (dev server, reference ERP and CRM, a worker, the
+gateway): during an ERP outage `find` lists exactly the orders retrying a step, with the step and
+the last error; `plan` freezes them in a signed file and changes nothing; `apply` starts the job
+only for an intact, current plan; every step is in the audit; every mistake is one line and exit
+1. The inbox's Incidents page does the same for the operations role, in a real browser."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Page, expect
 from temporalio import workflow
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -41,9 +43,11 @@ from domain.orders.models import OrderStatus
 from tests import samples
 from tests.integration.conftest import set_faults
 from tests.integration.test_cli import cli
+from tests.integration.test_inbox_browser import page, sign_in, sign_out
 from tests.integration.test_order_to_cash_stack import drive_to_end
 from tests.store.test_incidents import plan as sample_plan
 
+__all__ = ["page"]  # the browser fixture, shared with the approvals' browser test
 RETRYING = 5
 ERP_STEPS = {"check_credit", "check_stock"}
 
@@ -66,6 +70,12 @@ async def _retrying(client: Client, order_id: str) -> bool:
     described = await client.get_workflow_handle(f"order-{order_id}").describe()
     pending = described.raw_description.pending_activities
     return any(p.attempt >= 2 for p in pending)
+
+
+@pytest.fixture(scope="module")
+def stack(gateway_stack: Stack) -> Stack:
+    """One stack for the module, with the gateway (the Incidents page) started too."""
+    return gateway_stack
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +245,11 @@ async def test_apply_starts_the_job_once_and_only_for_an_intact_current_plan(
         assert described.raw_description.execution_config.task_queue.name == "continuum-ops"
         again = cli(stack, "incidents", "apply", str(path), "--by", "olga")
         assert again.returncode == 1 and "was already applied" in again.stderr
+        # No ops worker in this stack answers the job's query: status says so, from the audit.
+        status = cli(stack, "incidents", "status", job, "--timeout", "2s")
+        assert status.returncode == 0, status.stderr
+        assert f"repair job {job} does not answer" in status.stdout
+        assert "apply-requested" in status.stdout and "started" in status.stdout
     finally:
         await client.get_workflow_handle(job).terminate("test over")
 
@@ -291,7 +306,7 @@ WHO = ("--by", "olga", "--reason", "outage", "--ticket", "INC-1")
         (("plan", "reboot", "--where", "type=order", *WHO), "unknown action 'reboot'"),
         (
             ("plan", "retry", "--where", "type=order retrying", *WHO, "--param", "colour=red"),
-            "retry takes no parameter colour",
+            "retry: takes no parameter 'colour'",
         ),
         (
             ("plan", "retry", "--where", "type=order execution=completed", *WHO),
@@ -386,3 +401,63 @@ async def test_status_shows_each_item_as_the_job_reports_it(stack: Stack, client
     assert "completed since the plan" in answer.stdout and "1 fixed, 1 skipped" in answer.stdout
     assert RepairProgress.model_validate_json(as_json.stdout).done == 2
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+
+
+async def test_an_operator_finds_plans_and_applies_in_the_browser(
+    stack: Stack, outage: Outage, client: Client, page: Page
+) -> None:
+    password = stack.client_env()["INBOX_DEMO_PASSWORD"]
+    await sign_in(page, "olga", password)
+    await page.get_by_role("link", name="Incidents").click()
+    await expect(page.get_by_role("heading", name="Incidents", level=1)).to_be_visible()
+    await page.get_by_label("Where").fill("type=order retrying")
+    await page.get_by_role("button", name="Find").click()
+    rows = page.locator("table.findings tbody tr")
+    await expect(rows).to_have_count(RETRYING)
+    for order_id in outage.retrying:
+        row = page.locator(f'table.findings tr[data-process="order-{order_id}"]')
+        await expect(row).to_contain_text("Checking")
+        await expect(row).to_contain_text("503")
+
+    before = await _history_lengths(client, outage.retrying)
+    await page.get_by_label("Action").select_option("retry")
+    await page.get_by_label("Reason").fill("ERP back after the outage")
+    await page.get_by_label("Ticket").fill("INC-11")
+    await page.get_by_role("button", name="Plan (dry run)").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        f"Planned {RETRYING} process(es). Nothing changed yet."
+    )
+    await expect(page.locator("table.plan-items tbody tr")).to_have_count(RETRYING)
+    await expect(page.locator("table.plan-items")).to_contain_text("attempts reset")
+    assert await _history_lengths(client, outage.retrying) == before
+    plan_id = (await page.get_by_role("heading", level=1).inner_text()).removeprefix("Plan ")
+    job = workflow_id(plan_id)
+
+    await page.get_by_role("button", name=f"Apply to these {RETRYING} process(es)").click()
+    try:
+        await expect(page.get_by_role("status")).to_contain_text(f"job {job} started by olga")
+        described = await client.get_workflow_handle(job).describe()
+        assert described.workflow_type == WORKFLOW_NAME
+        audit = page.locator("ul.incident-audit")
+        for event in ("planned", "apply-requested", "started"):
+            await expect(audit).to_contain_text(event)
+        await expect(page.get_by_role("button", name="Apply to these")).to_have_count(0)
+        await expect(page.get_by_text("does not answer (is the ops worker up?)")).to_be_visible()
+    finally:
+        await client.get_workflow_handle(job).terminate("test over")
+
+    # A form without the session's CSRF token plans nothing.
+    forged = await page.request.post(
+        "/incidents/plan",
+        form={"where": "type=order retrying", "action": "retry", "reason": "r", "ticket": "t"},
+        max_redirects=0,
+    )
+    assert forged.status == 403
+    audit_rows = json.loads(cli(stack, "incidents", "audit", "--json").stdout)
+    assert [e["ticket"] for e in audit_rows if e["event"] == "planned"].count("t") == 0
+
+    await sign_out(page)
+    await sign_in(page, "alice", password)  # a sales manager, not an operator
+    answer = await page.goto("/incidents")
+    assert answer is not None and answer.status == 403
+    await expect(page.get_by_text("The Incidents page is for the operations role.")).to_be_visible()

@@ -151,9 +151,10 @@ async def test_the_sync_mirrors_trytons_sales_and_parties_and_picks_up_later_cha
     before = crm_rows(stack)
     again = await run_sync(client)
     assert crm_rows(stack) == before
-    # From the watermarks, inclusively: only each feed's last record is read again.
-    assert again.totals.feeds["orders"].records == 1
-    assert again.totals.feeds["customers"].records == 1
+    # From the watermarks, inclusively, less the late-commit window (connectors.tryton): each
+    # feed's last record at least is read again, what changed within the window at most.
+    assert 1 <= again.totals.feeds["orders"].records <= len(sales)
+    assert 1 <= again.totals.feeds["customers"].records <= len(parties)
 
     # A sale that changes after the sync (delivered, invoiced) is picked up by the next run.
     finished = await deliver_and_finish(orders, late.order_id)

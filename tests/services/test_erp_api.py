@@ -7,15 +7,19 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from services.erp.idempotency import RETENTION
+from services.erp.store import format_ts
 from tests.conftest import ServiceFactory, ServiceHandle
 from tests.samples import order
 
@@ -465,3 +469,35 @@ async def test_a_restart_keeps_data_and_stored_answers(
         newer = await _post(api, "/api/reservations", {**body, "order_id": "O-restart-2"})
         assert newer["reservation_id"] != before.json()["reservation_id"]
         assert newer["created_at"] > before.json()["created_at"]
+
+
+async def test_stored_answers_older_than_the_retention_are_forgotten_at_start(
+    erp_factory: ServiceFactory,
+) -> None:
+    """Issue 13 (9): the idempotency table stays bounded; a fresh answer is still replayed."""
+    first = erp_factory()
+    old = {"order_id": "O-old", "lines": [{"sku": "SKU-001", "quantity": 1}]}
+    fresh = {"order_id": "O-fresh", "lines": [{"sku": "SKU-001", "quantity": 1}]}
+    async with _client(first) as api:
+        for body in (old, fresh):
+            headers = {"Idempotency-Key": f"{body['order_id']}:reserve_stock"}
+            assert (await api.post("/api/reservations", json=body, headers=headers)).is_success
+    first.process.stop()
+    # The first answer was stored 31 days ago, as far as the table knows.
+    with sqlite3.connect(first.db_path) as db:
+        db.execute(
+            "UPDATE idempotency_keys SET created_at = ? WHERE key = 'O-old:reserve_stock'",
+            (format_ts(datetime.now(UTC) - RETENTION - timedelta(days=1)),),
+        )
+
+    second = erp_factory(db=first.db_path)
+    stored = "SELECT COUNT(*) FROM idempotency_keys WHERE key = ?"
+    deadline = time.monotonic() + 10
+    while _count(second.db_path, stored, "O-old:reserve_stock"):
+        assert time.monotonic() < deadline, "the old answer was not forgotten at start"
+        await asyncio.sleep(0.1)
+    assert _count(second.db_path, stored, "O-fresh:reserve_stock") == 1
+    async with _client(second) as api:
+        headers = {"Idempotency-Key": "O-fresh:reserve_stock"}
+        again = await api.post("/api/reservations", json=fresh, headers=headers)
+        assert again.headers["idempotent-replayed"] == "true"

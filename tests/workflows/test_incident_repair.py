@@ -119,6 +119,26 @@ async def test_a_plan_that_expired_before_the_job_began_acts_on_nothing(
     assert scripted.acted == []
 
 
+async def test_a_long_plan_goes_on_in_a_new_run_acting_on_each_process_once() -> None:
+    # The server suggests a new run after 40 events (by default after thousands).
+    async with dev_server("limit.historyCount.suggestContinueAsNew=40") as server:
+        scripted = Scripted(fixed={f"order-H-{n}" for n in range(1, 9)})
+        async with repair_worker(server.client, scripted) as queue:
+            handle = await start(server.client, queue, plan(8, canary=0, rate_per_second=2.0))
+            first_run = (await handle.describe()).run_id
+            progress = await handle.result()
+            last_run = (await handle.describe()).run_id
+            first = server.client.get_workflow_handle(handle.id, run_id=first_run)
+            events = (await first.fetch_history()).events
+    assert last_run != first_run
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert scripted.acted == [f"order-H-{n}" for n in range(1, 9)]
+    assert [wid for wid, _ in outcomes(progress)] == scripted.acted
+    assert progress.done == progress.total == 8
+    audited = [r.workflow_id for rec in scripted.records for r in rec.results]
+    assert sorted(audited) == sorted(scripted.acted)
+
+
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 async def test_the_recorded_job_replays(path: object) -> None:
     text = path.read_text()  # type: ignore[attr-defined]

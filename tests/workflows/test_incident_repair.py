@@ -146,3 +146,13 @@ async def test_the_recorded_job_replays(path: object) -> None:
     replayer = Replayer(workflows=list(REPAIR_WORKFLOWS), data_converter=data_converter())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path} no longer replays: {result.replay_failure}"
+
+
+async def test_a_plan_that_lists_a_process_twice_acts_on_nothing(env: WorkflowEnvironment) -> None:
+    scripted = Scripted()
+    twice = plan(2)
+    twice.items.append(twice.items[0])
+    async with repair_worker(env.client, scripted) as queue:
+        progress = await (await start(env.client, queue, twice)).result()
+    assert progress.stopped == "the plan lists order-H-1 twice"
+    assert scripted.acted == []

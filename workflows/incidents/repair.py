@@ -96,6 +96,11 @@ class IncidentRepair:
             return f"the plan expired at {(plan.created_at + plan.valid_for).isoformat()}"
         if plan.rate_per_second <= 0:
             return "the plan's rate_per_second must be above 0"
+        seen: set[str] = set()
+        for item in plan.items:
+            if item.target.workflow_id in seen:
+                return f"the plan lists {item.target.workflow_id} twice"
+            seen.add(item.target.workflow_id)
         return params_problem(plan.action, plan.params)
 
     async def _canary(self, items: list[PlanItem]) -> tuple[list[PlanItem], list[PlanItem]]:

@@ -76,6 +76,14 @@ def _request_id(req: ItemRequest, what: str = "") -> str:
     )
 
 
+def _retried() -> str:
+    """A later try of the activity may find the process moved by its own earlier try (a worker
+    died after acting, before answering): say so rather than claim it was someone else."""
+    if activity.info().attempt > 1:
+        return " (an earlier try of this action may have done that)"
+    return ""
+
+
 def _why(req: ItemRequest) -> str:
     """What Temporal records as the reason (the Web UI shows it beside the event)."""
     return f"incident plan {req.plan_id} ({req.ticket}) by {req.applied_by}: {req.reason}"
@@ -108,7 +116,7 @@ class RepairActivities:
                 return await self._reset(req)
             now = await observe.describe(self.client, req.target.workflow_id)
             if why := moved(req.action, req.target, now):
-                return ItemActed(acted=Acted.SKIPPED, detail=f"skipped: {why}")
+                return ItemActed(acted=Acted.SKIPPED, detail=f"skipped: {why}{_retried()}")
             applied = await self._act(req, now)
         except Refused as refused:
             return ItemActed(acted=Acted.FAILED, detail=str(refused))
@@ -259,7 +267,7 @@ class RepairActivities:
                 applied = Applied(run_id=now.run_id, detail=f"reset: runs as {now.run_id}")
                 return ItemActed(acted=Acted.APPLIED, detail=applied.detail, applied=applied)
         if why := moved(req.action, target, now):
-            return ItemActed(acted=Acted.SKIPPED, detail=f"skipped: {why}")
+            return ItemActed(acted=Acted.SKIPPED, detail=f"skipped: {why}{_retried()}")
         if problem := reset_problem(now):
             raise Refused(f"not reset: {problem}")
         events = await observe.history(self.client, target.workflow_id, target.run_id)

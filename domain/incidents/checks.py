@@ -43,6 +43,9 @@ class Applied(BaseModel):
 class Verdict(BaseModel):
     ok: bool
     detail: str
+    # Not fixed, and no later look can change that (the run closed, or the step is gone):
+    # the re-check stops waiting for it.
+    final: bool = False
 
 
 def moved(action: Action, target: Target, now: Observed) -> str | None:
@@ -86,7 +89,9 @@ def _retried(now: Observed, applied: Applied, step: str) -> Verdict:
         return Verdict(ok=True, detail=f"{step} completed; the process is {now.status}")
     if waiting := _steps(now, applied.activity_ids):
         return Verdict(ok=False, detail=_why_pending(waiting[0]))
-    return Verdict(ok=False, detail=f"{step} did not complete; the process is {now.status}")
+    return Verdict(
+        ok=False, detail=f"{step} did not complete; the process is {now.status}", final=True
+    )
 
 
 def _paused(now: Observed, applied: Applied, step: str, want: bool) -> Verdict:
@@ -102,7 +107,7 @@ def _paused(now: Observed, applied: Applied, step: str, want: bool) -> Verdict:
         return Verdict(ok=True, detail=f"{step} runs again (attempt {waiting[0].attempt})")
     if set(applied.activity_ids) <= done:
         return Verdict(ok=True, detail=f"{step} completed")
-    return Verdict(ok=False, detail=f"{step} is gone; the process is {now.status}")
+    return Verdict(ok=False, detail=f"{step} is gone; the process is {now.status}", final=True)
 
 
 def _options_set(now: Observed, applied: Applied, step: str, params: Mapping[str, str]) -> Verdict:
@@ -116,7 +121,7 @@ def _options_set(now: Observed, applied: Applied, step: str, params: Mapping[str
         done = {c.activity_id for c in now.completed or []}
         if set(applied.activity_ids) <= done:
             return Verdict(ok=True, detail=f"{step} completed")
-        return Verdict(ok=False, detail=f"{step} is gone; the process is {now.status}")
+        return Verdict(ok=False, detail=f"{step} is gone; the process is {now.status}", final=True)
     return Verdict(ok=True, detail=f"{step} has the new options")
 
 
@@ -132,6 +137,19 @@ def check(
     now: Observed,
 ) -> Verdict:
     """The action's own success check (see the module's docstring)."""
+    verdict = _check(action, params, target, applied, now)
+    if not verdict.ok and (now.execution.closed or now.run_id != applied.run_id):
+        verdict.final = True
+    return verdict
+
+
+def _check(
+    action: Action,
+    params: Mapping[str, str],
+    target: Target,
+    applied: Applied,
+    now: Observed,
+) -> Verdict:
     step = target.step or "the step"
     if action is Action.RESET:
         if now.run_id != applied.run_id:

@@ -92,6 +92,9 @@ class ItemResult(BaseModel):
 class RepairInput(BaseModel):
     plan: Plan
     applied_by: str
+    # Carried across continue-as-new (a long plan): the results so far; an item that has one
+    # is not acted on again.
+    progress: RepairProgress | None = None
 
 
 class RepairProgress(BaseModel):

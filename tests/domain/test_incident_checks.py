@@ -147,3 +147,15 @@ def test_the_recheck_looks_again_sooner_first_then_every_15_seconds() -> None:
         wait = next_look(wait)
         waits.append(wait.total_seconds())
     assert waits == [1, 2, 4, 8, 15, 15]
+
+
+def test_a_check_that_cannot_hold_any_more_is_final() -> None:
+    applied = Applied(run_id="run-2")
+    ended = seen(run_id="run-2", execution=Execution.COMPLETED, status="NeedsAttention")
+    verdict = check(Action.RESET, {}, TARGET, applied, ended)
+    assert not verdict.ok and verdict.final
+    running = check(Action.RESET, {}, TARGET, applied, seen(run_id="run-2", status="Processing"))
+    assert not running.ok and not running.final
+    retried = Applied(run_id="run-1", activity_ids=["9"])
+    gone = check(Action.RETRY, {}, TARGET, retried, seen(pending=[], completed=[]))
+    assert gone.final

@@ -5,13 +5,10 @@ databases."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import sqlite3
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+import json
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
+from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
@@ -20,28 +17,32 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.incidents import observe
 from continuum.client import connect
-from continuum.incidents.apply import start_repair
-from continuum.incidents.plans import new_plan_id, sign_plan
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
-from continuum.supervisor import ManagedProcess, python_module
-from domain.incidents.contract import (
-    Action,
-    ItemOutcome,
-    Plan,
-    PlanItem,
-    RepairProgress,
-    Target,
-)
+from continuum.supervisor import ManagedProcess
+from domain.incidents.contract import Action, ItemOutcome, RepairProgress
+from domain.incidents.contract import workflow_id as workflow_id_of_job
 from domain.orders.contract import workflow_id
 from domain.orders.models import OrderStatus
 from store import Store
 from store.incidents import AuditEvent, IncidentAudit
-from tests import samples
 from tests.integration.conftest import crm_deals, erp_counts, set_faults
-
-ONE_OF_EACH = {"reservations": 1, "sales_orders": 1, "payments": 1, "shipments": 1, "invoices": 1}
-KEY = secrets.token_bytes(32)
+from tests.integration.repair_helpers import (
+    ONE_OF_EACH,
+    apply,
+    erp_rows,
+    finished,
+    needs_attention,
+    outcomes,
+    plan_of,
+    retrying,
+    start_delivering,
+    start_ops_worker,
+    target,
+    until,
+    until_status,
+)
+from tests.integration.test_cli import cli
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +55,6 @@ def ops_worker(stack: Stack) -> Iterator[ManagedProcess]:
         proc.stop()
 
 
-def start_ops_worker(stack: Stack) -> ManagedProcess:
-    proc = ManagedProcess(
-        "ops",
-        python_module("tests.integration.ops_worker"),
-        log_path=stack.data_dir / "logs" / "ops.log",
-        env=stack.client_env(),
-    ).start()
-    proc.wait_ready(lambda: "ops worker ready" in proc.tail(50), timeout=60)
-    return proc
-
-
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[Client]:
     yield await connect(stack.temporal_address, stack.data_converter())
@@ -73,85 +63,6 @@ async def client(stack: Stack) -> AsyncIterator[Client]:
 @pytest.fixture
 def audit(stack: Stack) -> IncidentAudit:
     return IncidentAudit(Store(f"sqlite:///{stack.data_dir / 'continuum.db'}"))
-
-
-async def until(what: str, ready: Callable[[], Awaitable[bool]], within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not await ready():
-        assert time.monotonic() < deadline, f"waited {within:.0f}s for {what}"
-        await asyncio.sleep(0.1)
-
-
-async def status_is(orders: OrderClient, order_id: str, *wanted: OrderStatus) -> bool:
-    return (await orders.status(order_id)).status in wanted
-
-
-async def until_status(orders: OrderClient, order_id: str, wanted: OrderStatus) -> None:
-    await until(f"{order_id} to be {wanted.value}", partial(status_is, orders, order_id, wanted))
-
-
-async def target(client: Client, wid: str, step: str | None = None) -> Target:
-    """The process as `find` would put it in a plan."""
-    now = await observe.describe(client, wid)
-    pending = now.pending_step(step)
-    return Target(
-        workflow_id=wid,
-        run_id=now.run_id,
-        workflow_type=now.workflow_type,
-        status=now.status,
-        state_since=now.state_since,
-        step=step,
-        attempt=pending[0].attempt if pending else None,
-        last_failure=pending[0].last_failure if pending else None,
-    )
-
-
-def plan_of(action: Action, targets: list[Target], **fields: object) -> Plan:
-    now = datetime.now(UTC)
-    plan = Plan.model_validate(
-        {
-            "plan_id": f"{new_plan_id(now)}-{secrets.token_hex(2)}",
-            "action": action,
-            "where": "test",
-            "query": "test",
-            "items": [PlanItem(target=t, what=f"{action.value} {t.workflow_id}") for t in targets],
-            "operator": "olga",
-            "reason": "ERP outage INC-7",
-            "ticket": "INC-7",
-            "created_at": now,
-            **fields,
-        }
-    )
-    return sign_plan(plan, KEY)
-
-
-async def apply(client: Client, plan: Plan, audit: IncidentAudit) -> str:
-    return await start_repair(client, plan, "olga", audit, key=KEY)
-
-
-async def finished(client: Client, job: str, within: float = 120) -> RepairProgress:
-    handle = client.get_workflow_handle(job, result_type=RepairProgress)
-    return await asyncio.wait_for(handle.result(), within)
-
-
-def outcomes(progress: RepairProgress) -> dict[str, ItemOutcome]:
-    return {r.workflow_id: r.outcome for r in progress.results}
-
-
-async def retrying(client: Client, wid: str, step: str) -> bool:
-    now = await observe.describe(client, wid)
-    return any(p.attempt >= 2 and p.last_failure for p in now.pending_step(step))
-
-
-async def start_delivering(orders: OrderClient, count: int, customer: str) -> list[str]:
-    """Orders waiting for the carrier: every ERP write up to the shipment is done."""
-    batch = [samples.order(customer_id=customer) for _ in range(count)]
-    for order in batch:
-        await orders.start(order)
-    ids = [o.order_id for o in batch]
-    for oid in ids:
-        await until_status(orders, oid, OrderStatus.AWAITING_DELIVERY)
-    return ids
 
 
 async def test_retry_after_an_erp_outage_canary_then_the_rest_each_order_completes_once(
@@ -198,9 +109,7 @@ async def test_retry_after_an_erp_outage_canary_then_the_rest_each_order_complet
     await client.workflow_service.reset_activity(
         ResetActivityRequest(namespace="default", execution=execution, type="confirm_delivery")
     )
-    await until(
-        "the last order to complete", lambda: status_is(orders, ids[3], OrderStatus.COMPLETED)
-    )
+    await until_status(orders, ids[3], OrderStatus.COMPLETED)
 
     progress = await finished(client, await apply(client, plan, audit))
     assert progress.canary_passed is True and progress.stopped is None
@@ -228,38 +137,6 @@ async def test_retry_after_an_erp_outage_canary_then_the_rest_each_order_complet
     assert AuditEvent.CANARY in events and events[-1] == AuditEvent.FINISHED
     items = {e.workflow_id: e.outcome for e in entries if e.event == AuditEvent.ITEM}
     assert items == {w: o.value for w, o in outcomes(progress).items()}
-
-
-def erp_rows(stack: Stack, table: str, order_id: str) -> list[str]:
-    with sqlite3.connect(stack.data_dir / "erp.db") as db:
-        rows = db.execute(f"SELECT status FROM {table} WHERE order_id = ?", (order_id,))
-        return [r[0] for r in rows.fetchall()]
-
-
-async def needs_attention(stack: Stack, orders: OrderClient, reference: str, fail_from: str) -> str:
-    """An order whose undos fail in the ERP: its ERP answers 422 (a refusal, never stored under
-    the idempotency key) from the moment the order reaches `fail_from` (a status or a step)."""
-    set_faults(stack, "erp", latency_ms=700)
-    order = samples.order(customer_id="C-101", reference=reference)
-    try:
-        await orders.start(order)
-
-        async def reached() -> bool:
-            result = await orders.status(order.order_id)
-            return result.status.value == fail_from or fail_from in [s.step for s in result.steps]
-
-        await until(f"{order.order_id} at {fail_from}", reached)
-        set_faults(stack, "erp", latency_ms=700, error_rate=1.0, error_statuses=[422])
-        if fail_from == "upsert_deal":
-            set_faults(stack, "crm", error_rate=1.0, error_statuses=[422])
-        await until(
-            f"{order.order_id} to need attention",
-            lambda: status_is(orders, order.order_id, OrderStatus.NEEDS_ATTENTION),
-        )
-    finally:
-        set_faults(stack, "erp")
-        set_faults(stack, "crm")
-    return order.order_id
 
 
 async def test_reset_of_a_needs_attention_order_runs_the_failed_undos_again_not_the_one_that_ran(
@@ -328,6 +205,60 @@ async def test_reset_before_the_failed_payment_completes_the_order_with_nothing_
     assert erp_rows(stack, "payments", oid) == ["captured"]
     [deal] = crm_deals(stack, oid)
     assert deal["dealstage"] == "closedwon"
+
+
+async def test_from_the_command_line_an_operator_finds_plans_applies_and_sees_it_done(
+    stack: Stack,
+    ops_worker: ManagedProcess,
+    orders: OrderClient,
+    client: Client,
+    tmp_path: Path,
+) -> None:
+    """The issue's "done when": after an outage, find the orders in one command, plan a retry,
+    see the dry run, apply it, see them complete; the audit shows each step."""
+    ids = await start_delivering(orders, 3, "C-105")
+    wids = [workflow_id(oid) for oid in ids]
+    set_faults(stack, "erp", outage_seconds=600, retry_after_seconds=300)
+    try:
+        for oid in ids:
+            await orders.deliver(oid, carrier="test-carrier")
+        for wid in wids:
+            await until(f"{wid} to retry", partial(retrying, client, wid, "confirm_delivery"))
+    finally:
+        set_faults(stack, "erp")
+    where = "customer=C-105 retrying step=confirm_delivery"
+    found = cli(stack, "incidents", "find", "--where", where, "--csv")
+    assert found.returncode == 0, found.stderr
+    assert sorted(r.split(",")[0] for r in found.stdout.strip().splitlines()[1:]) == sorted(wids)
+
+    path = tmp_path / "retry.json"
+    planned = cli(
+        stack,
+        "incidents", "plan", "retry", "--where", where, "--by", "olga",
+        "--reason", "ERP back after the outage", "--ticket", "INC-9", "--out", str(path),
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    assert "Nothing changed" in planned.stdout
+    plan_id = json.loads(path.read_text())["plan_id"]
+
+    applied = cli(stack, "incidents", "apply", str(path), "--by", "olga")
+    assert applied.returncode == 0, applied.stderr
+    progress = await finished(client, workflow_id_of_job(plan_id))
+    assert outcomes(progress) == dict.fromkeys(wids, ItemOutcome.FIXED)
+    status = cli(stack, "incidents", "status", plan_id, "--json")
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert {r["workflow_id"]: r["outcome"] for r in shown["results"]} == dict.fromkeys(
+        wids, "fixed"
+    )
+    for oid in ids:
+        assert (await orders.status(oid)).status is OrderStatus.COMPLETED
+        assert erp_counts(stack, oid) == ONE_OF_EACH
+
+    audit = json.loads(cli(stack, "incidents", "audit", "--plan", plan_id, "--json").stdout)
+    events = [e["event"] for e in audit]
+    assert events[:3] == ["planned", "apply-requested", "started"]
+    assert events.count("item") == 3 and "canary" in events and events[-1] == "finished"
 
 
 async def test_the_job_outlives_its_ops_worker(

@@ -23,7 +23,8 @@ class RepairAudit:
         self._action = action
         self._applied_by = applied_by
         self._progress = progress
-        self._recorded = 0  # results already sent to the audit
+        # Results already sent to the audit (a continued run's were sent before it began).
+        self._recorded = len(progress.results)
 
     async def items(self, applied: dict[str, Applied]) -> None:
         """The results that arrived since the last call."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import NoReturn
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -47,7 +48,8 @@ class IncidentRepair:
     def __init__(self, input: RepairInput) -> None:
         plan = input.plan
         self._plan = plan
-        self._progress = RepairProgress(
+        self._continued = input.progress is not None
+        self._progress = input.progress or RepairProgress(
             plan_id=plan.plan_id, action=plan.action, total=len(plan.items), done=0
         )
         self._applied: dict[str, Applied] = {}
@@ -61,10 +63,12 @@ class IncidentRepair:
 
     @workflow.run
     async def run(self, input: RepairInput) -> RepairProgress:
-        plan, items = self._plan, list(self._plan.items)
+        plan = self._plan
+        # A continued run (a long plan) goes on with the items that have no result yet.
+        items = [i for i in plan.items if not self._has_result(i)]
         if why := self._refusal():
             return await self._stop(why, items)
-        if plan.canary > 0:
+        if plan.canary > 0 and self._progress.canary_passed is None:
             self._phase(Phase.CANARY)
             canary, items = await self._canary(items)
             failed = [r for r in self._results(canary) if r.outcome is not ItemOutcome.FIXED]
@@ -88,10 +92,15 @@ class IncidentRepair:
 
     def _refusal(self) -> str | None:
         plan = self._plan
-        if workflow.now() > plan.created_at + plan.valid_for:
+        if not self._continued and workflow.now() > plan.created_at + plan.valid_for:
             return f"the plan expired at {(plan.created_at + plan.valid_for).isoformat()}"
         if plan.rate_per_second <= 0:
             return "the plan's rate_per_second must be above 0"
+        seen: set[str] = set()
+        for item in plan.items:
+            if item.target.workflow_id in seen:
+                return f"the plan lists {item.target.workflow_id} twice"
+            seen.add(item.target.workflow_id)
         return params_problem(plan.action, plan.params)
 
     async def _canary(self, items: list[PlanItem]) -> tuple[list[PlanItem], list[PlanItem]]:
@@ -125,10 +134,23 @@ class IncidentRepair:
             applied += [
                 i for i, acted in zip(wave, outcomes, strict=True) if acted is Acted.APPLIED
             ]
+            if start + size >= len(items):
+                break
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new(applied)
             wait = began + interval - workflow.now()
-            if start + size < len(items) and wait > timedelta(0):
+            if wait > timedelta(0):
                 await workflow.sleep(wait, summary="rate limit")
         return applied
+
+    async def _continue_as_new(self, applied: list[PlanItem]) -> NoReturn:
+        """A long plan's history grows large: the items acted on are checked now, and a new
+        run goes on with the rest, carrying the results."""
+        await self._recheck(applied)
+        await self._audit.items(self._applied)
+        workflow.continue_as_new(
+            RepairInput(plan=self._plan, applied_by=self._applied_by, progress=self._progress)
+        )
 
     async def _act(self, item: PlanItem) -> Acted:
         plan, target = self._plan, item.target
@@ -191,7 +213,7 @@ class IncidentRepair:
                     last[wid] = check(
                         plan.action, plan.params, waiting[wid].target, self._applied[wid], now
                     )
-                    if last[wid].ok:
+                    if last[wid].ok or last[wid].final:
                         self._judge(wid, last[wid], self._applied[wid].detail)
                         del waiting[wid]
             left = deadline - workflow.now()

@@ -32,6 +32,7 @@ from starters.console import run as console_run
 from starters.demo import run_demo, summary_table
 from starters.drill.run import drill
 from starters.order_file import OrderFileError, load_order
+from starters.release_cli import release_app
 from starters.report_cli import report, schedules_and_first_report
 from starters.schedules_cli import schedules_app
 from starters.sync_cli import sync_app
@@ -41,6 +42,7 @@ order_app = typer.Typer(help="Start and drive one order.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
+app.add_typer(release_app, name="release")
 app.command("report")(report)
 app.command("drill")(drill)
 T = TypeVar("T")

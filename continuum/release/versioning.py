@@ -12,8 +12,10 @@ running process is pinned to it.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import socket
+import time
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +27,7 @@ from temporalio import workflow
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.deployment.v1 import WorkerDeploymentInfo
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionProto
-from temporalio.api.enums.v1 import WorkerDeploymentVersionStatus
+from temporalio.api.enums.v1 import RoutingConfigUpdateState, WorkerDeploymentVersionStatus
 from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
@@ -49,6 +51,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from continuum.release.behaviours import BEHAVIOURS
 
+# How long a routing change may take to reach the task queues before the command returns.
+PROPAGATION_SECONDS = 30.0
 # Visibility's system attributes for versioning (server 1.32).
 VERSION_ATTRIBUTE = "TemporalWorkerDeploymentVersion"
 BEHAVIOUR_ATTRIBUTE = "TemporalWorkflowVersioningBehavior"
@@ -287,11 +291,22 @@ class Deployment:
             )
 
     async def _call(self, what: str, call: Awaitable[object]) -> None:
+        """Makes a routing change and waits (bounded) until it has reached every task queue,
+        so that a process started after the command returns is routed the new way."""
         try:
             await call
         except RPCError as err:
             # The server's reason (no pollers, a concurrent change) in one line.
             raise VersioningError(f"{what} refused by Temporal: {err.message}") from None
+        deadline = time.monotonic() + PROPAGATION_SECONDS
+        while time.monotonic() < deadline:
+            info, _ = await self._describe()
+            if (
+                info.routing_config_update_state
+                != RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
+            ):
+                return
+            await asyncio.sleep(0.2)
 
     async def ramp(self, build_id: str, percent: float) -> DeploymentState:
         """`percent` of new processes (and of auto-upgrade ones at their next step) go to

@@ -32,7 +32,7 @@ from starters.console import run as console_run
 from starters.demo import run_demo, summary_table
 from starters.drill.run import drill
 from starters.order_file import OrderFileError, load_order
-from starters.release_cli import release_app
+from starters.release_cli import backup, release_app, restore
 from starters.report_cli import report, schedules_and_first_report
 from starters.schedules_cli import schedules_app
 from starters.sync_cli import sync_app
@@ -43,6 +43,8 @@ app.add_typer(order_app, name="order")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
 app.add_typer(release_app, name="release")
+app.command("backup")(backup)
+app.command("restore")(restore)
 app.command("report")(report)
 app.command("drill")(drill)
 T = TypeVar("T")

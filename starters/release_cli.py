@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
 
 from continuum.client import connect
+from continuum.release import backup as backups
 from continuum.release.behaviours import BEHAVIOURS
 from continuum.release.check import CheckReport
 from continuum.release.patches import PatchList
@@ -230,3 +233,80 @@ def pin(
     change to them cannot be patched); they finish there."""
     pinned = _with(deployment, lambda d: d.pin(build_id, workflow_type or ()))
     console.print(f"pinned {pinned} running processes to {build_id}")
+
+
+TemporalDb = Annotated[
+    Path | None,
+    typer.Option(
+        help="The embedded Temporal's SQLite file; default <data dir>/temporal.db when it exists."
+    ),
+]
+
+
+def _temporal_db(given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    embedded = get_settings().data_dir / "temporal.db"
+    return embedded if embedded.exists() else None
+
+
+def backup(
+    to: Annotated[Path, typer.Option(help="Where the backup directory is made.")] = Path("backups"),
+    temporal_db: TemporalDb = None,
+) -> None:
+    """Copy Continuum's store and the embedded Temporal's file, consistently, while they run."""
+    settings = get_settings()
+    source = _temporal_db(temporal_db)
+    try:
+        made = backups.backup(settings.store_url, source, to, datetime.now(UTC))
+    except backups.BackupError as err:
+        raise fail(str(err)) from None
+    manifest = backups.read_backup(made)
+    console.print(f"backup written to [bold]{made}[/]", highlight=False)
+    facts = manifest.store_facts
+    console.print(
+        f"  store {manifest.store} (schema {facts.revision}): {sum(facts.rows.values())} rows,"
+        f" {len(facts.watermarks)} watermarks, {sum(facts.receipts.values())} receipts,"
+        f" {facts.open_quarantine} open quarantine entries",
+        highlight=False,
+    )
+    if manifest.temporal_facts is not None:
+        running = sum(manifest.temporal_facts.running.values())
+        console.print(f"  Temporal {source}: {running} running processes", highlight=False)
+    else:
+        console.print("  Temporal is not embedded here: back it up with its own tools")
+    console.print(
+        "  the codec keys are not in the backup: a restore needs them from where they are kept"
+    )
+
+
+def restore(
+    source: Annotated[Path, typer.Argument(help="A directory `continuum backup` wrote.")],
+    temporal_db: TemporalDb = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the backup, change nothing.")
+    ] = False,
+) -> None:
+    """Put a backup back (the stack stopped), then check the restored state against it."""
+    settings = get_settings()
+    target = temporal_db or settings.data_dir / "temporal.db"
+    try:
+        restored = backups.restore(
+            source, settings.store_url, target, datetime.now(UTC), dry_run=dry_run
+        )
+    except backups.BackupError as err:
+        raise fail(str(err)) from None
+    for check in restored.checks:
+        mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
+        console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+    for path in restored.moved_aside:
+        console.print(f"kept the replaced file as {path}", highlight=False)
+    if not restored.ok:
+        raise fail("the restored state does not match the backup (see above)")
+    if dry_run:
+        console.print("the backup is complete and readable; nothing was changed")
+    else:
+        console.print(
+            "restored. Next: start the stack, then `continuum release check` and"
+            " `continuum release status`"
+        )

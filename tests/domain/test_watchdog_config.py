@@ -128,7 +128,9 @@ def test_a_route_that_does_not_exist_is_refused_at_the_rule() -> None:
 
 
 def test_a_level_that_names_an_unknown_receiver_is_refused_at_the_level() -> None:
-    text = HEAD.replace('after = "15m"\nreceivers = ["log"]', 'after = "15m"\nreceivers = ["pager"]')
+    text = HEAD.replace(
+        'after = "15m"\nreceivers = ["log"]', 'after = "15m"\nreceivers = ["pager"]'
+    )
     message = refusal(text + good_rule())
     assert f"line {line_of(text, 'pager')}" in message
     assert "field routes.critical.levels.1.receivers: unknown receiver 'pager'" in message

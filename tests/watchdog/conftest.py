@@ -126,7 +126,8 @@ class Watch:
 
     async def alert(self, alert_id: str) -> AlertState:
         handle = self.client.get_workflow_handle(alert_id)
-        return await handle.query(Message.STATE, result_type=AlertState)
+        state: AlertState = await handle.query(Message.STATE, result_type=AlertState)
+        return state
 
     async def park(
         self,
@@ -140,15 +141,11 @@ class Watch:
     ) -> WorkflowHandle[Any, Any]:
         """A running process whose status is `status` since `since` (nobody runs it unless
         `task_queue` is served: its first workflow task waits there)."""
-        pairs = [
+        keys = {"OrderStatus": sa.ORDER_STATUS, "ApprovalStatus": sa.APPROVAL_STATUS}
+        pairs: list[SearchAttributePair[Any]] = [
             SearchAttributePair(sa.STATE_SINCE, since),
-            SearchAttributePair(
-                sa.ORDER_STATUS if status_attribute == "OrderStatus" else sa.PROCESS_STATUS,
-                status,
-            ),
+            SearchAttributePair(keys.get(status_attribute, sa.PROCESS_STATUS), status),
         ]
-        if status_attribute == "ApprovalStatus":
-            pairs[1] = SearchAttributePair(sa.APPROVAL_STATUS, status)
         handle: WorkflowHandle[Any, Any] = await self.client.start_workflow(
             workflow_type,
             *([arg] if arg is not None else []),

@@ -85,6 +85,19 @@ REPORT_STEP = ActivityOptions(
     ),
 )
 
+# An alert's page to one receiver: retried with backoff for half an hour (a repeat or the next
+# level pages again after that); each receiver is its own activity, so one failing channel
+# never holds back another or the next level. Bad configuration is not retried (non_retryable).
+ALERT_DELIVERY = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(minutes=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+    ),
+)
+
 # An incident repair's step (act on one process, look at processes again): Temporal answers in
 # milliseconds, the quarantine's re-drive in minutes; an unreachable Temporal is waited out for
 # an hour, then the item is reported as failed.

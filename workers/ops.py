@@ -35,6 +35,7 @@ from domain.watchdog.config import WatchdogConfig, WatchdogConfigError
 from domain.watchdog.contract import TASK_QUEUE
 from store import Store, StoreError
 from store.sync import SyncStore
+from workers.alerts import ALERT_WORKFLOWS, alert_activities, receiver_problems
 from workers.connectors import ConfigurationError, build_erp
 from workers.incidents import REPAIR_WORKFLOWS, repair_activities
 from workflows.policies import STICKY_QUEUE_TIMEOUT
@@ -42,7 +43,7 @@ from workflows.watchdog.watchdog import Watchdog
 
 log = logging.getLogger("continuum.ops")
 
-OPS_WORKFLOWS: Sequence[type] = [Watchdog, *REPAIR_WORKFLOWS]
+OPS_WORKFLOWS: Sequence[type] = [Watchdog, *ALERT_WORKFLOWS, *REPAIR_WORKFLOWS]
 
 
 def watchdog_context(
@@ -63,6 +64,7 @@ def ops_activities(
 ) -> list[Callable[..., Any]]:
     return [
         *WatchdogActivities(client, context).all(),
+        *alert_activities(settings),
         *repair_activities(client, settings, store),
     ]
 
@@ -99,6 +101,12 @@ def _runtime(settings: Settings) -> Runtime | None:
 async def serve() -> None:
     settings = get_settings()
     config = load_watchdog_config(settings)
+    receivers = [config.route_named(name) for name in config.routes]
+    if problems := receiver_problems(
+        settings, [r for route in receivers for level in route.levels for r in level.receivers]
+    ):
+        # Paging into the void is worse than not starting: say what is missing, once.
+        raise ConfigurationError("; ".join(dict.fromkeys(problems)))
     runtime = _runtime(settings)
     store = Store(settings.store_url, legacy=settings.legacy_store_files).open()
     erp = _erp(settings)

@@ -31,7 +31,8 @@ from domain.erp import ErpPort
 from domain.watchdog.config import parse_config
 from domain.watchdog.contract import TASK_QUEUE, WatchdogReport, WatchdogRun
 from store.sync import SyncStore
-from tests.alert_standin import StandInAlert
+from continuum.settings import Settings
+from workers.alerts import ALERT_WORKFLOWS, alert_activities
 from workflows.watchdog.watchdog import Watchdog
 
 # Live pollers ask again every 10 s instead of every minute: a stopped worker shows in seconds.
@@ -105,13 +106,17 @@ class Watch:
 
     @contextlib.asynccontextmanager
     async def ops_worker(self, rules: str) -> AsyncIterator[Worker]:
-        """The ops queue as workers/ops.py serves it, with the contract's stand-in Alert."""
-        activities = WatchdogActivities(self.client, self.context(rules)).all()
+        """The ops queue as workers/ops.py serves it: the watchdog and the Alerts, whose pages
+        go to a log file under the test's directory."""
+        settings = Settings(CONTINUUM_DATA_DIR=self.tmp)  # type: ignore[call-arg]
         async with Worker(
             self.client,
             task_queue=TASK_QUEUE,
-            workflows=[Watchdog, StandInAlert],
-            activities=activities,
+            workflows=[Watchdog, *ALERT_WORKFLOWS],
+            activities=[
+                *WatchdogActivities(self.client, self.context(rules)).all(),
+                *alert_activities(settings),
+            ],
         ) as worker:
             yield worker
 

@@ -155,6 +155,7 @@ kind = "no-worker"
 severity = "critical"
 task_queue = "{queue}"
 no_poller_for = "15s"
+clear_after = "0s"
 runbook = "type=order running"
 """
     alert_id = workflow_id(fingerprint(name, f"task-queue {queue}"))

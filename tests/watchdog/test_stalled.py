@@ -23,6 +23,7 @@ severity = "critical"
 process = "order"
 status = ["{status}"]
 {over}per = "{per}"
+clear_after = "0s"
 runbook = "type=order status={status}"
 """
 

@@ -36,6 +36,7 @@ def rule(name: str, kind: str, **fields: str) -> str:
 name = "{name}"
 kind = "{kind}"
 severity = "warning"
+clear_after = "0s"
 runbook = "type=sync"
 {values}"""
 

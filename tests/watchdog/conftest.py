@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from activities.watchdog.watchdog import WatchdogActivities, WatchdogContext
 from continuum import search_attributes as sa
 from continuum.converter import data_converter
+from continuum.settings import Settings
 from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
 from domain.alerts.contract import AlertState, Message
@@ -31,7 +32,6 @@ from domain.erp import ErpPort
 from domain.watchdog.config import parse_config
 from domain.watchdog.contract import TASK_QUEUE, WatchdogReport, WatchdogRun
 from store.sync import SyncStore
-from continuum.settings import Settings
 from workers.alerts import ALERT_WORKFLOWS, alert_activities
 from workflows.watchdog.watchdog import Watchdog
 

@@ -70,7 +70,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 async def client(watched: Stack) -> AsyncIterator[Client]:
     client = await connect(watched.temporal_address, watched.data_converter())
-    settings = Settings(WATCHDOG_EVERY_SECONDS=EVERY_SECONDS)  # type: ignore[call-arg]
+    settings = Settings(WATCHDOG_EVERY_SECONDS=EVERY_SECONDS)
     await schedules.apply(client, [schedules.watchdog_schedule(settings)])
     yield client
 

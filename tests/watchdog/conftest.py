@@ -108,7 +108,7 @@ class Watch:
     async def ops_worker(self, rules: str) -> AsyncIterator[Worker]:
         """The ops queue as workers/ops.py serves it: the watchdog and the Alerts, whose pages
         go to a log file under the test's directory."""
-        settings = Settings(CONTINUUM_DATA_DIR=self.tmp)  # type: ignore[call-arg]
+        settings = Settings(CONTINUUM_DATA_DIR=self.tmp)
         async with Worker(
             self.client,
             task_queue=TASK_QUEUE,

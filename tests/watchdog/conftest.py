@@ -92,6 +92,7 @@ class Watch:
     erp: ErpPort | None = None
     sync_every: timedelta = timedelta(minutes=5)
     started: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+    last_run: str = ""
 
     def context(self, rules: str) -> WatchdogContext:
         text = ROUTES.format(log=self.tmp / "alerts.log") + rules
@@ -121,10 +122,12 @@ class Watch:
             yield worker
 
     async def run(self, *rules: str) -> WatchdogReport:
+        """One watchdog run, as the schedule starts it (narrowed to `rules`)."""
+        self.last_run = f"watchdog-test-{uuid.uuid4().hex[:8]}"
         return await self.client.execute_workflow(
             Watchdog.run,
             WatchdogRun(rules=list(rules)),
-            id=f"watchdog-test-{uuid.uuid4().hex[:8]}",
+            id=self.last_run,
             task_queue=TASK_QUEUE,
             execution_timeout=timedelta(minutes=2),
         )

@@ -23,6 +23,7 @@ from domain.approvals.contract import Message as ApprovalMessage
 from domain.approvals.contract import approval_workflow_id
 from domain.crm import CrmPort, DealStage
 from domain.erp import ErpPort
+from domain.figures import closed_orders_query, started_orders_query
 from domain.orders import contract as orders
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.contract import Message as OrderMessage
@@ -71,11 +72,6 @@ class ReportConfig:
     webhook_token: str = ""  # from the environment (REPORT_WEBHOOK_TOKEN), never logged
     # The store the sync writes (CONTINUUM_DATABASE_URL); None: no sync figures.
     store_url: str | None = None
-
-
-def _ts(moment: datetime) -> str:
-    """A visibility query literal (RFC 3339, UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _ms(moment: datetime) -> str:
@@ -141,16 +137,9 @@ class ReportActivities:
     @activity.defn(name="report_order_runs")
     async def report_order_runs(self, window: ReportWindow) -> OrderRuns:
         client = self._client()
-        base = f"WorkflowType = '{ORDER_WORKFLOW}'"
-        started = await client.count_workflows(
-            f"{base} AND StartTime >= '{_ts(window.start)}' AND StartTime < '{_ts(window.end)}'"
-        )
+        started = await client.count_workflows(started_orders_query(window.start, window.end))
         closed: list[OrderRun] = []
-        query = (
-            f"{base} AND ExecutionStatus != 'Running'"
-            f" AND CloseTime >= '{_ts(window.start)}' AND CloseTime < '{_ts(window.end)}'"
-        )
-        async for wf in client.list_workflows(query):
+        async for wf in client.list_workflows(closed_orders_query(window.start, window.end)):
             if wf.close_time is None:
                 continue
             attrs = wf.typed_search_attributes

@@ -1,4 +1,4 @@
-"""Temporal Schedules from configuration: the ERP→CRM sync and the daily report.
+"""Temporal Schedules from configuration: the watchdog, the ERP→CRM sync and the daily report.
 
 `apply` makes the server hold exactly the desired schedules: it creates what is missing and
 updates only a schedule whose action, timing or policy differs, keeping its paused state and
@@ -38,9 +38,11 @@ from domain.reports import ReportError, ReportRequest, zone
 from domain.sync.contract import SCHEDULED_WORKFLOW as SYNC_WORKFLOW
 from domain.sync.contract import SCHEDULED_WORKFLOW_ID as SYNC_WORKFLOW_ID
 from domain.sync.models import SyncInput
+from domain.watchdog import contract as watchdog
 
 SYNC_SCHEDULE = "erp-crm-sync"
 REPORT_SCHEDULE = "daily-report"
+WATCHDOG_SCHEDULE = watchdog.SCHEDULE_ID
 
 
 class ScheduleError(Exception):
@@ -120,6 +122,7 @@ def desired_schedules(settings: Settings) -> list[DesiredSchedule]:
         ),
     )
     return [
+        watchdog_schedule(settings),
         DesiredSchedule(
             SYNC_SCHEDULE, f"ERP→CRM sync every {settings.sync_every_minutes} min", sync
         ),
@@ -129,6 +132,29 @@ def desired_schedules(settings: Settings) -> list[DesiredSchedule]:
             report,
         ),
     ]
+
+
+def watchdog_schedule(settings: Settings) -> DesiredSchedule:
+    """The watchdog on the ops queue every WATCHDOG_EVERY_SECONDS (a minute; seconds in tests)."""
+    every = timedelta(seconds=settings.watchdog_every_seconds)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            watchdog.WORKFLOW_NAME,
+            watchdog.WatchdogRun(),
+            id=watchdog.WORKFLOW_ID,
+            task_queue=watchdog.TASK_QUEUE,
+            # A run that finds no worker is dropped, not kept: the next tick judges afresh.
+            execution_timeout=max(every * 5, timedelta(minutes=5)),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # A run still going when the next is due: skip it. After an outage one run is enough.
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=max(every, timedelta(seconds=10))
+        ),
+    )
+    return DesiredSchedule(
+        watchdog.SCHEDULE_ID, f"watchdog every {settings.watchdog_every_seconds} s", schedule
+    )
 
 
 # --- comparing what is there with what is wanted ---------------------------------------------

@@ -10,12 +10,14 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from continuum.approvals.config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
 from continuum.approvals.config import load_approval_policy
+from continuum.defaults import WATCHDOG as DEFAULT_WATCHDOG_FILE
 from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
 from domain.approvals.policy import ApprovalPolicy
 from domain.orders.contract import TASK_QUEUE
@@ -73,6 +75,18 @@ class Settings(BaseSettings):
     approval_deadline_hours: float = Field(48.0, alias="APPROVAL_DEADLINE_HOURS")
     # Approval reminders and escalations are POSTed here; unset: a structured log line.
     notify_webhook_url: str | None = Field(None, alias="NOTIFY_WEBHOOK_URL")
+    # Alerts (the ops worker's delivery): e-mail receivers through this SMTP server; webhook
+    # receivers signed with ALERT_WEBHOOK_SECRET[_<RECEIVER>] and apprise URLs' ${ALERT_...}
+    # parts read from the environment; log receivers write to ALERT_LOG_FILE.
+    alert_smtp_host: str | None = Field(None, alias="ALERT_SMTP_HOST")
+    alert_smtp_port: int | None = Field(None, ge=1, le=65535, alias="ALERT_SMTP_PORT")
+    alert_smtp_security: Literal["insecure", "starttls", "ssl"] = Field(
+        "starttls", alias="ALERT_SMTP_SECURITY"
+    )
+    alert_smtp_user: str | None = Field(None, alias="ALERT_SMTP_USER")
+    alert_smtp_password: SecretStr = Field(SecretStr(""), alias="ALERT_SMTP_PASSWORD")
+    alert_smtp_from: str = Field("continuum@localhost", alias="ALERT_SMTP_FROM")
+    alert_log_file: Path | None = Field(None, alias="ALERT_LOG_FILE")  # <data dir>/alerts.log
     delivery_deadline_hours: float = Field(72.0, alias="DELIVERY_DEADLINE_HOURS")
 
     # Schedules (`continuum schedules apply`) and the daily report.
@@ -87,9 +101,20 @@ class Settings(BaseSettings):
     report_webhook_url: str | None = Field(None, alias="REPORT_WEBHOOK_URL")
     report_webhook_token: SecretStr = Field(SecretStr(""), alias="REPORT_WEBHOOK_TOKEN")
 
+    # The watchdog (issue 14): its rules, routes and receivers; how often the schedule runs it;
+    # the ops worker's Prometheus /metrics (its dead-man's switch gauge), 0 turns it off.
+    watchdog_config_file: Path = Field(DEFAULT_WATCHDOG_FILE, alias="WATCHDOG_CONFIG_FILE")
+    watchdog_every_seconds: int = Field(60, ge=1, le=3600, alias="WATCHDOG_EVERY_SECONDS")
+    ops_metrics_host: str = Field("127.0.0.1", alias="OPS_METRICS_HOST")
+    ops_metrics_port: int = Field(9465, ge=0, le=65535, alias="OPS_METRICS_PORT")
+
     @property
     def erp(self) -> ErpBackend:
         return ERP_BACKENDS[self.erp_backend]
+
+    @property
+    def alert_log_path(self) -> Path:
+        return self.alert_log_file or self.data_dir / "alerts.log"
 
     @property
     def sync_store_path(self) -> Path:

@@ -108,6 +108,34 @@ def add_business_time(calendar: BusinessCalendar, start: datetime, duration: tim
         day += timedelta(days=1)
 
 
+def business_time_before(
+    calendar: BusinessCalendar, end: datetime, duration: timedelta
+) -> datetime:
+    """The latest instant from which `duration` of working time has passed by `end` (in UTC):
+    the mirror of `add_business_time`, for "in this state longer than N business hours"."""
+    if duration < _NO_TIME:
+        raise ValueError(f"duration must not be negative, got {duration}")
+    end = _aware(end).astimezone(calendar.zone)
+    if duration == _NO_TIME:
+        return end.astimezone(UTC)
+    left, day, idle = duration, end.date(), 0
+    while True:
+        window = calendar.working_window(day)
+        if window is None:
+            idle += 1
+            if idle > _MAX_IDLE_DAYS:
+                raise ValueError(f"no working day within a year before {end.date()}")
+        else:
+            idle = 0
+            opens, closes = window[0], min(window[1], end)
+            if opens < closes:
+                opens_utc, closes_utc = opens.astimezone(UTC), closes.astimezone(UTC)
+                if left <= closes_utc - opens_utc:
+                    return closes_utc - left
+                left -= closes_utc - opens_utc
+        day -= timedelta(days=1)
+
+
 def business_time_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
     """Working time from `start` to `end` (zero when `end` is not after `start`)."""
     start = _aware(start).astimezone(calendar.zone)

@@ -198,6 +198,11 @@ _BY_STATUS = {
 }
 
 
+# The order statuses that count as a success when the workflow completed: the same definition
+# read as a visibility filter by the live board and the watchdog (domain.figures).
+SUCCESSFUL_ORDER_STATUSES: tuple[str, ...] = tuple(_BY_STATUS)
+
+
 def outcome(run: OrderRun) -> Outcome:
     if run.execution_status != "COMPLETED":
         return Outcome.FAILED

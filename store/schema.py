@@ -160,6 +160,32 @@ login_failures = Table(
     Column("locked_until", Double),
 )
 
+# The incident console's audit (issue 15): every plan, apply, refusal, job event and per-item
+# result, appended and never changed (triggers refuse UPDATE and DELETE, see migration 0003).
+# `entry_key` makes a retried append (an activity run twice) one row; NULL for events that may
+# repeat (refusals).
+incident_audit = Table(
+    "incident_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_key", Text, unique=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("plan_id", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("action", String(32)),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text),
+    Column("ticket", Text),
+    Column("item_count", Integer),
+    Column("workflow_id", Text),
+    Column("run_id", Text),
+    Column("outcome", String(16)),
+    Column("detail", Text),
+    Column("body", Text),  # JSON: the signed plan (planned), the progress (finished)
+)
+Index("incident_audit_plan", incident_audit.c.plan_id, incident_audit.c.id)
+Index("incident_audit_at", incident_audit.c.at)
+
 # Today's SQLite files (`sync.db`, `gateway.db`) carried in, once each (`store.legacy`).
 legacy_imports = Table(
     "legacy_imports",

@@ -68,6 +68,19 @@ class SyncStore:
                 db.scalar(select(func.count()).select_from(q).where(q.c.status == "open")) or 0
             )
 
+    def opened_since(self, moment: datetime) -> int:
+        """Open quarantine entries first seen at or after `moment` (the watchdog: is it growing)."""
+        q = sync_quarantine
+        with self.store.read() as db:
+            return int(
+                db.scalar(
+                    select(func.count())
+                    .select_from(q)
+                    .where(q.c.status == "open", q.c.first_seen >= moment)
+                )
+                or 0
+            )
+
     def last_synced_through(self, feed: str) -> datetime | None:
         """The updated_at of the last acknowledged record of `feed` ("orders", "customers")."""
         return self.watermark(feed).synced_through

@@ -84,3 +84,45 @@ REPORT_STEP = ActivityOptions(
         maximum_attempts=4,
     ),
 )
+
+# An alert's page to one receiver: retried with backoff for half an hour (a repeat or the next
+# level pages again after that); each receiver is its own activity, so one failing channel
+# never holds back another or the next level. Bad configuration is not retried (non_retryable).
+ALERT_DELIVERY = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(minutes=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+    ),
+)
+
+# An incident repair's step (act on one process, look at processes again): Temporal answers in
+# milliseconds, the quarantine's re-drive in minutes; an unreachable Temporal is waited out for
+# an hour, then the item is reported as failed.
+REPAIR_STEP = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=10),
+    schedule_to_close_timeout=timedelta(hours=1),
+    retry_policy=_BACKOFF,
+)
+
+# The incident audit's rows: an apply that happened must be on record, so a store that is down
+# is retried for a day (each row carries a key: a repeat adds nothing).
+AUDIT_WRITE = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=60),
+    schedule_to_close_timeout=timedelta(hours=24),
+    retry_policy=_BACKOFF,
+)
+
+# The watchdog judges every minute: a step that cannot finish within the minute is given up (the
+# next run judges afresh) rather than piling up behind the schedule.
+WATCHDOG_STEP = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=45),
+    schedule_to_close_timeout=timedelta(seconds=55),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=5),
+        maximum_attempts=3,
+    ),
+)

@@ -15,3 +15,5 @@ def shipped(name: str) -> Path:
 
 APPROVALS = shipped("approvals.toml")
 WEBHOOKS = shipped("webhooks.toml")
+BOARD = shipped("board.toml")
+WATCHDOG = shipped("watchdog.toml")

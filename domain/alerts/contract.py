@@ -112,6 +112,9 @@ class AlertInput(BaseModel):
     # Who may acknowledge or silence (the operations role's members); empty: anyone listed.
     responders: list[str] = Field(default_factory=list)
     source: str = "watchdog"  # or "alertmanager"
+    # Set only by the workflow itself when it continues as new (a long-firing alert's history
+    # grows with every observation): the state it carries over. Raisers leave it None.
+    resume: AlertState | None = None
 
 
 class Observation(BaseModel):
@@ -133,10 +136,9 @@ class Silence(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    event: (
-        str  # observed-firing, fired, notified, delivery-failed, escalated, repeated, acknowledged,
-    )
-    #             silenced, observed-clear, resolved, dismissed
+    # observed-firing, fired, notified, delivery-failed, escalated, repeated, acknowledged,
+    # silenced, silence-ended, observed-clear, resolved, dismissed
+    event: str
     level: int | None = None
     receiver: str | None = None
     by: str | None = None
@@ -155,3 +157,14 @@ class AlertState(BaseModel):
     level: int = 0  # the highest level notified so far (1-based; 0: none)
     last_detail: str = ""
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    # The workflow's own bookkeeping (hysteresis, who to tell on resolve, repeats), kept here so
+    # that it survives continue-as-new.
+    firing_since: datetime | None = None  # firing observed without a clear since then
+    clear_since: datetime | None = None  # clear observed without a firing since then
+    notified: list[str] = Field(default_factory=list)  # receiver names told so far, in order
+    repeated_at: datetime | None = None  # the last repeat (at first: when it fired)
+    repeats: int = 0
+
+
+# AlertInput.resume names AlertState, defined after it.
+AlertInput.model_rebuild()

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             namespace=os.environ.get("TEMPORAL_NAMESPACE") or "default",
         ),
         secure_cookies=secure_cookies(args.host, os.environ.get("GATEWAY_SECURE_COOKIES", "")),
+        watchdog_every_seconds=settings.watchdog_every_seconds,
     )
     try:
         app = create_app(config)

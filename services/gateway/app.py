@@ -27,12 +27,15 @@ import services.gateway
 from continuum.settings import ORDERS_TASK_QUEUE
 from domain.approvals.models import Person
 from domain.approvals.policy import ApprovalPolicy
+from services.gateway.alertmanager import AlertmanagerReceiver, AlertRouting, alertmanager_router
+from services.gateway.alerts_page import alerts_router
 from services.gateway.errors import GatewayError, error_response
 from services.gateway.events import EventMap
-from services.gateway.inbox import InboxConfig, inbox_router
+from services.gateway.inbox import InboxConfig, Pages, inbox_router
 from services.gateway.people import People
 from services.gateway.receipts import Receipts
 from services.gateway.temporal import Temporal
+from services.gateway.watchdog_health import watchdog_health_router
 from services.gateway.webhooks import Webhooks, webhook_router
 from store import Store
 from store.sessions import LoginThrottle, Sessions
@@ -58,6 +61,12 @@ class GatewayConfig:
     # Behind TLS the session cookie is marked Secure too.
     secure_cookies: bool = False
     legacy_files: tuple[Path, ...] = ()
+    # Alertmanager's bearer token (GATEWAY_ALERTMANAGER_TOKEN; None: the receiver is off) and
+    # the routes the alerts it raises take (the watchdog's configuration).
+    alertmanager_token: str | None = None
+    alert_routing: AlertRouting = field(default_factory=AlertRouting)
+    # How often the watchdog's schedule runs it (WATCHDOG_EVERY_SECONDS): /health/watchdog.
+    watchdog_every_seconds: int = 60
 
 
 _SECURITY_HEADERS = (
@@ -176,9 +185,13 @@ def create_app(config: GatewayConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(_health_router(receipts, temporal))
+    app.include_router(watchdog_health_router(temporal, config.watchdog_every_seconds))
     app.include_router(webhook_router(hooks))
+    receiver = AlertmanagerReceiver(config.alertmanager_token, config.alert_routing, temporal)
+    app.include_router(alertmanager_router(receiver))
     sessions, throttle = Sessions(store), LoginThrottle(store)
     app.include_router(inbox_router(people, temporal, config.inbox, sessions, throttle))
+    app.include_router(alerts_router(Pages(people, sessions), temporal, config.inbox))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _install_error_handlers(app)
     # Signed (itsdangerous), HttpOnly, SameSite=Lax; it carries the server-side session's token

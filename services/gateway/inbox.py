@@ -31,6 +31,7 @@ from domain.approvals.models import (
     Verdict,
 )
 from domain.approvals.rules import may_view
+from domain.operations import is_operator
 from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
 from services.gateway.people import People
 from services.gateway.temporal import Temporal
@@ -80,6 +81,63 @@ async def checked_form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+class Pages:
+    """What every signed-in page of the gateway shares: the session's user, rendering with the
+    header's context, the way to the login page, the refusal of a form without its CSRF token."""
+
+    def __init__(self, people: People, sessions: Sessions) -> None:
+        self.people = people
+        self.sessions = sessions
+
+    def render(
+        self, request: Request, name: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        user = getattr(request.state, "user", None)  # set by signed_in
+        person = self.people.person(user) if isinstance(user, str) else None
+        base = {
+            "user": user,
+            "person": person,
+            "operator": is_operator(person),
+            "csrf": csrf_token(request),
+            "flash": request.session.pop("flash", None),
+        }
+        return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+    async def signed_in(self, request: Request) -> str | None:
+        """The user of the request's server-side session, while it is valid: not logged out,
+        not expired, the user still in the directory with the password they signed in with."""
+        token = request.session.get("session")
+        if not isinstance(token, str):
+            return None
+        found = await anyio.to_thread.run_sync(self.sessions.find, token, time.time())
+        if found is None:
+            request.session.clear()
+            return None
+        current = (self.people.fingerprint(found.username) or "").encode()
+        if self.people.person(found.username) is None or not hmac.compare_digest(
+            current, found.password_fingerprint.encode()
+        ):
+            await anyio.to_thread.run_sync(self.sessions.close, token)
+            request.session.clear()
+            return None
+        request.state.user = found.username
+        return found.username
+
+    def to_login(self, request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    def forbidden(self, request: Request) -> HTMLResponse:
+        message = "This form has expired or did not come from this site. Reload and try again."
+        return self.render(request, "error.html", {"message": message}, status=403)
+
+    async def posted(self, request: Request) -> dict[str, str] | None:
+        """The posted form once its CSRF token matched the session's; None: it did not."""
+        try:
+            return await checked_form(request)
+        except _Forbidden:
+            return None
+
+
 def inbox_router(
     people: People,
     temporal: Temporal,
@@ -92,44 +150,13 @@ def inbox_router(
     def desk() -> ApprovalDesk:
         return ApprovalDesk(temporal.client)
 
-    def render(
-        request: Request, name: str, context: dict[str, Any], status: int = 200
-    ) -> HTMLResponse:
-        user = getattr(request.state, "user", None)  # set by signed_in
-        base = {
-            "user": user,
-            "person": people.person(user) if isinstance(user, str) else None,
-            "csrf": csrf_token(request),
-            "flash": request.session.pop("flash", None),
-        }
-        return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
-
-    async def signed_in(request: Request) -> str | None:
-        """The user of the request's server-side session, while it is valid: not logged out,
-        not expired, the user still in the directory with the password they signed in with."""
-        token = request.session.get("session")
-        if not isinstance(token, str):
-            return None
-        found = await anyio.to_thread.run_sync(sessions.find, token, time.time())
-        if found is None:
-            request.session.clear()
-            return None
-        current = (people.fingerprint(found.username) or "").encode()
-        if people.person(found.username) is None or not hmac.compare_digest(
-            current, found.password_fingerprint.encode()
-        ):
-            await anyio.to_thread.run_sync(sessions.close, token)
-            request.session.clear()
-            return None
-        request.state.user = found.username
-        return found.username
-
-    def to_login(request: Request) -> RedirectResponse:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-
-    def forbidden(request: Request) -> HTMLResponse:
-        message = "This form has expired or did not come from this site. Reload and try again."
-        return render(request, "error.html", {"message": message}, status=403)
+    pages = Pages(people, sessions)
+    render, signed_in, to_login, forbidden = (
+        pages.render,
+        pages.signed_in,
+        pages.to_login,
+        pages.forbidden,
+    )
 
     @router.get("/")
     async def home() -> RedirectResponse:

@@ -4,7 +4,8 @@ The compose file is interpolated as `docker compose` would with .env.example's n
 validated against the compose specification's JSON schema (the copy check-jsonschema ships,
 pinned in the dev extra). Around it: images pinned, host ports unique, every variable defaulted
 or documented, each service's environment complete and named as the code reads it, and the
-Prometheus, Grafana and collector files parse and refer to metrics and services that exist.
+Prometheus, Alertmanager, Grafana and collector files parse and refer to metrics and services
+that exist.
 """
 
 from __future__ import annotations
@@ -48,8 +49,16 @@ SDK_METRICS = {
     "temporal_worker_task_slots_available",
     "temporal_workflow_completed_total",
     "temporal_request_total",
+    # Temporal's recommended worker alerts (deploy/prometheus/rules/temporal-workers.yml).
+    "temporal_num_pollers",
+    "temporal_workflow_task_execution_failed_total",
+    "temporal_request_failure_total",
+    "temporal_long_request_failure_total",
 }
+# The ops worker's heartbeat of the watchdog: its dead-man's switch (rules/watchdog.yml).
+WATCHDOG_METRICS = {"continuum_watchdog_last_run_timestamp_seconds"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+SCRAPE_UP = re.compile(r'\bup\{job="([^"]+)"\}')
 
 
 def documented_variables() -> set[str]:
@@ -187,7 +196,7 @@ def test_host_ports_are_unique() -> None:
 def test_what_has_no_login_of_its_own_is_published_on_loopback_only() -> None:
     # Temporal's gRPC (terminate, reset: no payload for the strict codec to refuse), the Web UI,
     # the codec endpoint (a decryption oracle), Jaeger and Prometheus have no login here.
-    private = {"temporal", "temporal-ui", "codec", "jaeger", "prometheus"}
+    private = {"temporal", "temporal-ui", "codec", "jaeger", "prometheus", "alertmanager"}
     for name, service in services().items():
         for port in service.get("ports", []):
             bound = str(port).startswith("127.0.0.1:")
@@ -239,6 +248,7 @@ def test_every_services_environment_is_complete() -> None:
     }
     required["worker"] |= {"CRM_API_TOKEN", "WORKER_METRICS_HOST", "WORKER_METRICS_PORT"}
     webhooks = tomllib.loads(WEBHOOKS.read_text())["sources"]
+    required["gateway"] |= {"GATEWAY_ALERTMANAGER_TOKEN"}
     required["gateway"] |= {f"WEBHOOK_SECRET_{s.upper().replace('-', '_')}" for s in webhooks}
     for name, wanted in required.items():
         missing = wanted - set(environment(name))
@@ -284,15 +294,18 @@ def known_metric(name: str) -> bool:
         telemetry.SYNC_QUARANTINE,
         telemetry.WORKER_READY,
     ]
-    known = {f"{c}_total" for c in counters} | set(gauges) | SDK_METRICS
+    known = {f"{c}_total" for c in counters} | set(gauges) | SDK_METRICS | WATCHDOG_METRICS
     known |= {f"{telemetry.ORDER_DURATION}{s}" for s in HISTOGRAM_SUFFIXES}
     known |= {f"{m}{s}" for m in SDK_METRICS for s in HISTOGRAM_SUFFIXES}
     return name in known
 
 
-def assert_known_metrics(expr: str, where: str) -> None:
+def assert_known_metrics(expr: str, where: str, jobs: frozenset[str] = frozenset()) -> None:
     used = METRIC.findall(expr)
-    assert used, f"{where}: {expr!r} uses no Continuum or Temporal metric"
+    # Prometheus's own `up` of a scrape job: whether a worker answers at all.
+    scraped = set(SCRAPE_UP.findall(expr))
+    assert used or scraped, f"{where}: {expr!r} uses no Continuum or Temporal metric"
+    assert scraped <= jobs, f"{where}: no scrape job {sorted(scraped - jobs)}"
     unknown = [m for m in used if not known_metric(m)]
     assert not unknown, f"{where}: no such metric {unknown}"
 
@@ -308,9 +321,14 @@ def test_prometheus_scrapes_every_worker_and_its_rules_parse() -> None:
     [dns] = jobs["continuum-worker"]["dns_sd_configs"]
     assert dns["names"] == ["worker"]
     assert str(dns["port"]) == environment("worker")["WORKER_METRICS_PORT"]
+    [ops] = jobs["continuum-ops"]["dns_sd_configs"]
+    assert ops["names"] == ["ops-worker"]
     assert jobs["temporal-server"]["static_configs"][0]["targets"] == ["temporal:8000"]
     assert environment("temporal")["PROMETHEUS_ENDPOINT"] == "0.0.0.0:8000"
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    [alertmanagers] = config["alerting"]["alertmanagers"]
+    [target] = alertmanagers["static_configs"][0]["targets"]
+    assert target.split(":")[0] in services()
 
     rules = [r for f in (DEPLOY / "prometheus" / "rules").glob("*.yml") for r in rules_in(f)]
     assert {r["alert"] for r in rules} >= {
@@ -318,10 +336,29 @@ def test_prometheus_scrapes_every_worker_and_its_rules_parse() -> None:
         "ApprovalsOverdue",
         "SyncLagging",
         "ActivityFailureRateHigh",
+        "TemporalNoPollers",
+        "TemporalNonDeterminism",
+        "ContinuumWatchdogStopped",
     }
     for rule in rules:
-        assert rule["labels"]["severity"] and rule["annotations"]["summary"]
-        assert_known_metrics(rule["expr"], rule["alert"])
+        # The Alert contract's severities: the gateway raises an Alert workflow of each.
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["runbook"]
+        assert_known_metrics(rule["expr"], rule["alert"], frozenset(jobs))
+
+
+def test_alertmanager_sends_to_the_gateway_with_the_gateways_token() -> None:
+    config = load_yaml(DEPLOY / "alertmanager" / "alertmanager.yml")
+    receivers = {r["name"]: r for r in config["receivers"]}
+    [hook] = receivers[config["route"]["receiver"]]["webhook_configs"]
+    assert hook["url"] == "http://gateway:8103/alertmanager" and hook["send_resolved"]
+    secret = hook["http_config"]["authorization"]["credentials_file"]
+    assert secret == "/run/secrets/alertmanager_gateway_token"
+    source = raw()["secrets"]["alertmanager_gateway_token"]["environment"]
+    assert source == "STACK_ALERTMANAGER_TOKEN"
+    assert "alertmanager_gateway_token" in services()["alertmanager"]["secrets"]
+    gateway = raw()["services"]["gateway"]["environment"]["GATEWAY_ALERTMANAGER_TOKEN"]
+    assert gateway.startswith("${STACK_ALERTMANAGER_TOKEN:?")
 
 
 def rules_in(path: Path) -> list[dict[str, Any]]:
@@ -350,16 +387,9 @@ def test_grafana_provisioning_parses_and_its_queries_use_real_metrics() -> None:
                 assert target["datasource"]["uid"] in uids
                 assert_known_metrics(target["expr"], f"{path.name}: {panel['title']}")
 
-    groups = load_yaml(provisioning / "alerting" / "continuum.yaml")["groups"]
-    alerts = [rule for group in groups for rule in group["rules"]]
-    assert len(alerts) == 4 and len({a["uid"] for a in alerts}) == 4
-    for alert in alerts:
-        queries = {d["refId"]: d for d in alert["data"]}
-        assert alert["condition"] in queries
-        for query in queries.values():
-            assert query["datasourceUid"] in uids | {"__expr__"}
-            if query["datasourceUid"] == "prometheus":
-                assert_known_metrics(query["model"]["expr"], alert["title"])
+    # One paging path: Prometheus → Alertmanager → the gateway's Alert workflows. Grafana
+    # shows; it provisions no alert rules of its own.
+    assert not (provisioning / "alerting").exists()
 
 
 def test_the_collector_sends_traces_to_jaeger() -> None:

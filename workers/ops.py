@@ -28,6 +28,7 @@ from continuum import telemetry
 from continuum.client import connect
 from continuum.converter import worker_data_converter
 from continuum.logs import setup_logging
+from continuum.release.versioning import VersioningError, versioning_options
 from continuum.settings import Settings, get_settings
 from continuum.watchdog import load_watchdog_config, log_files
 from domain.erp import ErpPort
@@ -101,6 +102,8 @@ def _runtime(settings: Settings) -> Runtime | None:
 async def serve() -> None:
     settings = get_settings()
     config = load_watchdog_config(settings)
+    # Worker Versioning: the same deployment and build as the business worker's.
+    versioning = versioning_options(settings.deployment_name, settings.build_id)
     receivers = [config.route_named(name) for name in config.routes]
     if problems := receiver_problems(
         settings, [r for route in receivers for level in route.levels for r in level.receivers]
@@ -118,6 +121,7 @@ async def serve() -> None:
         context,
         store,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        **versioning,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,7 +150,7 @@ def main() -> None:
     setup_logging()
     try:
         asyncio.run(serve())
-    except (WatchdogConfigError, ConfigurationError, StoreError) as err:
+    except (WatchdogConfigError, ConfigurationError, StoreError, VersioningError) as err:
         log.error("cannot start the ops worker: %s", err)
         sys.exit(2)
     except RuntimeError as err:

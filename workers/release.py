@@ -23,7 +23,11 @@ from continuum.converter import data_converter
 from continuum.release.check import check
 from continuum.release.histories import Sample
 from continuum.release.patches import PatchList, patch_lifecycle
+from workers.ops import OPS_WORKFLOWS
 from workers.registry import WORKFLOWS
+
+# Everything the working tree runs: the business worker's and the ops worker's processes.
+ALL_WORKFLOWS = [*WORKFLOWS, *OPS_WORKFLOWS]
 
 
 async def _run(command: str, sample: Sample) -> BaseModel:
@@ -32,8 +36,8 @@ async def _run(command: str, sample: Sample) -> BaseModel:
     client = await connect(converter=converter)
     now = datetime.now(UTC)
     if command == "check":
-        return await check(client, WORKFLOWS, converter, sample, now)
-    return PatchList(patches=await patch_lifecycle(client, WORKFLOWS, converter, sample, now))
+        return await check(client, ALL_WORKFLOWS, converter, sample, now)
+    return PatchList(patches=await patch_lifecycle(client, ALL_WORKFLOWS, converter, sample, now))
 
 
 def main(argv: list[str] | None = None) -> None:

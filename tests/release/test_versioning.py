@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion
+from temporalio.api.workflowservice.v1 import DescribeWorkerDeploymentVersionRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
@@ -22,6 +24,7 @@ from continuum.stack import Stack
 from continuum.supervisor import ManagedProcess, python_module
 from domain.orders.contract import workflow_id
 from domain.orders.models import Order, OrderStatus
+from domain.watchdog.contract import TASK_QUEUE as OPS_TASK_QUEUE
 from tests import samples
 from tests.integration.conftest import crm_deals, erp_counts, free_ports
 from tests.release.conftest import cli, eventually, wait_status
@@ -213,3 +216,29 @@ def test_a_worker_with_half_a_version_refuses_to_start(stack: Stack) -> None:
     finally:
         proc.stop()
     assert "CONTINUUM_BUILD_ID is not set" in proc.tail()
+
+
+async def test_the_ops_worker_joins_the_same_build(stack: Stack, client: Client) -> None:
+    name = "ops-v1"
+    proc = ManagedProcess(
+        name,
+        python_module("workers.ops"),
+        log_path=stack.data_dir / "logs" / f"{name}.log",
+        env={**worker_env(stack, "v1"), "OPS_METRICS_PORT": "0"},
+    ).start()
+    stack.processes[name] = proc
+    proc.wait_ready(lambda: "ops worker ready" in proc.tail(50), timeout=60)
+
+    async def queues() -> set[str]:
+        answer = await client.workflow_service.describe_worker_deployment_version(
+            DescribeWorkerDeploymentVersionRequest(
+                namespace=client.namespace,
+                deployment_version=WorkerDeploymentVersion(deployment_name=NAME, build_id="v1"),
+            )
+        )
+        return {q.name for q in answer.version_task_queues}
+
+    async def joined() -> bool:
+        return {ORDERS_TASK_QUEUE, OPS_TASK_QUEUE} <= await queues()
+
+    await eventually(joined, 30, "the ops worker's task queue in build v1")

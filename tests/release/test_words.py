@@ -18,6 +18,7 @@ from continuum.release.versioning import VersioningError, deployment_config
 from continuum.release.words import diverging_event, patch_marker
 from tests.release.changed_order import PausingOrderToCash
 from workers.registry import WORKFLOWS
+from workers.release import ALL_WORKFLOWS
 from workflows.orders.order_to_cash import OrderToCash
 
 ROOT = Path(__file__).parents[2]
@@ -123,7 +124,7 @@ def test_a_patch_moves_on_only_when_nothing_running_needs_it(
 
 
 def test_every_registered_process_declares_its_versioning_behaviour_and_why() -> None:
-    for name in workflow_types(WORKFLOWS):
+    for name in workflow_types(ALL_WORKFLOWS):
         declared = BEHAVIOURS.get(name)
         assert declared is not None, f"{name} has no versioning behaviour in BEHAVIOURS"
         assert declared.why

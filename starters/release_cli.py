@@ -21,8 +21,9 @@ from continuum.client import connect
 from continuum.release import backup as backups
 from continuum.release.behaviours import BEHAVIOURS
 from continuum.release.check import CheckReport
+from continuum.release.deployment import Deployment, DeploymentState
 from continuum.release.patches import PatchList
-from continuum.release.versioning import Deployment, DeploymentState, VersioningError
+from continuum.release.versioning import VersioningError
 from continuum.settings import get_settings
 from continuum.supervisor import python_module
 from starters.console import console, fail, run

@@ -18,7 +18,7 @@ from temporalio.common import SearchAttributeKey
 
 from continuum.client import connect
 from continuum.order_client import OrderClient
-from continuum.release.versioning import Deployment, DeploymentState
+from continuum.release.deployment import Deployment, DeploymentState
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Stack
 from continuum.supervisor import ManagedProcess, python_module

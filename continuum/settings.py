@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # workflows of a burst and keeps the worker near 260 MB, a parked order is replayed on demand.
     max_cached_workflows: int = Field(500, alias="WORKER_MAX_CACHED_WORKFLOWS")
     graceful_shutdown_seconds: float = Field(20.0, alias="WORKER_GRACEFUL_SHUTDOWN_SECONDS")
+    # Worker Versioning (`continuum release`, continuum/release/versioning.py): the worker joins
+    # this deployment as this build. Unset: an unversioned worker, as before.
+    deployment_name: str | None = Field(None, alias="CONTINUUM_DEPLOYMENT_NAME")
+    build_id: str | None = Field(None, alias="CONTINUUM_BUILD_ID")
     # Prometheus /metrics of the worker (SDK and business metrics, see continuum.telemetry);
     # port 0 turns it off. In a container, WORKER_METRICS_HOST=0.0.0.0 lets Prometheus in.
     worker_metrics_host: str = Field("127.0.0.1", alias="WORKER_METRICS_HOST")

@@ -71,6 +71,7 @@ class Ports:
     codec: int = 8234  # the Web UI's codec endpoint, beside the UI
     worker_metrics: int = 9464  # the worker's Prometheus /metrics (continuum.telemetry)
     gateway: int = 8103  # webhooks and the approval inbox
+    ops_metrics: int = 9465  # the ops worker's /metrics (the watchdog's dead-man's switch gauge)
 
     def named(self, erp: str = "reference ERP") -> dict[str, int]:
         return {
@@ -81,6 +82,7 @@ class Ports:
             "codec endpoint": self.codec,
             "worker metrics": self.worker_metrics,
             "gateway": self.gateway,
+            "ops worker metrics": self.ops_metrics,
         }
 
 
@@ -131,6 +133,12 @@ class Stack:
     erp_template: Path | None = None
     # The gateway (webhooks, approval inbox): `continuum up` starts it, tests when they ask.
     with_gateway: bool = False
+    # The ops worker (watchdog, alerts, repairs on continuum-ops): `continuum up` starts it,
+    # tests when they ask; `ops_env` is added to its environment (e.g. WATCHDOG_CONFIG_FILE).
+    with_ops_worker: bool = False
+    ops_env: dict[str, str] = field(default_factory=dict)
+    # More `temporal server start-dev` flags (e.g. a test's shorter long poll).
+    temporal_flags: tuple[str, ...] = ()
     # The dev server's SQLite pragmas. Measured: WAL with normal sync is ~2.5x the throughput of
     # SQLite's defaults; the benchmarks pass () to measure the defaults for comparison.
     sqlite_pragmas: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
@@ -187,6 +195,8 @@ class Stack:
         named = self.ports.named(erp=self.erp.title)
         if not self.with_gateway:
             del named["gateway"]
+        if not self.with_ops_worker:
+            del named["ops worker metrics"]
         taken = [f"{port} ({name})" for name, port in named.items() if port_in_use(port)]
         if taken:
             raise StackError(
@@ -225,6 +235,8 @@ class Stack:
                 self.start_service(service, env)
             if with_worker:
                 self.start_worker()
+            if self.with_ops_worker:
+                self.start_ops_worker()
             if self.with_gateway:
                 self.start_gateway()
         except BaseException:
@@ -250,6 +262,7 @@ class Stack:
             "warn",
             *(flag for pragma in self.sqlite_pragmas for flag in ("--sqlite-pragma", pragma)),
             *dev_server_flags(),
+            *self.temporal_flags,
         ]
         proc = self._process("temporal", argv)
         proc.wait_ready(lambda: port_in_use(self.ports.temporal), timeout=60)
@@ -342,6 +355,19 @@ class Stack:
         proc.wait_ready(lambda: "worker ready" in proc.tail(50), timeout=60)
         return proc
 
+    def start_ops_worker(self) -> ManagedProcess:
+        """The watchdog, the alerts and the repairs, in a process of their own: they keep
+        working while the business worker is down. A bad watchdog rule stops it in one line."""
+        env = {
+            **self.client_env(),
+            "OPS_METRICS_HOST": LOOPBACK,
+            "OPS_METRICS_PORT": str(self.ports.ops_metrics),
+            **self.ops_env,
+        }
+        proc = self._process("ops-worker", python_module("workers.ops"), env)
+        proc.wait_ready(lambda: "ops worker ready" in proc.tail(50), timeout=60)
+        return proc
+
     @property
     def inbox_users_file(self) -> Path:
         return self.data_dir / INBOX_USERS_FILE
@@ -379,6 +405,8 @@ class Stack:
             proc.stop()
         if name == "worker":
             return self.start_worker()
+        if name == "ops-worker":
+            return self.start_ops_worker()
         if name == "temporal":
             return self.start_temporal()
         if name == "gateway":

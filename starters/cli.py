@@ -26,7 +26,9 @@ from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, python_module
 from continuum.telemetry import setup_tracing
 from domain.operations import operators
+from continuum.watchdog import load_watchdog_config, log_files
 from domain.orders.models import OrderResult, OrderStatus
+from domain.watchdog.config import WatchdogConfigError
 from starters.alerts_cli import alerts_app
 from starters.carrier import Carrier
 from starters.console import console, err_console, fail
@@ -35,6 +37,7 @@ from starters.demo import run_demo, summary_table
 from starters.drill.run import drill
 from starters.incidents_cli import incidents_app
 from starters.order_file import OrderFileError, load_order
+from starters.release_cli import backup, release_app, restore
 from starters.report_cli import report, schedules_and_first_report
 from starters.schedules_cli import schedules_app
 from starters.sync_cli import sync_app
@@ -46,6 +49,9 @@ app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(release_app, name="release")
+app.command("backup")(backup)
+app.command("restore")(restore)
 app.command("report")(report)
 app.command("drill")(drill)
 T = TypeVar("T")
@@ -91,6 +97,7 @@ def up(
     worker_metrics_port: int = 9464,
     codec_port: int = 8234,
     gateway_port: int = 8103,
+    ops_metrics_port: int = 9465,
     erp: Annotated[
         ErpName,
         typer.Option(
@@ -109,17 +116,21 @@ def up(
             worker_metrics=worker_metrics_port,
             codec=codec_port,
             gateway=gateway_port,
+            ops_metrics=ops_metrics_port,
         ),
         erp_backend=erp,
         with_gateway=True,
+        with_ops_worker=True,
     )
+    # A bad watchdog rule stops `up` before anything starts, in the ops worker's own words.
+    alerts_to = watchdog_log_files(stack.data_dir)
     # A supervisor's SIGTERM and a closed terminal's SIGHUP stop the stack as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     if notice := stack.erp.setup_notice(stack.erp_home):
         console.print(notice)
     try:
-        parts = f"Temporal, the {erp} ERP, the CRM, a worker and the gateway"
+        parts = f"Temporal, the {erp} ERP, the CRM, the workers and the gateway"
         with console.status(f"starting {parts}…"):
             stack.start()
     except (StackError, ProcessError, TimeoutError) as err:
@@ -129,6 +140,10 @@ def up(
         raise typer.Exit(130) from None
     try:
         _show_stack(stack)
+        if alerts_to:
+            console.print(
+                f"Alerts (no receiver configured, WATCHDOG_CONFIG_FILE): {', '.join(alerts_to)}"
+            )
         waiting: list[str] = []  # demo orders still open: the demo carrier serves them
         if demo:
             env = stack.client_env()
@@ -175,6 +190,15 @@ def up(
             err_console.print(f"stopped {names}; {', '.join(forced)} had to be killed")
         else:
             console.print(f"stopped cleanly: {names}")
+
+
+def watchdog_log_files(data_dir: Path) -> list[str]:
+    """Where alerts go when only log files are configured; a bad rule is one line and exit 2."""
+    try:
+        config = load_watchdog_config(get_settings().model_copy(update={"data_dir": data_dir}))
+    except WatchdogConfigError as err:
+        raise fail(str(err), 2) from None
+    return log_files(config)
 
 
 async def _stay_up(stack: Stack, waiting: list[str]) -> None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from continuum.client import connect
 from continuum.converter import worker_data_converter
 from continuum.logs import setup_logging
+from continuum.release.versioning import VersioningError, versioning_options
 from continuum.settings import get_settings
 from continuum.telemetry import setup_tracing
 from store import Store, StoreError
@@ -30,6 +31,8 @@ async def serve() -> None:
     settings = get_settings()
     setup_tracing("worker")
     runtime = metrics_runtime(settings)
+    # Worker Versioning: a deployment and build from the settings, or none (unversioned).
+    versioning = versioning_options(settings.deployment_name, settings.build_id)
     erp, crm = build_erp(settings), build_crm(settings)
     # Opened now, so that an unreachable or too new store stops the start in one line.
     store = Store(settings.store_url, legacy=settings.legacy_store_files).open()
@@ -45,6 +48,7 @@ async def serve() -> None:
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_cached_workflows=settings.max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        **versioning,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -53,10 +57,11 @@ async def serve() -> None:
     try:
         async with worker, worker_metrics(client, runtime, settings, erp):
             log.info(
-                "worker ready on task queue %s (ERP: %s, metrics port: %s)",
+                "worker ready on task queue %s (ERP: %s, metrics port: %s, build: %s)",
                 settings.task_queue,
                 settings.erp_backend,
                 settings.worker_metrics_port if runtime else "off",
+                settings.build_id if versioning else "unversioned",
             )
             await stop.wait()
             log.info(
@@ -73,7 +78,7 @@ def main() -> None:
     setup_logging()
     try:
         asyncio.run(serve())
-    except (ConfigurationError, StoreError) as err:
+    except (ConfigurationError, StoreError, VersioningError) as err:
         log.error("cannot start the worker: %s", err)
         sys.exit(2)
     except RuntimeError as err:

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.common import MetricMeter
 from temporalio.runtime import Runtime
 
+from activities.watchdog.sync import unseen_change_age
 from continuum import telemetry
 from continuum.settings import Settings
 from domain.approvals.models import ApprovalStatus
@@ -90,11 +91,8 @@ class GaugeSampler:
         caught up, however quiet the ERP is. Without the ERP, the age of the sync's position."""
         if self._erp is None:
             return None if reached is None else max((now - reached).total_seconds(), 0.0)
-        read = self._erp.order_changes if feed == "orders" else self._erp.customer_changes
-        # The feed is inclusive of `updated_since`: the first change strictly after it is unseen.
-        page = await read(reached, None, 2)
-        unseen = [c.updated_at for c in page.items if reached is None or c.updated_at > reached]
-        return max((now - unseen[0]).total_seconds(), 0.0) if unseen else 0.0
+        # The watchdog's sync-lag rule measures it with the same function.
+        return (await unseen_change_age(self._erp, feed, reached, now)).total_seconds()
 
     async def run(self, every: float) -> None:
         while True:

@@ -28,6 +28,7 @@ from continuum import telemetry
 from continuum.client import connect
 from continuum.converter import worker_data_converter
 from continuum.logs import setup_logging
+from continuum.release.versioning import VersioningError, versioning_options
 from continuum.settings import Settings, get_settings
 from continuum.watchdog import load_watchdog_config, log_files
 from domain.erp import ErpPort
@@ -35,6 +36,7 @@ from domain.watchdog.config import WatchdogConfig, WatchdogConfigError
 from domain.watchdog.contract import TASK_QUEUE
 from store import Store, StoreError
 from store.sync import SyncStore
+from workers.alerts import ALERT_WORKFLOWS, alert_activities, receiver_problems
 from workers.connectors import ConfigurationError, build_erp
 from workers.incidents import REPAIR_WORKFLOWS, repair_activities
 from workflows.policies import STICKY_QUEUE_TIMEOUT
@@ -42,7 +44,7 @@ from workflows.watchdog.watchdog import Watchdog
 
 log = logging.getLogger("continuum.ops")
 
-OPS_WORKFLOWS: Sequence[type] = [Watchdog, *REPAIR_WORKFLOWS]
+OPS_WORKFLOWS: Sequence[type] = [Watchdog, *ALERT_WORKFLOWS, *REPAIR_WORKFLOWS]
 
 
 def watchdog_context(
@@ -63,6 +65,7 @@ def ops_activities(
 ) -> list[Callable[..., Any]]:
     return [
         *WatchdogActivities(client, context).all(),
+        *alert_activities(settings),
         *repair_activities(client, settings, store),
     ]
 
@@ -99,6 +102,14 @@ def _runtime(settings: Settings) -> Runtime | None:
 async def serve() -> None:
     settings = get_settings()
     config = load_watchdog_config(settings)
+    # Worker Versioning: the same deployment and build as the business worker's.
+    versioning = versioning_options(settings.deployment_name, settings.build_id)
+    receivers = [config.route_named(name) for name in config.routes]
+    if problems := receiver_problems(
+        settings, [r for route in receivers for level in route.levels for r in level.receivers]
+    ):
+        # Paging into the void is worse than not starting: say what is missing, once.
+        raise ConfigurationError("; ".join(dict.fromkeys(problems)))
     runtime = _runtime(settings)
     store = Store(settings.store_url, legacy=settings.legacy_store_files).open()
     erp = _erp(settings)
@@ -110,6 +121,7 @@ async def serve() -> None:
         context,
         store,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        **versioning,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,7 +150,7 @@ def main() -> None:
     setup_logging()
     try:
         asyncio.run(serve())
-    except (WatchdogConfigError, ConfigurationError, StoreError) as err:
+    except (WatchdogConfigError, ConfigurationError, StoreError, VersioningError) as err:
         log.error("cannot start the ops worker: %s", err)
         sys.exit(2)
     except RuntimeError as err:

@@ -97,13 +97,14 @@ async def _pending_steps(client: Client, wf: WorkflowExecution) -> list[PendingS
     if raw.HasField("pending_workflow_task") and raw.pending_workflow_task.attempt > 1:
         task = raw.pending_workflow_task
         problems = wf.typed_search_attributes.get(_PROBLEMS) or []
-        first = task.original_scheduled_time if task.HasField("original_scheduled_time") else None
         steps.append(
             PendingStep(
                 workflow_id=wf.id,
                 step=WORKFLOW_TASK,
                 attempt=task.attempt,
-                since=first.ToDatetime(tzinfo=UTC) if first is not None else state_since,
+                # The task's scheduled times move with each attempt (measured): its state's age
+                # is the best bound on how long it has been failing.
+                since=state_since,
                 last_failure=", ".join(problems),
             )
         )

@@ -33,16 +33,21 @@ async def feed_lags(
 
 
 async def _lag(erp: ErpPort, feed: str, mark: Watermark, now: datetime) -> timedelta | None:
-    """How long the oldest change the CRM has not seen has waited: 0 when caught up, however
-    quiet the ERP is (the worker's gauge `continuum_sync_lag_seconds` measures it the same way)."""
     if mark.acknowledged_at is None:
         return None
+    return await call(unseen_change_age(erp, feed, mark.synced_through, now))
+
+
+async def unseen_change_age(
+    erp: ErpPort, feed: str, reached: datetime | None, now: datetime
+) -> timedelta:
+    """How long the oldest change the CRM has not seen has waited: 0 when caught up, however
+    quiet the ERP is. One definition: the worker's gauge `continuum_sync_lag_seconds` reads it."""
     # The feed is inclusive of `updated_since`: the first change strictly after it is unseen.
-    reached = mark.synced_through
     if feed == "orders":
-        stamps = [c.updated_at for c in (await call(erp.order_changes(reached, None, 2))).items]
+        stamps = [c.updated_at for c in (await erp.order_changes(reached, None, 2)).items]
     else:
-        stamps = [c.updated_at for c in (await call(erp.customer_changes(reached, None, 2))).items]
+        stamps = [c.updated_at for c in (await erp.customer_changes(reached, None, 2)).items]
     unseen = [at for at in stamps if reached is None or at > reached]
     return max(now - unseen[0], timedelta(0)) if unseen else timedelta(0)
 

@@ -22,6 +22,7 @@ from domain.alerts.contract import (
     Route,
     fingerprint,
 )
+from domain.alerts.routing import route_problems
 from domain.business_calendar import BusinessCalendar
 from domain.watchdog.rules import KINDS, Rule, clock_span
 from domain.watchdog.spans import Span
@@ -121,21 +122,22 @@ Loc = tuple[str | int, ...]
 
 
 def _references(config: WatchdogConfig) -> Iterable[tuple[Loc, str]]:
-    """Names that point nowhere: a rule's route, a level's receivers."""
+    """Names that point nowhere (a rule's route, a level's receivers) and routes an Alert cannot
+    follow."""
     for name, route in config.routes.items():
+        unknown = False
         for index, level in enumerate(route.levels):
             for receiver in level.receivers:
                 if receiver not in config.receivers:
+                    unknown = True
                     known = ", ".join(config.receivers) or "none defined"
                     yield (
                         ("routes", name, "levels", index, "receivers"),
                         f"unknown receiver {receiver!r} (receivers: {known})",
                     )
-            if index and level.after.as_timedelta() <= route.levels[index - 1].after.as_timedelta():
-                yield (
-                    ("routes", name, "levels", index, "after"),
-                    f"level {index + 1} must come after level {index} ({level.after})",
-                )
+        # What an Alert can use (levels in order, repeats not too often): the Alert's own rules.
+        for problem in [] if unknown else route_problems(config.route_named(name)):
+            yield ("routes", name), problem
     seen: set[str] = set()
     for index, rule in enumerate(config.rules):
         if rule.name in seen:

@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         alertmanager_token=alertmanager_token,
         alert_routing=routing,
         board=board,
+        watchdog_every_seconds=settings.watchdog_every_seconds,
     )
     try:
         app = create_app(config)

@@ -38,6 +38,7 @@ from services.gateway.incidents_page import incidents_router
 from services.gateway.people import People
 from services.gateway.receipts import Receipts
 from services.gateway.temporal import Temporal
+from services.gateway.watchdog_health import watchdog_health_router
 from services.gateway.webhooks import Webhooks, webhook_router
 from store import Store
 from store.incidents import IncidentAudit
@@ -70,6 +71,8 @@ class GatewayConfig:
     alert_routing: AlertRouting = field(default_factory=AlertRouting)
     # The live board's target, manual baselines and queues (continuum/defaults/board.toml).
     board: BoardConfig = field(default_factory=BoardConfig)
+    # How often the watchdog's schedule runs it (WATCHDOG_EVERY_SECONDS): /health/watchdog.
+    watchdog_every_seconds: int = 60
 
 
 _SECURITY_HEADERS = (
@@ -188,6 +191,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(_health_router(receipts, temporal))
+    app.include_router(watchdog_health_router(temporal, config.watchdog_every_seconds))
     app.include_router(webhook_router(hooks))
     receiver = AlertmanagerReceiver(config.alertmanager_token, config.alert_routing, temporal)
     app.include_router(alertmanager_router(receiver))

@@ -136,6 +136,13 @@ def test_a_level_that_names_an_unknown_receiver_is_refused_at_the_level() -> Non
     assert "field routes.critical.levels.1.receivers: unknown receiver 'pager'" in message
 
 
+def test_levels_out_of_order_are_refused_at_their_route() -> None:
+    text = HEAD + '[[routes.critical.levels]]\nafter = "5m"\nreceivers = ["log"]\n'
+    message = refusal(text + good_rule())
+    assert f"line {line_of(text, '[routes.critical]')}" in message
+    assert "field routes.critical: level 3: `after` must not be earlier than level 2" in message
+
+
 def test_business_time_only_where_an_allowance_is_judged() -> None:
     text = HEAD + good_rule(kind='"retrying"', longer_than='"2bh"', status="")
     assert "longer_than is clock time here (2bh is business time)" in refusal(text)

@@ -28,6 +28,7 @@ def free_ports() -> Ports:
         worker_metrics=free_port(),
         codec=free_port(),
         gateway=free_port(),
+        ops_metrics=free_port(),
     )
 
 

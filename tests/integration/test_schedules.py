@@ -75,16 +75,21 @@ async def test_applied_twice_each_schedule_exists_once(client: Client) -> None:
     first = await schedules.apply(client, desired)
     again = await schedules.apply(client, desired)
     assert {a.schedule_id: a.change for a in first} == {
+        schedules.WATCHDOG_SCHEDULE: schedules.Change.CREATED,
         schedules.SYNC_SCHEDULE: schedules.Change.CREATED,
         schedules.REPORT_SCHEDULE: schedules.Change.CREATED,
     }
-    assert [a.change for a in again] == [schedules.Change.UNCHANGED] * 2
+    assert [a.change for a in again] == [schedules.Change.UNCHANGED] * 3
 
     async def listed_once() -> bool:
         ids = [row.schedule_id for row in await schedules.list_schedules(client)]
-        return sorted(ids) == [schedules.REPORT_SCHEDULE, schedules.SYNC_SCHEDULE]
+        wanted = [schedules.REPORT_SCHEDULE, schedules.SYNC_SCHEDULE, schedules.WATCHDOG_SCHEDULE]
+        return sorted(ids) == sorted(wanted)
 
-    await eventually(listed_once, 30, "listing of exactly the two schedules")
+    await eventually(listed_once, 30, "listing of exactly the three schedules")
+    watchdog = (await client.get_schedule_handle(schedules.WATCHDOG_SCHEDULE).describe()).schedule
+    assert [i.every.total_seconds() for i in watchdog.spec.intervals] == [60]
+    assert getattr(watchdog.action, "task_queue", None) == "continuum-ops"
     report = (await client.get_schedule_handle(schedules.REPORT_SCHEDULE).describe()).schedule
     assert report.spec.time_zone_name == TZ
     sync = (await client.get_schedule_handle(schedules.SYNC_SCHEDULE).describe()).schedule
@@ -104,6 +109,7 @@ async def test_a_changed_setting_updates_only_that_schedule_and_keeps_a_pause(
     assert by_id[schedules.SYNC_SCHEDULE].change is schedules.Change.UPDATED
     assert by_id[schedules.SYNC_SCHEDULE].differences == ("intervals", "catch-up window")
     assert by_id[schedules.REPORT_SCHEDULE].change is schedules.Change.UNCHANGED
+    assert by_id[schedules.WATCHDOG_SCHEDULE].change is schedules.Change.UNCHANGED
     sync = await client.get_schedule_handle(schedules.SYNC_SCHEDULE).describe()
     assert sync.schedule.state.paused and sync.schedule.state.note == "ERP maintenance"
     assert [i.every.total_seconds() for i in sync.schedule.spec.intervals] == [420]

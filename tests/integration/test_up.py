@@ -21,7 +21,7 @@ def up(data_dir: Path, ports: Ports, *extra: str) -> subprocess.Popen[str]:
     argv += ["--temporal-port", str(ports.temporal), "--ui-port", str(ports.ui)]
     argv += ["--erp-port", str(ports.erp), "--crm-port", str(ports.crm)]
     argv += ["--worker-metrics-port", str(ports.worker_metrics), "--codec-port", str(ports.codec)]
-    argv += ["--gateway-port", str(ports.gateway)]
+    argv += ["--gateway-port", str(ports.gateway), "--ops-metrics-port", str(ports.ops_metrics)]
     argv += [*extra]
     env = {**os.environ, "COLUMNS": "250", "TERM": "dumb"}
     env["REPORTS_DIR"] = str(data_dir / "reports")  # the first report lands here, not in ./reports
@@ -85,10 +85,16 @@ def test_up_runs_the_demo_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> No
     assert "Completed" in shown and "Compensated" in shown and "AwaitingApproval" in shown
     assert f"http://localhost:{ports.ui}/namespaces/default/workflows/order-D-" in shown
     assert f"http://127.0.0.1:{ports.gateway}/inbox" in shown and "sign in as alice / " in shown
-    assert "stopped cleanly: codec, temporal, erp, crm, worker, gateway" in rest
+    assert "stopped cleanly: codec, temporal, erp, crm, worker, ops-worker, gateway" in rest
     assert not any(port_in_use(p) for p in ports.named().values())
     assert (tmp_path / "temporal.db").exists() and (tmp_path / "erp.db").exists()
-    assert "Schedules: erp-crm-sync (created), daily-report (created)" in shown
+    assert (
+        "Schedules: continuum-watchdog (created), erp-crm-sync (created), daily-report (created)"
+        in shown
+    )
+    assert (
+        f"Alerts (no receiver configured, WATCHDOG_CONFIG_FILE): {tmp_path / 'alerts.log'}" in shown
+    )
     # The first sync filled the CRM from the ERP's demo data before the report was written.
     first_sync = re.search(r"First sync: (\d+) ERP record\(s\) read, (\d+) CRM upsert", shown)
     assert first_sync and int(first_sync[1]) > 0 and int(first_sync[2]) > 0, shown

@@ -65,3 +65,21 @@ def test_workflow_types_are_the_contracts_names() -> None:
         reports.WORKFLOW_NAME,
     }
     assert registered == expected
+
+
+def test_the_ops_worker_registers_the_watchdog_the_alerts_and_the_repairs() -> None:
+    from activities.watchdog.watchdog import WatchdogActivities, WatchdogContext
+    from domain.alerts import contract as alerts
+    from domain.business_calendar import BusinessCalendar
+    from domain.incidents import contract as incidents
+    from domain.watchdog import contract as watchdog
+    from domain.watchdog.config import WatchdogConfig
+    from workers.ops import OPS_WORKFLOWS
+
+    registered = {workflow._Definition.must_from_class(cls).name for cls in OPS_WORKFLOWS}
+    assert registered == {watchdog.WORKFLOW_NAME, alerts.WORKFLOW_NAME, incidents.WORKFLOW_NAME}
+    assert watchdog.TASK_QUEUE == alerts.TASK_QUEUE == incidents.TASK_QUEUE
+    context = WatchdogContext(config=WatchdogConfig(), calendar=BusinessCalendar())
+    steps = WatchdogActivities(None, context).all()
+    names = {activity._Definition.must_from_callable(fn).name: fn.__name__ for fn in steps}
+    assert names == {name: name for name in names} and len(names) == 3

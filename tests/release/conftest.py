@@ -1,0 +1,40 @@
+"""The release tests' helpers: a CLI run against a stack, and waits on a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from continuum.order_client import OrderClient
+from continuum.stack import Stack
+from domain.orders.models import OrderStatus
+
+CLI = [sys.executable, "-m", "starters"]
+
+
+def cli(
+    stack: Stack | None, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **(stack.client_env() if stack else {}), "COLUMNS": "250", **(env or {})}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full, timeout=timeout)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def wait_status(
+    orders: OrderClient, order_id: str, status: OrderStatus, within: float = 60
+) -> None:
+    async def reached() -> bool:
+        return (await orders.status(order_id)).status is status
+
+    await eventually(reached, within, f"order {order_id} to be {status.value}")

@@ -19,11 +19,21 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 from activities.calls import call
+from domain.alerts.contract import AlertState
+from domain.alerts.contract import Message as AlertMessage
+from domain.alerts.figures import (
+    MAX_ALERTS_READ,
+    AlertFigures,
+    AlertRecord,
+    alert_figures,
+    occurrences,
+    touched_query,
+)
 from domain.approvals.contract import Message as ApprovalMessage
 from domain.approvals.contract import approval_workflow_id
 from domain.crm import CrmPort, DealStage
 from domain.erp import ErpPort
-from domain.figures import closed_orders_query, started_orders_query
+from domain.figures import closed_orders_query, literal, started_orders_query
 from domain.orders import contract as orders
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.contract import Message as OrderMessage
@@ -53,6 +63,8 @@ _ORDER_STATUS = SearchAttributeKey.for_keyword(orders.ORDER_STATUS.name)
 FEEDS = ("orders", "customers")
 # Bounds the per-order queries for overdue approvals; past it the count says it is partial.
 MAX_WAITING_QUERIED = 500
+# Alert state queries in flight at once: the ops worker answers them beside its own work.
+ALERT_QUERIES_AT_ONCE = 20
 
 
 @runtime_checkable
@@ -93,6 +105,7 @@ class ReportActivities:
             self.report_crm_figures,
             self.report_order_runs,
             self.report_sync_figures,
+            self.report_alerts,
             self.write_report_files,
             self.post_report,
         ]
@@ -235,6 +248,41 @@ class ReportActivities:
             quarantine=quarantine,
             note="" if newest is not None else "sync lag: the ERP cannot tell its newest change",
         )
+
+    @activity.defn(name="report_alerts")
+    async def report_alerts(self, window: ReportWindow) -> AlertFigures:
+        """The Alert workflows the day touched, each read through its `state` query (answered
+        by the ops worker: without it, the section says how many could not be read)."""
+        client = self._client()
+        query = touched_query(literal(window.start), literal(window.end))
+        total = (await client.count_workflows(query)).count
+        # Every run: one continued as new may hold an occurrence of its own (`occurrences`).
+        runs = [wf async for wf in client.list_workflows(query, limit=MAX_ALERTS_READ)]
+        runs.sort(key=lambda wf: wf.start_time)
+        gate = asyncio.Semaphore(ALERT_QUERIES_AT_ONCE)
+
+        async def read(alert_id: str, run_id: str) -> AlertRecord | None:
+            async with gate:
+                try:
+                    state = await client.get_workflow_handle(alert_id, run_id=run_id).query(
+                        AlertMessage.STATE, result_type=AlertState, rpc_timeout=timedelta(seconds=5)
+                    )
+                except Exception as err:  # an RPC error, a timeout, an undecodable state
+                    log.info("alert state query on %s failed: %s", alert_id, err)
+                    return None
+                activity.heartbeat(alert_id)
+                return AlertRecord.of(alert_id, state)
+
+        read_all = await asyncio.gather(*(read(wf.id, wf.run_id) for wf in runs))
+        records = occurrences(r for r in read_all if r is not None)
+        notes = []
+        if unread := sum(1 for r in read_all if r is None):
+            notes.append(
+                f"{unread} alert run(s) did not answer their state query (ops worker down?)"
+            )
+        if total > MAX_ALERTS_READ:
+            notes.append(f"alerts read: the first {MAX_ALERTS_READ} of {total}")
+        return alert_figures(records, window.start, window.end, "; ".join(notes))
 
     @activity.defn(name="write_report_files")
     async def write_report_files(self, report: DailyReport) -> ReportFiles:

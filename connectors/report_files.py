@@ -13,6 +13,7 @@ import html
 import io
 import os
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -131,7 +132,34 @@ def summary_rows(report: DailyReport) -> list[Row]:
         for feed in sync.feeds:
             lag = "" if feed.lag_seconds is None else feed.lag_seconds
             rows.append(("sync", f"lag_seconds_{feed.feed}", lag))
+    rows += _alert_rows(report)
     return rows
+
+
+def _alert_rows(report: DailyReport) -> list[Row]:
+    alerts = report.alerts
+    if alerts is None:
+        return []  # a report made before the alerts section
+    if not alerts.available:
+        return [("alerts", "unavailable", alerts.note)]
+    rows: list[Row] = [
+        ("alerts", name, "" if (value := getattr(alerts, name)) is None else value)
+        for name in (
+            "fired",
+            "acknowledged",
+            "resolved",
+            "ack_p50_seconds",
+            "ack_p95_seconds",
+            "resolve_p50_seconds",
+            "resolve_p95_seconds",
+        )
+    ]
+    rows += [("alerts", f"fired_{s}", n) for s, n in sorted(alerts.fired_by_severity.items())]
+    return rows
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
 
 
 def _tables(report: DailyReport) -> dict[str, bytes]:
@@ -154,6 +182,17 @@ def _tables(report: DailyReport) -> dict[str, bytes]:
             ("sku", "name", "on_hand", "reserved", "available"),
             ((i.sku, i.name, i.on_hand, i.reserved, i.available) for i in erp.inventory),
         )
+    if report.alerts is not None and report.alerts.available:
+        files["alerts.csv"] = _csv(
+            ("alert_id", "rule", "severity", "subject", "source", "status", "fired_at",
+             "acknowledged_at", "acknowledged_by", "resolved_at"),
+            (
+                (a.alert_id, a.rule, a.severity, a.subject, a.source, a.status,
+                 _iso(a.fired_at), _iso(a.acknowledged_at), a.acknowledged_by or "",
+                 _iso(a.resolved_at))
+                for a in report.alerts.alerts
+            ),
+        )  # fmt: skip
     files["sync.csv"] = _csv(
         ("feed", "newest_change", "synced_through", "lag_seconds"),
         (
@@ -203,7 +242,10 @@ def _page(report: DailyReport, charts: Sequence[str], tables: Sequence[str]) -> 
     else:
         mark = "meets" if k.meets_target else "misses"
         verdict = f"success rate {k.success_rate:.1%}, {mark} the {k.target:.0%} target"
-    notes = [n for n in (k.note, report.erp.note, report.crm.note, report.sync.note) if n]
+    alert_note = report.alerts.note if report.alerts else ""
+    notes = [
+        n for n in (k.note, report.erp.note, report.crm.note, report.sync.note, alert_note) if n
+    ]
     empty = (
         "<p class='empty'>No orders and no sales on this day: an empty report.</p>"
         if report.empty
@@ -218,6 +260,7 @@ def _page(report: DailyReport, charts: Sequence[str], tables: Sequence[str]) -> 
 td{{padding:.1em .8em}} .empty{{font-weight:bold}} img{{max-width:100%}}</style></head>
 <body><h1>Daily report {day} ({e(report.window.timezone)})</h1>
 <p>{e(verdict)}</p>{empty}
+{_alerts_section(report)}
 {"".join(f"<p>Note: {e(n)}</p>" for n in notes)}
 {images}
 <h2>Figures</h2><table><tr><th>section</th><th>figure</th><th>value</th></tr>
@@ -226,6 +269,41 @@ td{{padding:.1em .8em}} .empty{{font-weight:bold}} img{{max-width:100%}}</style>
 </body></html>
 """
     return page.encode()
+
+
+def _minutes(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _alerts_section(report: DailyReport) -> str:
+    """Fired, acknowledged, resolved; time to acknowledge and to resolve (p50/p95)."""
+    alerts = report.alerts
+    if alerts is None or not alerts.available:
+        return ""
+    e = html.escape
+    head = (
+        f"<h2>Alerts</h2><p>{alerts.fired} fired, {alerts.acknowledged} acknowledged, "
+        f"{alerts.resolved} resolved.</p>"
+    )
+    if not alerts.alerts:
+        return head
+    times = (
+        "<table class='alerts'><tr><th></th><th>p50</th><th>p95</th></tr>"
+        f"<tr><td>time to acknowledge</td><td>{_minutes(alerts.ack_p50_seconds)}</td>"
+        f"<td>{_minutes(alerts.ack_p95_seconds)}</td></tr>"
+        f"<tr><td>time to resolve</td><td>{_minutes(alerts.resolve_p50_seconds)}</td>"
+        f"<td>{_minutes(alerts.resolve_p95_seconds)}</td></tr></table>"
+    )
+    rows = "".join(
+        f"<tr><td>{e(a.severity)}</td><td>{e(a.rule)}</td><td>{e(a.subject)}</td>"
+        f"<td>{e(a.status)}</td><td>{e(a.acknowledged_by or '')}</td></tr>"
+        for a in alerts.alerts
+    )
+    listing = (
+        "<table class='alerts'><tr><th>severity</th><th>rule</th><th>subject</th>"
+        f"<th>status</th><th>acknowledged by</th></tr>{rows}</table>"
+    )
+    return head + times + listing
 
 
 def write_report(report: DailyReport, reports_dir: Path) -> ReportFiles:

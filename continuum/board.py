@@ -21,13 +21,12 @@ from pydantic import ValidationError
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client, WorkflowExecution
+from temporalio.client import Client
 
-from continuum import search_attributes as keys
+from continuum.alert_client import AlertClient, AlertRow, listing_query
 from continuum.defaults import BOARD
-from domain.alerts.contract import AlertState
-from domain.alerts.contract import Message as AlertMessage
 from domain.figures import (
+    SHOWN_ALERT_STATUSES,
     WINDOWS,
     Board,
     BoardConfig,
@@ -40,8 +39,6 @@ from domain.figures import (
     Throughput,
     closed_orders_query,
     completed_orders_query,
-    firing_alerts_query,
-    most_urgent_first,
     process_time,
     started_orders_query,
     succeeded_orders_query,
@@ -50,9 +47,6 @@ from domain.figures import (
 T = TypeVar("T")
 DEFAULT_FILE = BOARD
 RPC_TIMEOUT = timedelta(seconds=5)
-# An alert's summary comes from its state query, answered by the ops worker; the board does not
-# wait longer than this for it.
-QUERY_TIMEOUT = timedelta(seconds=3)
 _QUEUE_TYPES = {
     QueueKind.WORKFLOW: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     QueueKind.ACTIVITY: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
@@ -186,44 +180,32 @@ class BoardReader:
         return loads
 
     async def _alerts(self, notes: list[str]) -> tuple[list[FiringAlert], int]:
-        query = firing_alerts_query()
-        total = await self._count(query)
-        found = [
-            wf
-            async for wf in self.client.list_workflows(
-                query, limit=self.config.alerts_shown, rpc_timeout=RPC_TIMEOUT
-            )
-        ]
-        shown = await asyncio.gather(*(self._alert(wf) for wf in found))
-        unanswered = sum(1 for a in shown if not a.summary)
+        """The alerts that fired and are not resolved, as the Alerts page lists them."""
+        shown = list(SHOWN_ALERT_STATUSES)
+        # A run that continued as new keeps its last status in visibility: the running one counts.
+        total, listed = await asyncio.gather(
+            self._count(f"{listing_query(shown)} AND ExecutionStatus = 'Running'"),
+            AlertClient(self.client).list(shown, limit=self.config.alerts_shown),
+        )
+        rows = [row for row in listed if row.execution == "running"]
+        unanswered = sum(1 for row in rows if row.state is None)
         if unanswered:
             notes.append(
                 f"{unanswered} alert(s) did not answer their state query (is the ops worker up?)"
             )
-        return most_urgent_first(shown), total
+        return [_firing(row) for row in rows], total
 
-    async def _alert(self, wf: WorkflowExecution) -> FiringAlert:
-        attrs = wf.typed_search_attributes
-        row = FiringAlert(
-            workflow_id=wf.id,
-            rule=attrs.get(keys.ALERT_RULE) or "",
-            severity=attrs.get(keys.ALERT_SEVERITY) or "",
-            status=attrs.get(keys.PROCESS_STATUS) or "",
-            since=attrs.get(keys.STATE_SINCE),
-        )
-        try:
-            state = await self.client.get_workflow_handle(wf.id).query(
-                AlertMessage.STATE, result_type=AlertState, rpc_timeout=QUERY_TIMEOUT
-            )
-        except Exception:  # the ops worker is down or slow: the row keeps what visibility says
-            return row
-        return row.model_copy(
-            update={
-                "subject": state.input.subject,
-                "summary": state.input.summary,
-                "level": state.level,
-                "acknowledged_by": state.acknowledged_by,
-                "status": state.status.value,
-                "since": state.fired_at or row.since,
-            }
-        )
+
+def _firing(row: AlertRow) -> FiringAlert:
+    state = row.state
+    return FiringAlert(
+        workflow_id=row.alert_id,
+        rule=row.rule,
+        severity=row.severity,
+        status=row.status.value if row.status else "",
+        since=(state.fired_at if state else None) or row.since,
+        subject=row.subject,
+        summary=row.summary,
+        level=state.level if state else 0,
+        acknowledged_by=state.acknowledged_by if state else None,
+    )

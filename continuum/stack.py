@@ -45,6 +45,8 @@ SECRET_NAMES = (
     "WEBHOOK_SECRET_CARRIER",
     "WEBHOOK_SECRET_SHOP",
     "WEBHOOK_SECRET_PAYMENTS",
+    # The bearer token Alertmanager sends to the gateway's POST /alertmanager.
+    "GATEWAY_ALERTMANAGER_TOKEN",
 )
 INBOX_USERS_FILE = "inbox-users.json"
 

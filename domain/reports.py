@@ -14,8 +14,6 @@ counts here too). The rate is over the orders that closed in the window.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -23,7 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
+from domain.alerts.figures import AlertFigures
 from domain.orders.models import OrderStatus
+from domain.percentiles import percentile as percentile  # where the report's users find it
 
 WORKFLOW_NAME = "DailyReport"
 # The workflow id of the daily schedule's runs; an on-demand run's is `report_id(day)`.
@@ -209,18 +209,6 @@ def outcome(run: OrderRun) -> Outcome:
     return _BY_STATUS.get(run.order_status or "", Outcome.FAILED)
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100), linear between closest ranks; None for no values."""
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile must be within 0..100, not {q}")
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 class OrderKpis(BaseModel):
     started: int
     closed: int
@@ -277,6 +265,8 @@ class DailyReport(BaseModel):
     erp: ErpFigures
     crm: CrmFigures
     sync: SyncFigures
+    # None: a report made before the alerts section (workflow.patched "report-alerts").
+    alerts: AlertFigures | None = None
 
     @property
     def empty(self) -> bool:

@@ -1,9 +1,9 @@
 """The daily report: figures from the ERP, the CRM, the sync and Temporal for one local day.
 
 Started by the daily schedule (no day given: the day before, in the report's time zone) or on
-demand (`continuum report --date D`). The ERP, CRM and sync figures degrade: a system that stays
-down through the retries leaves its figures unavailable, with a note, and the report still
-lands. The order KPIs come from Temporal itself; without them there is no report.
+demand (`continuum report --date D`). The ERP, CRM, sync and alert figures degrade: a system
+that stays down through the retries leaves its figures unavailable, with a note, and the report
+still lands. The order KPIs come from Temporal itself; without them there is no report.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import ReportActivities
+    from domain.alerts.figures import AlertFigures
     from domain.reports import (
         WORKFLOW_NAME,
         CrmFigures,
@@ -55,8 +56,18 @@ class DailyReportWorkflow:
             self._step(steps.report_order_runs, window),
         )
         sync = await self._figures(steps.report_sync_figures, erp, _sync_missing)
+        alerts = None
+        # Reports started before the alerts section replay without it.
+        if workflow.patched("report-alerts"):
+            alerts = await self._figures(steps.report_alerts, window, _alerts_missing)
         report = DailyReport(
-            window=window, kpis=order_kpis(runs), orders=runs.closed, erp=erp, crm=crm, sync=sync
+            window=window,
+            kpis=order_kpis(runs),
+            orders=runs.closed,
+            erp=erp,
+            crm=crm,
+            sync=sync,
+            alerts=alerts,
         )
         files = await self._step(steps.write_report_files, report)
         try:
@@ -102,6 +113,10 @@ def _erp_missing(why: str) -> ErpFigures:
 
 def _crm_missing(why: str) -> CrmFigures:
     return CrmFigures(available=False, note=f"CRM figures unavailable: {why}")
+
+
+def _alerts_missing(why: str) -> AlertFigures:
+    return AlertFigures(available=False, note=f"alert figures unavailable: {why}")
 
 
 def _sync_missing(why: str) -> SyncFigures:

@@ -11,10 +11,15 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
+from continuum.board import DEFAULT_FILE as DEFAULT_BOARD
+from continuum.board import BoardConfigError, load_board_config
 from continuum.defaults import WEBHOOKS
 from continuum.redaction import install_redaction
 from continuum.settings import get_settings
 from continuum.telemetry import instrument_app
+from continuum.watchdog import load_watchdog_config, severity_routes
+from domain.watchdog.config import WatchdogConfigError
+from services.gateway.alertmanager import MIN_TOKEN_LENGTH, AlertRouting
 from services.gateway.app import GatewayConfig, create_app
 from services.gateway.events import EventMap, load_secrets
 from services.gateway.inbox import InboxConfig
@@ -70,11 +75,27 @@ def main(argv: list[str] | None = None) -> int:
     if len(session_secret) < 16:
         return _fail("GATEWAY_SESSION_SECRET is not set (16 characters at least)")
     users = args.users or Path(os.environ.get("INBOX_USERS_FILE") or ".data/inbox-users.json")
+    # Alertmanager's bearer token; unset, POST /alertmanager answers that it is off.
+    alertmanager_token = os.environ.get("GATEWAY_ALERTMANAGER_TOKEN", "").strip() or None
+    if alertmanager_token and len(alertmanager_token) < MIN_TOKEN_LENGTH:
+        return _fail(
+            f"GATEWAY_ALERTMANAGER_TOKEN is too short ({MIN_TOKEN_LENGTH} characters at least)"
+        )
+    try:
+        board = load_board_config(Path(os.environ.get("BOARD_CONFIG_FILE") or DEFAULT_BOARD))
+    except BoardConfigError as err:
+        return _fail(str(err))
     try:
         settings = get_settings()
         policy = settings.approval_policy()
     except (ValidationError, ValueError) as err:
         return _fail(f"bad settings: {str(err).splitlines()[0]}")
+    # Alertmanager's alerts take the watchdog's routes for their severity, and its responders.
+    try:
+        watchdog = load_watchdog_config(settings)
+    except WatchdogConfigError as err:
+        return _fail(str(err))
+    routing = AlertRouting(routes=severity_routes(watchdog), responders=watchdog.responders)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     install_redaction()  # no secret, token or e-mail address in any log line
     config = GatewayConfig(
@@ -94,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             namespace=os.environ.get("TEMPORAL_NAMESPACE") or "default",
         ),
         secure_cookies=secure_cookies(args.host, os.environ.get("GATEWAY_SECURE_COOKIES", "")),
+        alertmanager_token=alertmanager_token,
+        alert_routing=routing,
+        board=board,
         watchdog_every_seconds=settings.watchdog_every_seconds,
     )
     try:

@@ -27,8 +27,10 @@ import services.gateway
 from continuum.settings import ORDERS_TASK_QUEUE
 from domain.approvals.models import Person
 from domain.approvals.policy import ApprovalPolicy
+from domain.figures import BoardConfig
 from services.gateway.alertmanager import AlertmanagerReceiver, AlertRouting, alertmanager_router
 from services.gateway.alerts_page import alerts_router
+from services.gateway.board import BoardDesk, board_router
 from services.gateway.errors import GatewayError, error_response
 from services.gateway.events import EventMap
 from services.gateway.inbox import InboxConfig, Pages, inbox_router
@@ -65,6 +67,8 @@ class GatewayConfig:
     # the routes the alerts it raises take (the watchdog's configuration).
     alertmanager_token: str | None = None
     alert_routing: AlertRouting = field(default_factory=AlertRouting)
+    # The live board's target, manual baselines and queues (continuum/defaults/board.toml).
+    board: BoardConfig = field(default_factory=BoardConfig)
     # How often the watchdog's schedule runs it (WATCHDOG_EVERY_SECONDS): /health/watchdog.
     watchdog_every_seconds: int = 60
 
@@ -192,6 +196,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     sessions, throttle = Sessions(store), LoginThrottle(store)
     app.include_router(inbox_router(people, temporal, config.inbox, sessions, throttle))
     app.include_router(alerts_router(Pages(people, sessions), temporal, config.inbox))
+    app.include_router(board_router(Pages(people, sessions), BoardDesk(temporal, config.board)))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _install_error_handlers(app)
     # Signed (itsdangerous), HttpOnly, SameSite=Lax; it carries the server-side session's token

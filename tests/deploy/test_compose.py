@@ -238,6 +238,16 @@ def test_the_workers_settings_are_the_names_the_code_reads() -> None:
     assert settings.erp_api_token.get_secret_value() == env["ERP_API_TOKEN"]
 
 
+def test_the_ops_workers_settings_are_the_names_the_code_reads() -> None:
+    env = environment("ops-worker")
+    unknown = {k for k in env if not k.startswith("TEMPORAL_")} - names_the_code_reads()
+    assert not unknown, f"the ops worker reads no {sorted(unknown)}"
+    assert "ports" not in services()["ops-worker"]
+    # The business worker's store: the watchdog reads the sync's, repairs write the audit.
+    assert env["CONTINUUM_DATABASE_URL"] == environment("worker")["CONTINUUM_DATABASE_URL"]
+    assert services()["ops-worker"]["volumes"] == services()["worker"]["volumes"]
+
+
 def test_every_services_environment_is_complete() -> None:
     required = {
         "worker": {"TEMPORAL_ADDRESS", KEYS_ENV, "ERP_URL", "ERP_API_TOKEN", "CRM_URL"},
@@ -323,6 +333,8 @@ def test_prometheus_scrapes_every_worker_and_its_rules_parse() -> None:
     assert str(dns["port"]) == environment("worker")["WORKER_METRICS_PORT"]
     [ops] = jobs["continuum-ops"]["dns_sd_configs"]
     assert ops["names"] == ["ops-worker"]
+    assert str(ops["port"]) == environment("ops-worker")["OPS_METRICS_PORT"]
+    assert environment("ops-worker")["OPS_METRICS_HOST"] == "0.0.0.0"
     assert jobs["temporal-server"]["static_configs"][0]["targets"] == ["temporal:8000"]
     assert environment("temporal")["PROMETHEUS_ENDPOINT"] == "0.0.0.0:8000"
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]

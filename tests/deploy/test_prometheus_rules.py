@@ -9,13 +9,17 @@ dead-man's switch to people as well. The tools come from Debian's `prometheus` a
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from domain.incidents.query import compile_runbook
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -143,3 +147,17 @@ def test_the_dead_mans_switch_also_goes_straight_to_people() -> None:
     for name in DEAD_MANS_SWITCH:
         assert routed(name, severity="critical") == {"operations-direct", "continuum-gateway"}
     assert routed("OrderSuccessRateLow", severity="critical") == {"continuum-gateway"}
+
+
+LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+# What a label stands for in a runbook, as Prometheus would fill it in.
+SAMPLE_LABELS = {"workflow_type": "OrderToCash"}
+
+
+def test_every_runbook_is_an_incident_console_search() -> None:
+    """The Alert's runbook is what `continuum incidents find --where "alert=ID"` searches by."""
+    for name, rule in alerts().items():
+        runbook = LABEL.sub(lambda m: SAMPLE_LABELS[m[1]], rule["annotations"]["runbook"])
+        search = compile_runbook(f"alert-{name}", runbook, datetime.now(UTC))
+        assert search.query, name
+        assert rule["annotations"]["description"], name

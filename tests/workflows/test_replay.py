@@ -40,6 +40,7 @@ RECORDED = (
     "order_to_cash_payment_declined",
     "order_to_cash_state_since_two_levels",
     "report_daily",
+    "report_daily_alerts",
     "sync_redrive_quarantine",
 )
 
@@ -76,6 +77,21 @@ STATE_SINCE = {
 
 
 # The daily report keeps no state of its own.
-@pytest.mark.parametrize("stem", [s for s in RECORDED if s != "report_daily"])
+@pytest.mark.parametrize("stem", [s for s in RECORDED if not s.startswith("report_daily")])
 def test_state_since_is_written_exactly_by_the_runs_after_its_patch(stem: str) -> None:
     assert _writes(stem, "StateSince") == (stem in STATE_SINCE), stem
+
+
+def _activities(stem: str) -> list[str]:
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    return [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+def test_both_sides_of_the_report_alerts_patch_are_replayed() -> None:
+    """A report started before the alerts section (report_daily) and one after it."""
+    assert "report_alerts" not in _activities("report_daily")
+    assert "report_alerts" in _activities("report_daily_alerts")

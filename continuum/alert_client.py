@@ -63,7 +63,14 @@ def alert_id(text: str) -> str:
 
 
 def listing_query(statuses: list[AlertStatus] | None = None) -> str:
+    """A run that continued as new is not the alert's end (a long alert carries on in a new run
+    under the same id): never listed. Open statuses: running alerts only (a terminated one is not
+    open whatever its last status said)."""
     query = f"WorkflowType = '{WORKFLOW_NAME}'"
+    if statuses and all(s.is_open for s in statuses):
+        query += " AND ExecutionStatus = 'Running'"
+    else:
+        query += " AND ExecutionStatus != 'ContinuedAsNew'"
     if statuses:
         listed = ", ".join(f"'{s.value}'" for s in statuses)
         query += f" AND {sa.PROCESS_STATUS.name} IN ({listed})"
@@ -133,11 +140,13 @@ class AlertClient:
         Visibility lags a moment behind the workflows: each row's state is read too and its
         status wins; a row whose state moved out of `statuses` meanwhile is left out.
         """
-        found = [
-            wf async for wf in self.client.list_workflows(listing_query(statuses), limit=limit)
-        ]
-        states = await asyncio.gather(*(self._state_or_none(wf.id) for wf in found))
-        rows = [_row(wf, state) for wf, state in zip(found, states, strict=True)]
+        # One row per alert, its newest run (visibility lists newest first): for a moment after
+        # a continue-as-new both runs may still show.
+        found: dict[str, WorkflowExecution] = {}
+        async for wf in self.client.list_workflows(listing_query(statuses), limit=limit):
+            found.setdefault(wf.id, wf)
+        states = await asyncio.gather(*(self._state_or_none(i) for i in found))
+        rows = [_row(wf, state) for wf, state in zip(found.values(), states, strict=True)]
         if statuses:
             rows = [r for r in rows if r.status is None or r.status in statuses]
         return sorted(rows, key=_order)

@@ -26,6 +26,7 @@ from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, python_module
 from continuum.telemetry import setup_tracing
 from continuum.watchdog import load_watchdog_config, log_files
+from domain.operations import operators
 from domain.orders.models import OrderResult, OrderStatus
 from domain.watchdog.config import WatchdogConfigError
 from starters.alerts_cli import alerts_app
@@ -224,6 +225,11 @@ def _demo_login(stack: Stack) -> str:
     return f"sign in as {who} / {password} (the same for everyone in the approvals directory)"
 
 
+def _operators() -> str:
+    names = operators(get_settings().approval_policy().people)
+    return f"sign in as {names[0]}" if names else "nobody holds the operations role"
+
+
 def _show_stack(stack: Stack) -> None:
     table = Table(title="Continuum embedded stack")
     table.add_column("part")
@@ -238,6 +244,7 @@ def _show_stack(stack: Stack) -> None:
     table.add_row("approval inbox", f"{stack.url('gateway')}/inbox")
     # A random local demo secret (also in secrets.env, 0600), shown to whoever ran the stack.
     table.add_row("inbox demo login", _demo_login(stack))
+    table.add_row("alerts page (operations)", f"{stack.url('gateway')}/alerts, {_operators()}")
     table.add_row("webhooks", f"{stack.url('gateway')}/events/{{carrier,shop,payments}}")
     table.add_row("data", str(stack.data_dir))
     console.print(table)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from continuum.alert_client import OPEN, AlertClient, AlertError, AlertRow, UnknownAlert
+from continuum.alert_client import OPEN, AlertClient, AlertError, UnknownAlert
 from domain.alerts.contract import Acknowledgement, AlertState, AlertStatus, Silence
 from domain.durations import parse_duration, spoken
 from domain.operations import OPERATIONS_ROLE, is_operator
@@ -34,7 +34,6 @@ SILENCE_CHOICES = {
     "1d": "1 day",
 }
 RESOLVED_SHOWN = 20
-_ACKNOWLEDGEABLE = (AlertStatus.PENDING, AlertStatus.FIRING, AlertStatus.SILENCED)
 
 
 def _after(delay: timedelta) -> str:
@@ -84,7 +83,7 @@ def alerts_router(pages: Pages, temporal: Temporal, config: InboxConfig) -> APIR
                 ("Acknowledged", "acknowledged", acknowledged, "Nobody is on an alert right now."),
                 ("Resolved", "resolved", resolved, "No alert resolved lately."),
             ],
-            "acknowledgeable": {r.alert_id for r in current if _may_acknowledge(r)},
+            "acknowledgeable": {r.alert_id for r in current if r.state and _awaits_ack(r.state)},
             # One id per rendered form: sent twice (a double click, a retry), it is one update.
             "form_ids": {r.alert_id: secrets.token_urlsafe(16) for r in current},
             "error": error,
@@ -107,7 +106,7 @@ def alerts_router(pages: Pages, temporal: Temporal, config: InboxConfig) -> APIR
         context = {
             "alert_id": alert_id,
             "state": state,
-            "acknowledgeable": state.status in _ACKNOWLEDGEABLE,
+            "acknowledgeable": _awaits_ack(state),
             "silenceable": state.status.is_open,
             "silence_choices": SILENCE_CHOICES,
             "form_id": secrets.token_urlsafe(16),
@@ -148,8 +147,9 @@ def alerts_router(pages: Pages, temporal: Temporal, config: InboxConfig) -> APIR
     return router
 
 
-def _may_acknowledge(row: AlertRow) -> bool:
-    return row.status in _ACKNOWLEDGEABLE
+def _awaits_ack(state: AlertState) -> bool:
+    """Fired, open and nobody on it yet: the page offers the button (the workflow decides)."""
+    return state.status.is_open and state.fired_at is not None and state.acknowledged_at is None
 
 
 async def _perform(

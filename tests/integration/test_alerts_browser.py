@@ -15,8 +15,16 @@ from temporalio.client import Client
 
 from continuum.client import connect
 from continuum.stack import Stack
-from domain.alerts.contract import AlertState, AlertStatus, Message, Severity
-from tests.integration.alert_desk import alert_input, ops_worker, raise_alert, wait_listed
+from domain.alerts.contract import AlertStatus, Severity
+from tests.integration.alert_desk import (
+    alert_input,
+    ops_worker,
+    paged,
+    raise_alert,
+    state_of,
+    wait_listed,
+    wait_state,
+)
 from tests.integration.test_inbox_browser import page, sign_in, sign_out
 
 pytestmark = pytest.mark.integration
@@ -26,15 +34,8 @@ __all__ = ["page"]  # the browser fixture, shared with the approvals' browser te
 @pytest.fixture
 async def client(gateway_stack: Stack) -> AsyncIterator[Client]:
     client = await connect(gateway_stack.temporal_address, gateway_stack.data_converter())
-    async with ops_worker(client):
+    async with ops_worker(client, gateway_stack.data_dir / "alerts.log"):
         yield client
-
-
-async def state_of(client: Client, alert: str) -> AlertState:
-    state: AlertState = await client.get_workflow_handle(alert).query(
-        Message.STATE, result_type=AlertState
-    )
-    return state
 
 
 async def reload_until(page: Page, selector: str, within: float = 30) -> None:
@@ -52,6 +53,7 @@ async def test_an_operator_acknowledges_a_firing_alert_in_the_browser(
     password = gateway_stack.client_env()["INBOX_DEMO_PASSWORD"]
     given = alert_input("order-stalled", Severity.CRITICAL)
     alert = await raise_alert(client, given)
+    await wait_state(client, alert, paged)
     await wait_listed(client, alert, AlertStatus.FIRING)
 
     await sign_in(page, "olga", password)
@@ -97,12 +99,14 @@ async def test_the_workflow_refusal_shows_and_a_form_without_its_token_changes_n
     # Only Oscar may act on this one: Olga is refused by the workflow, in its words.
     given.responders = ["oscar"]
     alert = await raise_alert(client, given)
-    await wait_listed(client, alert, AlertStatus.FIRING)
+    await wait_state(client, alert, paged)
 
     await sign_in(page, "olga", password)
     await page.goto(f"/alerts/{alert}")
     await page.get_by_role("button", name="Acknowledge").click()
-    await expect(page.get_by_role("alert")).to_contain_text("olga")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "'olga' may not acknowledge this alert: not one of its people (oscar)"
+    )
     assert (await state_of(client, alert)).status is AlertStatus.FIRING
 
     # A form posted from elsewhere (no CSRF token of this session): refused, nothing happens.
@@ -117,7 +121,7 @@ async def test_the_workflow_refusal_shows_and_a_form_without_its_token_changes_n
     await page.get_by_label("Silence for").select_option("2h")
     await page.get_by_label("Reason").fill("ERP upgrade tonight")
     await page.get_by_role("button", name="Silence").click()
-    await expect(page.get_by_role("alert")).to_contain_text("olga")  # not a responder either
+    await expect(page.get_by_role("alert")).to_contain_text("'olga' may not silence this alert")
     await sign_out(page)
 
     await sign_in(page, "oscar", password)

@@ -14,8 +14,16 @@ from temporalio.client import Client
 from continuum.alert_client import OPEN, AlertClient
 from continuum.client import connect
 from continuum.stack import Stack
-from domain.alerts.contract import AlertState, AlertStatus, Message, Severity
-from tests.integration.alert_desk import alert_input, ops_worker, raise_alert, wait_listed
+from domain.alerts.contract import AlertState, AlertStatus, Severity
+from tests.integration.alert_desk import (
+    alert_input,
+    ops_worker,
+    paged,
+    raise_alert,
+    state_of,
+    wait_listed,
+    wait_state,
+)
 from tests.integration.test_cli import cli
 
 pytestmark = pytest.mark.integration
@@ -39,15 +47,8 @@ def one_line_error(answer: subprocess.CompletedProcess[str], *words: str) -> str
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[Client]:
     client = await connect(stack.temporal_address, stack.data_converter())
-    async with ops_worker(client):
+    async with ops_worker(client, stack.data_dir / "alerts.log"):
         yield client
-
-
-async def state_of(client: Client, alert: str) -> AlertState:
-    state: AlertState = await client.get_workflow_handle(alert).query(
-        Message.STATE, result_type=AlertState
-    )
-    return state
 
 
 @pytest.mark.parametrize(
@@ -77,6 +78,7 @@ async def test_an_operator_lists_shows_and_acknowledges_an_alert(
     warning = alert_input("erp-retrying", Severity.WARNING)
     first = await raise_alert(client, critical)
     second = await raise_alert(client, warning)
+    await wait_state(client, first, paged)
     await wait_listed(client, first, AlertStatus.FIRING)
     await wait_listed(client, second, AlertStatus.FIRING)
 
@@ -91,6 +93,7 @@ async def test_an_operator_lists_shows_and_acknowledges_an_alert(
     assert shown.returncode == 0, shown.stderr
     assert f"{first} Firing · critical · rule order-stalled" in shown.stdout
     assert critical.summary in shown.stdout and critical.runbook in shown.stdout
+    assert "fired — seen by the test" in shown.stdout
     assert "notified level 1 ops-log" in shown.stdout
 
     # The fingerprint alone names it too.
@@ -124,14 +127,15 @@ async def test_an_acknowledgement_by_someone_unknown_is_refused_in_one_line(
     alert = await raise_alert(client, alert_input())
     await wait_listed(client, alert, AlertStatus.FIRING)
     refused = await run_cli(stack, "ack", alert, "--by", "mallory")
-    one_line_error(refused, "mallory")
+    # The workflow's own sentence: who may not, and who may.
+    one_line_error(refused, "'mallory' may not acknowledge this alert", "olga, oscar")
     assert (await state_of(client, alert)).status is AlertStatus.FIRING
 
 
 async def test_silence_resolve_and_what_comes_after(stack: Stack, client: Client) -> None:
     given = alert_input("sync-lag", Severity.WARNING)
     alert = await raise_alert(client, given)
-    await wait_listed(client, alert, AlertStatus.FIRING)
+    await wait_state(client, alert, paged)
 
     silenced = await run_cli(
         stack, "silence", alert, "--by", "oscar", "--for", "1h30m", "--reason", "ERP upgrade"
@@ -140,11 +144,13 @@ async def test_silence_resolve_and_what_comes_after(stack: Stack, client: Client
     assert f"alert {alert} silenced by oscar for 1h30m, until" in silenced.stdout
     state = await state_of(client, alert)
     assert state.status is AlertStatus.SILENCED and state.silenced_until is not None
-    assert state.timeline[-1].detail == "ERP upgrade"
+    assert (state.timeline[-1].event, state.timeline[-1].by) == ("silenced", "oscar")
+    assert state.timeline[-1].detail.endswith(": ERP upgrade")
 
-    # The condition clears: the alert resolves, and its workflow is over.
+    # The condition clears: the alert resolves (telling whom it paged), and its workflow is over.
     await raise_alert(client, given, firing=False)
-    await client.get_workflow_handle(alert).result()
+    resolved = await client.get_workflow_handle(alert, result_type=AlertState).result()
+    assert resolved.status is AlertStatus.RESOLVED
     one_line_error(
         await run_cli(stack, "ack", alert, "--by", "olga"), f"alert {alert} is already resolved"
     )
@@ -152,7 +158,8 @@ async def test_silence_resolve_and_what_comes_after(stack: Stack, client: Client
     await wait_listed(client, alert, AlertStatus.RESOLVED)
     everything = await run_cli(stack, "list", "--all")
     assert alert in everything.stdout
-    assert "resolved" in (await run_cli(stack, "show", alert)).stdout
+    shown = await run_cli(stack, "show", alert)
+    assert f"{alert} Resolved" in shown.stdout and "resolved" in shown.stdout.split("timeline:")[1]
 
     one_line_error(
         await run_cli(stack, "show", "alert-no-such-thing"), "unknown alert alert-no-such-thing"
@@ -178,3 +185,30 @@ async def test_a_resolved_alert_is_not_listed_as_open_and_keeps_its_state(
     found = next(r for r in resolved if r.alert_id == alert)
     assert found.state is not None and found.state.resolved_at is not None
     assert found.rule == "queue-backlog" and found.execution == "completed"
+
+
+async def test_a_terminated_alert_is_not_open_whatever_its_last_status(
+    stack: Stack, client: Client
+) -> None:
+    alert = await raise_alert(client, alert_input("no-worker", Severity.CRITICAL))
+    await wait_listed(client, alert, AlertStatus.FIRING)
+    await client.get_workflow_handle(alert).terminate("operator cleanup")
+    query = f"WorkflowId = '{alert}' AND ExecutionStatus = 'Terminated'"
+    await wait_for_listing(client, query)
+
+    assert alert not in [r.alert_id for r in await AlertClient(client).list(OPEN)]
+    listed = await run_cli(stack, "list", "--all")
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if alert in line)
+    assert "Firing (terminated)" in line
+    # Acknowledging it says what became of it.
+    one_line_error(
+        await run_cli(stack, "ack", alert, "--by", "olga"), f"alert {alert} is over (terminated)"
+    )
+
+
+async def wait_for_listing(client: Client, query: str, within: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not [wf async for wf in client.list_workflows(query)]:
+        assert asyncio.get_running_loop().time() < deadline, f"never listed: {query}"
+        await asyncio.sleep(0.2)

@@ -85,11 +85,13 @@ async def visible(client: Client, count: int, within: float = 600) -> None:
     raise TimeoutError(f"visibility did not list {count} parked orders within {within:.0f} s")
 
 
-async def one_run(client: Client) -> tuple[float, dict[str, float], WatchdogReport]:
+async def one_run(
+    client: Client, only: list[str] | None = None
+) -> tuple[float, dict[str, float], WatchdogReport]:
     """The run's duration and each rule's evaluation (scheduled to completed), server clock."""
     handle = await client.start_workflow(
         Watchdog.run,
-        WatchdogRun(),
+        WatchdogRun(rules=only or []),
         id=f"watchdog-bench-{uuid.uuid4().hex[:8]}",
         task_queue=TASK_QUEUE,
     )
@@ -132,6 +134,7 @@ async def main(steps: list[int], runs: int, base: Path, record: bool = True) -> 
         config=config, calendar=config.calendar, sync=SyncStore(store), erp=erp
     )
     rows: list[str] = []
+    alone: dict[str, list[str]] = {rule.name: [] for rule in config.rules}
     try:
         client = await connect(stack.temporal_address, stack.data_converter())
         async with Worker(
@@ -170,6 +173,11 @@ async def main(steps: list[int], runs: int, base: Path, record: bool = True) -> 
                     f" | {sum(candidates.values())} | {len(report.firing)} |"
                 )
                 print(rows[-1], flush=True)
+                # Each rule by itself: what it costs without the others queued beside it.
+                for rule in config.rules:
+                    by_itself = [(await one_run(client, [rule.name]))[1] for _ in range(3)]
+                    ms = statistics.median(r.get(rule.name, 0.0) for r in by_itself) * 1000
+                    alone[rule.name].append(f"{ms:.0f}")
     finally:
         await erp.aclose()
         store.close()
@@ -185,7 +193,12 @@ async def main(steps: list[int], runs: int, base: Path, record: bool = True) -> 
         " described: the part of the cost that could grow with the number of processes).\n\n"
         f"| parked orders | watchdog run (s) | {header} | slowest rule (ms) | described"
         " | firing |\n"
-        f"|{'---|' * (5 + len(SHOWN))}\n" + "\n".join(rows) + "\n"
+        f"|{'---|' * (5 + len(SHOWN))}\n" + "\n".join(rows) + "\n\n"
+        "Each rule run by itself (median of 3, ms), per step:\n\n"
+        f"| rule | {' | '.join(f'{n:,} parked' for n in steps)} |\n"
+        f"|{'---|' * (1 + len(steps))}\n"
+        + "\n".join(f"| {name} | {' | '.join(times)} |" for name, times in alone.items())
+        + "\n"
     )
     command = f"python -m benchmarks.watchdog --steps {','.join(map(str, steps))} --runs {runs}"
     if record:

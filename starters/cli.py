@@ -25,8 +25,8 @@ from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, python_module
 from continuum.telemetry import setup_tracing
-from domain.operations import operators
 from continuum.watchdog import load_watchdog_config, log_files
+from domain.operations import operators
 from domain.orders.models import OrderResult, OrderStatus
 from domain.watchdog.config import WatchdogConfigError
 from starters.alerts_cli import alerts_app

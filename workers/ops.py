@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 
 from activities.watchdog.watchdog import WatchdogActivities, WatchdogContext
 from continuum import telemetry
+from continuum.approvals.config import ApprovalConfigError
 from continuum.client import connect
 from continuum.converter import worker_data_converter
 from continuum.logs import setup_logging
@@ -104,10 +105,9 @@ async def serve() -> None:
     config = load_watchdog_config(settings)
     # Worker Versioning: the same deployment and build as the business worker's.
     versioning = versioning_options(settings.deployment_name, settings.build_id)
-    receivers = [config.route_named(name) for name in config.routes]
-    if problems := receiver_problems(
-        settings, [r for route in receivers for level in route.levels for r in level.receivers]
-    ):
+    routes = [config.route_named(name) for name in config.routes]
+    receivers = [r for route in routes for level in route.levels for r in level.receivers]
+    if problems := receiver_problems(settings, receivers):
         # Paging into the void is worse than not starting: say what is missing, once.
         raise ConfigurationError("; ".join(dict.fromkeys(problems)))
     runtime = _runtime(settings)
@@ -150,7 +150,13 @@ def main() -> None:
     setup_logging()
     try:
         asyncio.run(serve())
-    except (WatchdogConfigError, ConfigurationError, StoreError, VersioningError) as err:
+    except (
+        WatchdogConfigError,
+        ApprovalConfigError,
+        ConfigurationError,
+        StoreError,
+        VersioningError,
+    ) as err:
         log.error("cannot start the ops worker: %s", err)
         sys.exit(2)
     except RuntimeError as err:

@@ -1,6 +1,9 @@
 """What the watchdog makes of what it saw: the visibility queries that find candidates, the
 judgement of a retrying step, and the words of each condition. Pure; the activities ask Temporal
 and the store, and hand the answers here.
+
+A condition's summary is fixed in its Alert when the alert starts, so it names the condition, never
+a figure that moves; the figures of the moment go to its detail, which each observation updates.
 """
 
 from __future__ import annotations
@@ -91,8 +94,8 @@ def stalled_conditions(
     return [
         Condition(
             subject=f"{noun} {statuses}",
-            summary=rule.summary or f"{count} {noun}(s) {statuses}{over}",
-            detail=f"{names}{more}",
+            summary=rule.summary or f"{noun}s {statuses}{over}",
+            detail=f"{count} now: {names}{more}",
         )
     ], True
 
@@ -152,8 +155,9 @@ def retrying_conditions(
         conditions.append(
             Condition(
                 subject=subject,
-                summary=rule.summary or f"{len(steps)} {noun}(s) retrying {what}",
-                detail=f"worst: {worst.workflow_id} {_step_detail(worst, now)}; {ids}{more}",
+                summary=rule.summary or f"{noun}s retrying {what}",
+                detail=f"{len(steps)} now; worst: {worst.workflow_id} {_step_detail(worst, now)};"
+                f" {ids}{more}",
             )
         )
     return conditions
@@ -228,9 +232,8 @@ def failure_rate_conditions(rule: FailureRateRule, figure: SuccessFigure) -> lis
         Condition(
             subject="orders",
             summary=rule.summary
-            or f"order success rate {rate:.1%} over the last {rule.window}"
-            f" (target {rule.below:.0%})",
-            detail=f"{figure.succeeded} of {figure.closed} closed orders succeeded",
+            or f"order success rate below {rule.below:.0%} over the last {rule.window}",
+            detail=f"{rate:.1%}: {figure.succeeded} of {figure.closed} closed orders succeeded",
         )
     ]
 
@@ -264,7 +267,8 @@ def quarantine_conditions(rule: SyncQuarantineRule, added: int) -> list[Conditio
     return [
         Condition(
             subject="sync quarantine",
-            summary=rule.summary or f"the sync put {added} record(s) aside within {rule.within}",
+            summary=rule.summary
+            or f"the sync put {rule.grew_by} or more records aside within {rule.within}",
             detail=f"{added} new open quarantine entries (threshold {rule.grew_by})",
         )
     ]

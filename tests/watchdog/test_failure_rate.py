@@ -54,5 +54,5 @@ runbook = "type=order execution=failed"
         state = await watch.alert(report.firing[0])
 
     assert report.firing == [workflow_id(fingerprint(name, "orders"))]
-    assert state.input.summary == "order success rate 83.3% over the last 5m (target 98%)"
-    assert state.last_detail == "5 of 6 closed orders succeeded"
+    assert state.input.summary == "order success rate below 98% over the last 5m"
+    assert state.last_detail == "83.3%: 5 of 6 closed orders succeeded"

@@ -112,8 +112,8 @@ async def test_retrying_longer_than_counts_from_the_first_attempt(watch: Watch) 
     # The state is 5 minutes old, but the step began retrying just now: not at once.
     assert first.firing == []
     assert report.firing == [workflow_id(fingerprint(name, "order step reserve_stock"))]
-    assert state.input.summary == "1 order(s) retrying step reserve_stock"
-    assert state.last_detail.startswith(f"worst: {order.id} reserve_stock attempt ")
+    assert state.input.summary == "orders retrying step reserve_stock"
+    assert state.last_detail.startswith(f"1 now; worst: {order.id} reserve_stock attempt ")
 
 
 async def test_a_backed_up_task_queue_alerts(watch: Watch) -> None:

@@ -72,8 +72,8 @@ async def test_the_same_condition_twice_is_one_alert_and_it_clears_when_the_orde
         runs = [wf async for wf in watch.client.list_workflows(f"WorkflowId = '{alert.id}'")]
         assert len(runs) == 1  # one alert, told twice
         state = await watch.alert(alert.id)
-        assert state.input.summary == "1 order(s) NeedsAttention"
-        assert state.last_detail.startswith(f"{stuck.id} (3m")
+        assert state.input.summary == "orders NeedsAttention"
+        assert state.last_detail.startswith(f"1 now: {stuck.id} (3m")
 
         await stuck.terminate("repaired by hand")
         await watch.visible(f"{ORDERS} AND WorkflowId = '{stuck.id}'", 0)
@@ -93,5 +93,5 @@ async def test_a_capped_list_names_the_first_and_counts_the_rest(watch: Watch) -
         report = await watch.run(name)
         state = await watch.alert(report.firing[0])
 
-    assert state.input.summary == "3 order(s) Compensating longer than 10m"
-    assert state.last_detail.endswith(" and 1 more")
+    assert state.input.summary == "orders Compensating longer than 10m"
+    assert state.last_detail.startswith("3 now: ") and state.last_detail.endswith(" and 1 more")

@@ -16,6 +16,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from domain.crm import CrmUpsert
+from domain.drill_detection import DetectionReport
 from domain.orders.models import OrderStatus
 from domain.sync.mapping import DEFAULT_MAPPING, ObjectMapping, SyncMapping, map_record
 from domain.sync.models import canonical
@@ -137,12 +138,16 @@ class Invariant(StrEnum):
     SYNC = "the CRM holds one deal per ERP sales order, one contact (company) per customer"
     SYNC_AGREES = "every deal's stage and amount agree with its ERP sales order"
     SYNC_QUARANTINE = "the sync quarantined nothing (the drill's records are all valid)"
+    DETECTED = "every stop of business raised its alert within 15 min and it resolved after"
+    NO_FALSE_ALERT = "no alert fired without a stop of business"
 
 
 # Judged only when the sync was part of the drill.
 SYNC_INVARIANTS = frozenset(
     {Invariant.SYNC_COMPLETED, Invariant.SYNC, Invariant.SYNC_AGREES, Invariant.SYNC_QUARANTINE}
 )
+# Judged by `detection_invariants`, from the detection part's own report.
+DETECTION_INVARIANTS = frozenset({Invariant.DETECTED, Invariant.NO_FALSE_ALERT})
 
 
 class Violation(BaseModel):
@@ -255,6 +260,7 @@ class ContinuityReport(BaseModel):
     recoveries: list[Recovery]
     fault_stats: dict[str, dict[str, int]] = Field(default_factory=dict)
     sync: SyncCheck | None = None
+    detection: DetectionReport | None = None
     invariants: list[InvariantResult]
 
     @property
@@ -459,7 +465,9 @@ def build_report(
     for v in broken:
         by_invariant.setdefault(v.invariant, []).append(v)
     ran = sync is not None and sync.ran
-    judged = [i for i in Invariant if ran or i not in SYNC_INVARIANTS]
+    judged = [
+        i for i in Invariant if (ran or i not in SYNC_INVARIANTS) and i not in DETECTION_INVARIANTS
+    ]
     statuses = Counter(f.status.value if f.status else "unknown" for f in facts)
     return ContinuityReport(
         started_at=started_at,
@@ -489,3 +497,22 @@ def build_report(
             for i in judged
         ],
     )
+
+
+def detection_invariants(detection: DetectionReport) -> list[InvariantResult]:
+    """The watchdog's part of the drill: no stop missed or left unresolved, no false alert."""
+    problems = [*detection.missed, *detection.unresolved]
+    return [
+        InvariantResult(
+            invariant=Invariant.DETECTED,
+            held=not problems,
+            violations=len(problems),
+            examples=problems[:5],
+        ),
+        InvariantResult(
+            invariant=Invariant.NO_FALSE_ALERT,
+            held=not detection.false_alerts,
+            violations=len(detection.false_alerts),
+            examples=detection.false_alerts[:5],
+        ),
+    ]

@@ -126,6 +126,10 @@ class FaultInjector:
             else:
                 note += "; the worker died with the server and was started again"
                 await asyncio.to_thread(self.stack.start_worker)
+            ops = self.stack.processes.get("ops-worker")
+            if ops is not None and not ops.alive():
+                note += "; the ops worker died with the server and was started again"
+                await asyncio.to_thread(self.stack.start_ops_worker)
         return FaultWindow(
             kind=kind,
             label=label,

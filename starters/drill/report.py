@@ -17,6 +17,7 @@ from domain.drill import (
     OrderFacts,
     per_bucket,
 )
+from domain.drill_detection import DETECT_WITHIN, DetectionReport
 
 COLOURS = {
     FaultKind.ERP_ERRORS: "tab:orange",
@@ -101,6 +102,9 @@ def print_report(console: Console, report: ContinuityReport, files: Sequence[Pat
         "(reported, not an invariant)"
     )
 
+    if report.detection is not None:
+        print_detection(console, report.detection)
+
     checks = Table(title="Invariants")
     checks.add_column("")
     checks.add_column("invariant")
@@ -156,3 +160,44 @@ def draw_timeline(
 
 def _offset(moment: datetime, start: datetime) -> float:
     return (moment - start).total_seconds()
+
+
+def print_detection(console: Console, detection: DetectionReport) -> None:
+    quiet = (detection.quiet_until - detection.quiet_from).total_seconds()
+    table = Table(title=f"Detection (after {quiet:.0f} s without a stop)")
+    for column in ("stop of business", "expected alert", "time to detect", "resolved", "also"):
+        table.add_column(column)
+    for stop in detection.stops:
+        took = stop.seconds_to_detect
+        detected = "[bold red]missed[/]" if took is None else f"{took:.1f} s"
+        resolved = stop.seconds_to_resolve
+        after = "[bold red]no[/]" if resolved is None else f"{resolved:.1f} s after the recovery"
+        table.add_row(stop.label, stop.expected_rule, detected, after, "; ".join(stop.also))
+    console.print(table)
+    false = "; ".join(detection.false_alerts) or "none"
+    console.print(f"false alerts: {false}")
+
+
+def draw_detection(path: Path, detection: DetectionReport) -> Path:
+    """Time to detect and to resolve per stop of business, against the 15-minute promise."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [s.label for s in detection.stops]
+    detect = [s.seconds_to_detect or 0.0 for s in detection.stops]
+    resolve = [s.seconds_to_resolve or 0.0 for s in detection.stops]
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
+    y = list(range(len(labels)))
+    ax.barh([i + 0.2 for i in y], detect, height=0.4, label="time to detect (s)", color="tab:red")
+    ax.barh([i - 0.2 for i in y], resolve, height=0.4, label="time to resolve after recovery (s)")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(f"seconds (promise: paged within {DETECT_WITHIN.total_seconds() / 60:.0f} min)")
+    false = len(detection.false_alerts)
+    ax.set_title(f"Detection: {len(labels)} stops of business, {false} false alert(s)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

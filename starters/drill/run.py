@@ -37,13 +37,27 @@ from continuum.order_client import OrderClient, OrderError
 from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, free_port
-from domain.drill import ContinuityReport, OrderFacts, OrderKind, build_report, check_sync
+from domain.drill import (
+    ContinuityReport,
+    OrderFacts,
+    OrderKind,
+    build_report,
+    check_sync,
+    detection_invariants,
+)
 from domain.orders.models import Order, OrderLine, PaymentMethod
 from starters.carrier import Carrier
 from starters.demo import ADDRESS, CUSTOMERS
+from starters.drill.detection import (
+    FULL_DETECTION,
+    SHORT_DETECTION,
+    DetectionDrill,
+    DetectionPlan,
+    ops_env,
+)
 from starters.drill.facts import add_records, sync_facts, temporal_facts
 from starters.drill.faults import FULL_TIMELINE, SHORT_TIMELINE, FaultInjector, FaultStep, now
-from starters.drill.report import draw_timeline, print_report
+from starters.drill.report import draw_detection, draw_timeline, print_report
 from starters.drill.sync import SyncPasses
 
 ROUND = 0.5  # seconds between the carrier's rounds
@@ -56,11 +70,20 @@ class DrillPlan:
     rate: float  # orders started per second
     timeline: list[FaultStep]
     settle_within: float  # seconds orders may take to settle once the load and faults are over
+    detection: DetectionPlan  # then: stops of business, each to be paged
 
 
 # Measured on a shared 2-core machine: about 1.5 to 3 orders/s end to end (ten steps each).
-SHORT = DrillPlan(orders=200, rate=2.5, timeline=SHORT_TIMELINE, settle_within=150.0)
-FULL = DrillPlan(orders=600, rate=2.5, timeline=FULL_TIMELINE, settle_within=300.0)
+SHORT = DrillPlan(
+    orders=200,
+    rate=2.5,
+    timeline=SHORT_TIMELINE,
+    settle_within=150.0,
+    detection=SHORT_DETECTION,
+)
+FULL = DrillPlan(
+    orders=600, rate=2.5, timeline=FULL_TIMELINE, settle_within=300.0, detection=FULL_DETECTION
+)
 
 
 def drill_orders(count: int, run_id: str) -> list[tuple[Order, OrderKind]]:
@@ -70,20 +93,21 @@ def drill_orders(count: int, run_id: str) -> list[tuple[Order, OrderKind]]:
         kind = {7: OrderKind.INVALID, 21: OrderKind.DECLINED, 35: OrderKind.APPROVAL}.get(
             i % 50, OrderKind.STANDARD
         )
-        quantity, price = (60, "99.00") if kind is OrderKind.APPROVAL else (1 + i % 3, "24.50")
-        order = Order(
-            order_id=f"DR-{run_id}-{i + 1:05d}",
-            customer=CUSTOMERS[i % len(CUSTOMERS)],
-            lines=[
-                OrderLine(sku=f"SKU-00{1 + i % 5}", quantity=quantity, unit_price=Decimal(price))
-            ],
-            currency="ZZZ" if kind is OrderKind.INVALID else "EUR",
-            shipping_address=ADDRESS,
-            payment_method=PaymentMethod.CARD,
-            payment_reference="tok_declined" if kind is OrderKind.DECLINED else "tok_visa",
-        )
-        made.append((order, kind))
+        made.append((drill_order(f"DR-{run_id}-{i + 1:05d}", i, kind), kind))
     return made
+
+
+def drill_order(order_id: str, i: int, kind: OrderKind = OrderKind.STANDARD) -> Order:
+    quantity, price = (60, "99.00") if kind is OrderKind.APPROVAL else (1 + i % 3, "24.50")
+    return Order(
+        order_id=order_id,
+        customer=CUSTOMERS[i % len(CUSTOMERS)],
+        lines=[OrderLine(sku=f"SKU-00{1 + i % 5}", quantity=quantity, unit_price=Decimal(price))],
+        currency="ZZZ" if kind is OrderKind.INVALID else "EUR",
+        shipping_address=ADDRESS,
+        payment_method=PaymentMethod.CARD,
+        payment_reference="tok_declined" if kind is OrderKind.DECLINED else "tok_visa",
+    )
 
 
 def free_ports() -> Ports:
@@ -127,7 +151,8 @@ async def run_drill(
 ) -> tuple[ContinuityReport, list[OrderFacts]]:
     stack_dir = data_dir / "stack"
     await asyncio.to_thread(shutil.rmtree, stack_dir, ignore_errors=True)
-    stack = Stack(stack_dir, free_ports())
+    # The ops worker runs the watchdog with the drill's own rules, for the detection part.
+    stack = Stack(stack_dir, free_ports(), with_ops_worker=True, ops_env=ops_env(plan.detection))
     born = now()  # the ERP's seed records date from here: the final reconciliation's window
     with console.status("starting a fresh embedded stack on free ports…"):
         await asyncio.to_thread(stack.start)
@@ -159,8 +184,10 @@ async def _drive(
 
             async def one_round() -> None:
                 await carrier.round(launched)
-                progress.update(started, completed=len(launched))
-                progress.update(settled, completed=len(launched) - len(carrier.unsettled(launched)))
+                total = max(plan.orders, len(launched))  # the detection part adds orders
+                progress.update(started, completed=len(launched), total=total)
+                settled_now = len(launched) - len(carrier.unsettled(launched))
+                progress.update(settled, completed=settled_now, total=total)
 
             try:
                 async with asyncio.TaskGroup() as group:
@@ -181,7 +208,23 @@ async def _drive(
             while carrier.unsettled(launched) and time.monotonic() < deadline:
                 await asyncio.sleep(ROUND)
                 await one_round()
-        stats = {s: (await injector.faults(s, "GET"))["stats"] for s in ("erp", "crm")}
+            stats = {s: (await injector.faults(s, "GET"))["stats"] for s in ("erp", "crm")}
+            detection = await DetectionDrill(
+                plan.detection,
+                stack,
+                client,
+                orders,
+                carrier,
+                injector,
+                console,
+                lambda n: drill_order(f"DR-{run_id}-D{n:04d}", n),
+                launched,
+                kinds,
+            ).run()
+            deadline = time.monotonic() + plan.settle_within
+            while carrier.unsettled(launched) and time.monotonic() < deadline:
+                await asyncio.sleep(ROUND)
+                await one_round()
     with console.status("a final sync pass and a reconciliation, the orders settled…"):
         final = await sync.run("final", reconcile_since=born)
     console.log(f"sync: {len(sync.passes)} passes; the final one took {final.seconds:.1f} s")
@@ -203,6 +246,8 @@ async def _drive(
         fault_stats=stats,
         sync=check_sync(mirrored, windows),
     )
+    report.detection = detection
+    report.invariants += detection_invariants(detection)
     return report, facts
 
 
@@ -247,7 +292,10 @@ def drill(
     report_file = data_dir / "report.json"
     report_file.write_text(report.model_dump_json(indent=2))
     chart = draw_timeline(data_dir / "timeline.png", report, facts)
-    print_report(console, report, [report_file, chart])
+    charts = [chart]
+    if report.detection is not None:
+        charts.append(draw_detection(data_dir / "detection.png", report.detection))
+    print_report(console, report, [report_file, *charts])
     if report.passed and not keep:
         shutil.rmtree(data_dir / "stack", ignore_errors=True)
     raise typer.Exit(0 if report.passed else 1)

@@ -17,7 +17,11 @@ for attribute in \
   ApprovalRole=Keyword \
   ApprovalAssignee=Keyword \
   ApprovalDeadline=Datetime \
-  ApprovalStatus=Keyword
+  ApprovalStatus=Keyword \
+  AlertSeverity=Keyword \
+  AlertRule=Keyword \
+  ProcessStatus=Keyword \
+  StateSince=Datetime
 do
   name="${attribute%%=*}"
   temporal operator search-attribute list -n "$ns" | grep -qw "$name" \

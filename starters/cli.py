@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -406,5 +407,18 @@ def keys_rotate(
 
 def main() -> None:
     install_redaction()  # the SDK's own log lines too
-    setup_tracing("cli")  # an order started here is the root of its trace
-    app()
+    tracing = setup_tracing("cli")  # an order started here is the root of its trace
+    code: int | str | None = 0
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code
+    # The SDK's runtime threads can abort the interpreter's own shutdown after the command has
+    # finished ("Fatal Python error: PyGILState_Release", sdk-python #300): send what is owed,
+    # then leave without that shutdown.
+    tracing.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if isinstance(code, str):  # SystemExit("message"): Python prints it and exits 1
+        print(code, file=sys.stderr, flush=True)
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))

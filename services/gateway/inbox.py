@@ -31,7 +31,7 @@ from domain.approvals.models import (
     Verdict,
 )
 from domain.approvals.rules import may_view
-from domain.operations import is_operator
+from domain.operations import OPERATIONS_ROLE, is_operator
 from services.bodies import BodyTooLarge, read_capped
 from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
 from services.gateway.errors import GatewayError
@@ -143,6 +143,16 @@ class Pages:
     def forbidden(self, request: Request) -> HTMLResponse:
         message = "This form has expired or did not come from this site. Reload and try again."
         return self.render(request, "error.html", {"message": message}, status=403)
+
+    async def operator(self, request: Request, page: str) -> str | Response:
+        """The signed-in operator, or the answer for anyone else (sign in; 403 naming the role)."""
+        user = await self.signed_in(request)
+        if user is None:
+            return self.to_login(request)
+        if not is_operator(self.people.person(user)):
+            message = f"The {page} page is for the {OPERATIONS_ROLE} role."
+            return self.render(request, "error.html", {"message": message}, status=403)
+        return user
 
     async def posted(self, request: Request) -> dict[str, str] | None:
         """The posted form once its CSRF token matched the session's; None: it did not."""

@@ -4,7 +4,6 @@ carrier, timings from Temporal's visibility, RSS, and the BENCHMARKS.md section.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from continuum.order_client import OrderClient
 from continuum.settings import ORDERS_TASK_QUEUE, get_settings
 from continuum.stack import Stack
 from continuum.supervisor import ManagedProcess, python_module
+from domain import percentiles
 from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput, workflow_id
 from domain.orders.models import Address, Order, OrderLine, OrderStatus, PaymentMethod
 from starters.carrier import settle
@@ -207,9 +207,11 @@ async def paced(client: Client, batch: Sequence[Order], rate: float) -> list[Tim
 
 
 def percentile(values: Sequence[float], p: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(p) - 1]
+    """The percentile of the report and the board (`domain/percentiles.py`); needs a value."""
+    found = percentiles.percentile(values, p)
+    if found is None:
+        raise ValueError("no values to take a percentile of")
+    return found
 
 
 def rss_mb(pids: Sequence[int]) -> float:

@@ -22,6 +22,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -42,6 +43,9 @@ _ALERT_ID = re.compile(r"^[\w.@:-]{1,200}$")
 OPEN = [s for s in AlertStatus if s.is_open]
 # A closed alert's state is replayed by a worker of the ops queue: without one, say so soon.
 QUERY_TIMEOUT = timedelta(seconds=5)
+# An update waits for a worker to take it: without one the SDK would wait without end, and the
+# person at the inbox or the CLI with it. Give up after this and say why.
+UPDATE_TIMEOUT = timedelta(seconds=10)
 # Worst first on every list: what pages people comes before what only informs them.
 _SEVERITY_ORDER = {Severity.CRITICAL.value: 0, Severity.WARNING.value: 1, Severity.INFO.value: 2}
 
@@ -126,8 +130,9 @@ def _order(row: AlertRow) -> tuple[int, float]:
 
 
 class AlertClient:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, update_timeout: timedelta = UPDATE_TIMEOUT) -> None:
         self.client = client
+        self.update_timeout = update_timeout
 
     def handle(self, alert: str) -> WorkflowHandle[object, object]:
         return self.client.get_workflow_handle(alert_id(alert))
@@ -186,16 +191,26 @@ class AlertClient:
         return await self._update(alert, Message.SILENCE, silence, update_id)
 
     async def _update(
-        self, alert: str, name: str, arg: BaseModel, update_id: str | None
+        self,
+        alert: str,
+        name: str,
+        arg: BaseModel,
+        update_id: str | None,
     ) -> AlertState:
         # `update_id`: the caller's (an inbox form's), so the same form sent twice is one update;
         # else the SDK's own, which it keeps across its retries of this one call.
         handle = self.handle(alert)
         try:
             state: AlertState = await handle.execute_update(
-                name, arg, id=update_id, result_type=AlertState
+                name, arg, id=update_id, result_type=AlertState, rpc_timeout=self.update_timeout
             )
             return state
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise AlertError(
+                f"alert {handle.id} does not answer: is the ops worker "
+                "(`python -m workers.ops`) running? The request is not confirmed: "
+                "`continuum alerts show` tells whether it took effect."
+            ) from None
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             raise AlertError(
@@ -207,7 +222,7 @@ class AlertClient:
     async def _explain(self, handle: WorkflowHandle[object, object], err: RPCError) -> AlertError:
         """Names the real problem: no such alert, one already over, or the server's word."""
         try:
-            description = await handle.describe()
+            description = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
         except RPCError as missing:
             return _missing(handle.id, missing)
         if description.status is not WorkflowExecutionStatus.RUNNING:

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain import durations
 from domain.alerts import contract as alerts
 from domain.approvals import contract as approvals
 from domain.approvals.models import ApprovalStatus
+from domain.durations import DurationError
 from domain.incidents import contract as incidents
 from domain.incidents.findings import PendingStep
 from domain.incidents.observed import Execution
@@ -164,17 +166,15 @@ _TOKEN = re.compile(
     )\s*""",
     re.VERBOSE,
 )
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNSAFE = re.compile(r"['\"\\\x00-\x1f]")
 
 
 def parse_duration(text: str) -> timedelta:
-    """`90s`, `5m`, `2h`, `1d`, `1h30m`."""
-    found = _DURATION.match(text.strip())
-    if not text.strip() or found is None:
-        raise QueryError(f"{text!r} is not a duration: write e.g. 90s, 30m, 2h, 1d or 1h30m")
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in found.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    """`90s`, `5m`, `2h`, `1d`, `1h30m`: the grammar every duration people type shares."""
+    try:
+        return durations.parse_duration(text)
+    except DurationError as err:
+        raise QueryError(str(err)) from None
 
 
 def _fields_help() -> str:

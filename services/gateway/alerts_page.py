@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from continuum.alert_client import OPEN, AlertClient, AlertError, UnknownAlert
 from domain.alerts.contract import Acknowledgement, AlertState, AlertStatus, Silence
 from domain.durations import parse_duration, spoken
-from domain.operations import OPERATIONS_ROLE, is_operator
 from services.gateway.approvals import ui_link
 from services.gateway.inbox import InboxConfig, Pages, templates
 from services.gateway.temporal import Temporal
@@ -50,14 +49,7 @@ def alerts_router(pages: Pages, temporal: Temporal, config: InboxConfig) -> APIR
         return AlertClient(temporal.client)
 
     async def operator(request: Request) -> str | Response:
-        """The signed-in operator, or the answer for anyone else."""
-        user = await pages.signed_in(request)
-        if user is None:
-            return pages.to_login(request)
-        if not is_operator(pages.people.person(user)):
-            message = f"The Alerts page is for the {OPERATIONS_ROLE} role."
-            return pages.render(request, "error.html", {"message": message}, status=403)
-        return user
+        return await pages.operator(request, "Alerts")
 
     def no_such_alert(request: Request) -> HTMLResponse:
         return pages.render(request, "error.html", {"message": "No such alert."}, status=404)

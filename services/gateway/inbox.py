@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
@@ -31,14 +31,18 @@ from domain.approvals.models import (
     Verdict,
 )
 from domain.approvals.rules import may_view
-from domain.operations import is_operator
+from domain.operations import OPERATIONS_ROLE, is_operator
+from services.bodies import BodyTooLarge, read_capped
 from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
+from services.gateway.errors import GatewayError
 from services.gateway.people import People
 from services.gateway.temporal import Temporal
 from store.sessions import LoginThrottle, Sessions
 
 _APPROVAL_ID = re.compile(r"^approval-[\w.@:-]{1,200}$")
 _FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# The largest inbox form (a comment, a plan's reason) is a few kB; this leaves room and no more.
+MAX_FORM_BYTES = 64 * 1024
 
 
 def _when(value: datetime | None) -> str:
@@ -68,8 +72,18 @@ def csrf_token(request: Request) -> str:
 
 
 async def checked_form(request: Request) -> dict[str, str]:
-    """The posted form, once its CSRF token matched the session's."""
-    form = await request.form()
+    """The posted form, once its CSRF token matched the session's.
+
+    Read with a cap: Starlette's `request.form()` buffers a url-encoded body of any size, and the
+    sign-in form takes posts from anyone. Every inbox form is url-encoded; another body is no form.
+    """
+    try:
+        body = await read_capped(request, MAX_FORM_BYTES)
+    except BodyTooLarge as err:
+        raise GatewayError(413, "PayloadTooLarge", f"the form is too large: {err}") from None
+    form: dict[str, str] = {}
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     sent = form.get("csrf_token")
     expected = request.session.get("csrf")
     if not (
@@ -78,7 +92,7 @@ async def checked_form(request: Request) -> dict[str, str]:
         and hmac.compare_digest(sent.encode(), expected.encode())
     ):
         raise _Forbidden
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    return form
 
 
 class Pages:
@@ -129,6 +143,16 @@ class Pages:
     def forbidden(self, request: Request) -> HTMLResponse:
         message = "This form has expired or did not come from this site. Reload and try again."
         return self.render(request, "error.html", {"message": message}, status=403)
+
+    async def operator(self, request: Request, page: str) -> str | Response:
+        """The signed-in operator, or the answer for anyone else (sign in; 403 naming the role)."""
+        user = await self.signed_in(request)
+        if user is None:
+            return self.to_login(request)
+        if not is_operator(self.people.person(user)):
+            message = f"The {page} page is for the {OPERATIONS_ROLE} role."
+            return self.render(request, "error.html", {"message": message}, status=403)
+        return user
 
     async def posted(self, request: Request) -> dict[str, str] | None:
         """The posted form once its CSRF token matched the session's; None: it did not."""

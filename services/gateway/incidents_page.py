@@ -28,7 +28,6 @@ from continuum.incidents.plans import PlanError, verify_plan
 from domain.incidents.contract import Action, Plan, RepairProgress, workflow_id
 from domain.incidents.planning import PlanRefused, parse_action
 from domain.incidents.query import FIELDS, FLAGS, QueryError
-from domain.operations import OPERATIONS_ROLE, is_operator
 from services.gateway.approvals import ui_link
 from services.gateway.inbox import InboxConfig, Pages
 from services.gateway.temporal import Temporal
@@ -59,13 +58,7 @@ def incidents_router(
     router = APIRouter(tags=["incidents"], include_in_schema=False)
 
     async def operator(request: Request) -> str | Response:
-        user = await pages.signed_in(request)
-        if user is None:
-            return pages.to_login(request)
-        if not is_operator(pages.people.person(user)):
-            message = f"The Incidents page is for the {OPERATIONS_ROLE} role."
-            return pages.render(request, "error.html", {"message": message}, status=403)
-        return user
+        return await pages.operator(request, "Incidents")
 
     async def search(where: str) -> tuple[Found | None, str | None]:
         try:

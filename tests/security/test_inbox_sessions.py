@@ -88,3 +88,24 @@ def test_repeated_wrong_passwords_lock_the_account(gateway: tuple[str, Path]) ->
     # Locked: refused before the password is even looked at, the right one included.
     _, answer = sign_in(url, "alice", "alice-password")
     assert answer.status_code == 429 and "Too many failed sign-ins" in answer.text
+
+
+def test_an_oversized_form_is_refused_while_it_streams_in(gateway: tuple[str, Path]) -> None:
+    url, _ = gateway
+    client = httpx.Client(base_url=url, timeout=30)
+    token = CSRF.search(client.get("/login").text)
+    assert token
+    padding = "x" * (2 << 20)  # 2 MB, far over the inbox's form cap
+    form = f"csrf_token={token[1]}&username=alice&password=alice-password&pad={padding}"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    announced = client.post("/login", content=form.encode(), headers=headers)
+    assert announced.status_code == 413, announced.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the cap must hold on what is read
+        data = form.encode()
+        for at in range(0, len(data), 64 * 1024):
+            yield data[at : at + 64 * 1024]
+
+    streamed = client.post("/login", content=chunks(), headers=headers)
+    assert streamed.status_code == 413, streamed.text
+    assert client.get("/login").status_code == 200  # and the gateway serves on

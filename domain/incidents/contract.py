@@ -70,8 +70,9 @@ class Plan(BaseModel):
     ticket: str
     created_at: datetime
     valid_for: timedelta = timedelta(hours=1)
-    canary: int = 1  # the first N items go first; a canary failure stops the job
-    rate_per_second: float = 5.0
+    canary: int = Field(1, ge=0)  # the first N items go first; a canary failure stops the job
+    # Finite and bounded: the job's timers are made from it (NaN would fail its workflow task).
+    rate_per_second: float = Field(5.0, gt=0, le=100, allow_inf_nan=False)
     signature: str = ""  # HMAC-SHA256 (hex) of the canonical JSON without this field
 
 

@@ -44,6 +44,8 @@ from starters.drill.faults import FaultInjector, now
 
 HERE = Path(__file__).parent
 POLL = 1.0  # seconds between looks at the alerts
+# A look that gets no answer (the ops worker away) is retried at the next poll, never waited out.
+RPC_TIMEOUT = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -233,11 +235,18 @@ class DetectionDrill:
     async def _fired(self, alerts: AlertClient) -> list[FiredAlert]:
         """Every alert that paged, each occurrence (run) of a condition on its own."""
         found: list[FiredAlert] = []
-        runs = [wf async for wf in self.client.list_workflows(listing_query(), limit=1000)]
+        runs = [
+            wf
+            async for wf in self.client.list_workflows(
+                listing_query(), limit=1000, rpc_timeout=RPC_TIMEOUT
+            )
+        ]
         for wf in runs:
             handle = self.client.get_workflow_handle(wf.id, run_id=wf.run_id)
             try:
-                state = await handle.query(Message.STATE, result_type=AlertState)
+                state = await handle.query(
+                    Message.STATE, result_type=AlertState, rpc_timeout=RPC_TIMEOUT
+                )
             except RPCError:
                 continue  # unreadable just now: the next look reads it
             if state.fired_at is None:
@@ -265,9 +274,10 @@ class DetectionDrill:
     async def _wait_resolved(self, alerts: AlertClient, alert: FiredAlert) -> None:
         deadline = time.monotonic() + self.plan.resolve_within
         while time.monotonic() < deadline:
-            state = await alerts.state(alert.alert_id)
-            if state.resolved_at is not None and state.fired_at == alert.fired_at:
-                return
+            for fired in await self._fired(alerts):
+                same = fired.alert_id == alert.alert_id and fired.fired_at == alert.fired_at
+                if same and fired.resolved_at is not None:
+                    return
             await asyncio.sleep(POLL)
 
     async def _until_no_alert_open(self, alerts: AlertClient) -> None:

@@ -186,3 +186,12 @@ def test_the_key_from_the_environment_wins_and_is_never_echoed(tmp_path: Path) -
         with pytest.raises(IncidentKeyError) as refused:
             incident_key({KEY_ENV: bad})
         assert bad not in str(refused.value) and KEY_ENV in str(refused.value)
+
+
+@pytest.mark.parametrize("rate", ["NaN", "Infinity", 0, 1000])
+def test_a_rate_the_job_cannot_keep_is_no_plan(tmp_path: Path, rate: object) -> None:
+    """The job's timers come from the rate: NaN or infinity would fail its workflow task forever."""
+    document = json.loads(written(tmp_path, plan()).read_text())
+    document["rate_per_second"] = rate
+    with pytest.raises(NotAPlan, match="rate_per_second"):
+        read_plan(json.dumps(document), KEY, NOW)

@@ -34,13 +34,13 @@ def test_a_closed_terminal_stops_the_stack_cleanly(tmp_path: Path) -> None:
     try:
         read_until(proc, "Stack is up", within=180)
         children = _children(proc.pid)
-        assert len(children) >= 6, children  # temporal, codec, erp, crm, worker, gateway
+        assert len(children) >= 7, children  # the six services and the ops worker
         proc.send_signal(signal.SIGHUP)
         out, _ = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "stopped cleanly: codec, temporal, erp, crm, worker, gateway" in out, out
+    assert "stopped cleanly: codec, temporal, erp, crm, worker, ops-worker, gateway" in out, out
     assert _all_gone(children)
     assert not any(port_in_use(p) for p in ports.named().values())
 
@@ -52,7 +52,7 @@ def test_a_killed_up_takes_its_children_along(tmp_path: Path) -> None:
     try:
         read_until(proc, "Stack is up", within=180)
         children = _children(proc.pid)
-        assert len(children) >= 6, children
+        assert len(children) >= 7, children
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         wait_until(lambda: _all_gone(children), 60, "the stack's processes to end")

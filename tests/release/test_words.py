@@ -95,6 +95,7 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
     found = {(s.patch_id, s.usage, s.where) for s in patch_sites(ROOT / "workflows")}
     assert found == {
         ("approval-workflow", "patched", "workflows/orders/approval_step.py:48"),
+        ("report-alerts", "patched", "workflows/reports.py:61"),
         ("state-since", "patched", "workflows/search_attributes.py:53"),
     }
 

@@ -143,9 +143,7 @@ def host(shared: Stack, database_url: str, name: str, root: Path) -> Host:
 
 
 @pytest.fixture
-def hosts(
-    shared: Stack, database_url: str, tmp_path: Path
-) -> Iterator[tuple[Host, Host]]:
+def hosts(shared: Stack, database_url: str, tmp_path: Path) -> Iterator[tuple[Host, Host]]:
     """Two hosts, stopped (every process they started) at the end of the test."""
     pair = (
         host(shared, database_url, "host-a", tmp_path),

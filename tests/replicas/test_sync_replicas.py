@@ -83,7 +83,9 @@ async def test_a_sync_of_10000_records_with_a_host_killed_lands_exactly_10000_de
     print(f"\n10,000-record sync over two hosts, one killed: {took:.0f}s")
 
     # The killed page timed out on the dead host and ran again on the other one.
-    assert await started_attempt(client.get_workflow_handle(handle.id, run_id=run_id), activity_id) > 1
+    assert (
+        await started_attempt(client.get_workflow_handle(handle.id, run_id=run_id), activity_id) > 1
+    )
     orders = result.totals.feeds["orders"]
     assert (orders.records, orders.upserted, orders.quarantined) == (10_000, {"deals": 10_000}, 0)
     assert len(crm_objects(shared, "deals", "order_id")) == 10_000

@@ -28,7 +28,7 @@ from store import Store
 from store.schema import webhook_receipts
 from tests import samples
 from tests.integration.test_gateway import wait_status
-from tests.replicas.conftest import Host, host
+from tests.replicas.conftest import host
 
 pytestmark = pytest.mark.integration
 

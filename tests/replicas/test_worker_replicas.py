@@ -8,8 +8,8 @@ import json
 import os
 import subprocess
 import time
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -95,7 +95,8 @@ async def test_a_worker_with_another_erp_than_its_running_peer_is_refused(
     a, b = hosts
     a.worker()
     await polling(client, a.identity())
-    refused = subprocess.run(
+    refused = await asyncio.to_thread(
+        subprocess.run,
         python_module("workers"),
         env={
             **os.environ,

@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -15,9 +16,28 @@ from temporalio.client import Client
 
 from continuum import schedules
 from continuum.client import connect
-from continuum.settings import Settings
+from continuum.order_client import OrderClient
+from continuum.settings import ORDERS_TASK_QUEUE, Settings
 from continuum.stack import Stack
-from domain.alerts.contract import AlertState, AlertStatus, Message, fingerprint, workflow_id
+from domain.alerts.contract import AlertState, AlertStatus, Message, fingerprint
+from domain.alerts.contract import workflow_id as alert_workflow_id
+from domain.incidents.contract import Action, ItemOutcome
+from domain.orders.contract import workflow_id
+from domain.orders.models import OrderStatus
+from store import Store
+from store.incidents import AuditEvent, IncidentAudit
+from tests.integration.conftest import crm_deals, erp_counts, set_faults
+from tests.integration.repair_helpers import (
+    ONE_OF_EACH,
+    apply,
+    finished,
+    outcomes,
+    plan_of,
+    retrying,
+    start_delivering,
+    target,
+    until,
+)
 from tests.replicas.conftest import Host
 
 pytestmark = pytest.mark.integration
@@ -42,7 +62,7 @@ no_poller_for = "5s"
 clear_after = "0s"
 runbook = "type=order running"
 """
-DOWN = workflow_id(fingerprint("business-worker-down", "task-queue continuum-orders"))
+DOWN = alert_workflow_id(fingerprint("business-worker-down", "task-queue continuum-orders"))
 
 
 @pytest.fixture
@@ -127,3 +147,43 @@ async def test_two_ops_workers_raise_and_page_an_alert_once(
         assert ran <= {a.identity("ops-worker"), b.identity("ops-worker")}
     finally:
         await schedule.delete()
+
+
+async def test_a_repair_job_with_two_ops_workers_fixes_each_order_once(
+    shared: Stack, hosts: tuple[Host, Host], client: Client, database_url: str
+) -> None:
+    a = hosts[0]
+    a.worker()
+    for one in hosts:
+        rules = one.home / "watchdog.toml"
+        rules.write_text(RULES)
+        one.ops_worker(WATCHDOG_CONFIG_FILE=str(rules))
+    orders = OrderClient(client, ORDERS_TASK_QUEUE)
+    ids = await start_delivering(orders, 6, "C-104")
+    wids = [workflow_id(oid) for oid in ids]
+    # The ERP goes down as the carrier reports: each confirmation waits five minutes to retry.
+    set_faults(shared, "erp", outage_seconds=600, retry_after_seconds=300)
+    try:
+        for oid in ids:
+            await orders.deliver(oid, carrier="test-carrier")
+        for wid in wids:
+            await until(f"{wid} to retry", partial(retrying, client, wid, "confirm_delivery"))
+    finally:
+        set_faults(shared, "erp")
+    # The ERP is back: retry all six now, through a job on the ops queue (two workers poll it).
+    audit = IncidentAudit(Store(database_url))
+    targets = [await target(client, w, "confirm_delivery") for w in wids]
+    plan = plan_of(Action.RETRY, targets, canary=1, rate_per_second=5.0)
+    progress = await finished(client, await apply(client, plan, audit))
+
+    assert progress.canary_passed is True and progress.stopped is None
+    assert outcomes(progress) == dict.fromkeys(wids, ItemOutcome.FIXED)
+    for oid in ids:
+        assert (await orders.status(oid)).status is OrderStatus.COMPLETED
+        assert erp_counts(shared, oid) == ONE_OF_EACH
+        assert len(crm_deals(shared, oid)) == 1
+    # One audit row per order in the shared store, written once whichever host ran the item.
+    items = [
+        e.workflow_id for e in audit.entries(plan_id=plan.plan_id) if e.event == AuditEvent.ITEM
+    ]
+    assert sorted(str(i) for i in items) == sorted(wids)

@@ -8,8 +8,9 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ from temporalio.client import Client
 
 from continuum.client import connect
 from continuum.order_client import OrderClient
-from continuum.peers import live_peers
-from continuum.settings import ORDERS_TASK_QUEUE
+from continuum.peers import LIVE_WITHIN, PeerMismatch, check_peers, configuration, live_peers
+from continuum.settings import ORDERS_TASK_QUEUE, Settings
 from continuum.stack import Stack
 from continuum.supervisor import python_module
 from domain.orders.models import OrderStatus
+from store import Store
+from store.peers import WorkerPeers
 from tests import samples
 from tests.integration.conftest import crm_deals, erp_counts
 from tests.integration.test_order_to_cash_stack import ONE_OF_EACH, drive_to_end
@@ -122,3 +125,29 @@ async def test_a_worker_with_another_erp_than_its_running_peer_is_refused(
     # The same configuration as its peer: it starts.
     b.worker()
     assert b.processes["worker"].alive()
+
+
+async def test_a_configuration_changes_only_when_no_peer_is_left(
+    client: Client, database_url: str
+) -> None:
+    """On a queue of its own: a record made a moment ago counts as a live peer (two workers
+    started at once); once nobody polled for longer than LIVE_WITHIN, the new one is taken."""
+    store = Store(database_url)
+    queue = f"peers-{uuid.uuid4().hex[:6]}"
+    first = Settings(CONTINUUM_TASK_QUEUE=queue, ERP_URL="http://erp-a:8101")
+    second = Settings(CONTINUUM_TASK_QUEUE=queue, ERP_URL="http://erp-b:8101")
+    now = datetime.now(UTC)
+
+    said = await check_peers(client, store, first, "host-a", now)
+    assert said.startswith("configuration agrees")
+    with pytest.raises(PeerMismatch, match=r"running workers \(host-a\) have ERP reference at"):
+        await check_peers(client, store, second, "host-b", now + timedelta(seconds=5))
+
+    later = now + LIVE_WITHIN + timedelta(seconds=1)
+    said = await check_peers(client, store, second, "host-b", later)
+    assert said == "configuration changed to ERP reference at http://erp-b:8101, CRM at" + (
+        f" {second.crm_url} (no peer was running)"
+    )
+    recorded = WorkerPeers(store).recorded(queue)
+    assert recorded is not None and recorded.recorded_by == "host-b"
+    assert recorded.fingerprint == configuration(second).fingerprint

@@ -186,6 +186,19 @@ incident_audit = Table(
 Index("incident_audit_plan", incident_audit.c.plan_id, incident_audit.c.id)
 Index("incident_audit_at", incident_audit.c.at)
 
+# The configuration every worker of a task queue must share (issue 17, `continuum.peers`): its
+# fingerprint (ERP backend and address, CRM address), what it says in words, and who wrote it.
+# A worker whose fingerprint differs is refused while a peer still polls the queue.
+worker_peers = Table(
+    "worker_peers",
+    metadata,
+    Column("task_queue", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
 # Today's SQLite files (`sync.db`, `gateway.db`) carried in, once each (`store.legacy`).
 legacy_imports = Table(
     "legacy_imports",

@@ -15,6 +15,7 @@ from datetime import timedelta
 from continuum.client import connect
 from continuum.converter import worker_data_converter
 from continuum.logs import setup_logging
+from continuum.peers import PeerMismatch, check_peers
 from continuum.release.versioning import VersioningError, versioning_options
 from continuum.settings import get_settings
 from continuum.telemetry import setup_tracing
@@ -38,6 +39,8 @@ async def serve() -> None:
     store = Store(settings.store_url, legacy=settings.legacy_store_files).open()
     # Strict whenever keys are configured: only a holder of the key can drive a process.
     client = await connect(converter=worker_data_converter(), runtime=runtime)
+    # Before polling: a worker with another ERP than its running peers is refused (issue 17).
+    log.info("%s", await check_peers(client, store, settings, client.identity))
     worker = build_worker(
         client,
         settings.task_queue,
@@ -78,7 +81,7 @@ def main() -> None:
     setup_logging()
     try:
         asyncio.run(serve())
-    except (ConfigurationError, StoreError, VersioningError) as err:
+    except (ConfigurationError, StoreError, VersioningError, PeerMismatch) as err:
         log.error("cannot start the worker: %s", err)
         sys.exit(2)
     except RuntimeError as err:

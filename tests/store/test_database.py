@@ -21,7 +21,7 @@ def test_a_new_database_is_migrated_to_the_newest_schema_once(database_url: str)
     try:
         assert set(inspect(first.engine).get_table_names()) >= TABLES
         with first.read() as db:
-            assert db.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+            assert db.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
         SyncStore(first).quarantine_size()
     finally:
         first.close()

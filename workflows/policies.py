@@ -102,7 +102,11 @@ ALERT_DELIVERY = ActivityOptions(
 # milliseconds, the quarantine's re-drive in minutes; an unreachable Temporal is waited out for
 # an hour, then the item is reported as failed.
 REPAIR_STEP = ActivityOptions(
+    # The steps heartbeat while they run (a re-drive waits for its workflow): a step lost with a
+    # crashed ops worker is tried again within the heartbeat timeout, not minutes later (the job
+    # is to outlive its worker).
     start_to_close_timeout=timedelta(minutes=10),
+    heartbeat_timeout=HEARTBEAT,
     schedule_to_close_timeout=timedelta(hours=1),
     retry_policy=_BACKOFF,
 )

@@ -33,6 +33,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.calls import heartbeating
 from activities.incidents import observe
 from domain.incidents.checks import Applied, Verdict, moved, reset_problem
 from domain.incidents.contract import Action
@@ -109,6 +110,10 @@ class RepairActivities:
     @activity.defn(name="repair_item")
     async def repair_item(self, req: ItemRequest) -> ItemActed:
         """Looks again; skips a process that moved since the plan; else acts on it."""
+        async with heartbeating():
+            return await self._repair_item(req)
+
+    async def _repair_item(self, req: ItemRequest) -> ItemActed:
         try:
             if req.action is Action.REDRIVE:
                 return await self._redrive(req)
@@ -129,10 +134,13 @@ class RepairActivities:
     @activity.defn(name="repair_look_again")
     async def look_again(self, req: LookRequest) -> Looked:
         """The processes as they are now (for the success checks), one by one."""
+        async with heartbeating():
+            return await self._look_again(req)
+
+    async def _look_again(self, req: LookRequest) -> Looked:
         seen: list[Observed | None] = []
         problems: list[str] = []
         for look in req.processes:
-            activity.heartbeat()
             try:
                 now = await observe.describe(self.client, look.workflow_id)
                 if req.completed_steps:

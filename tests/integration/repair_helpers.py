@@ -7,13 +7,15 @@ import asyncio
 import secrets
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 
+import pytest
 from temporalio.client import Client
 
 from activities.incidents import observe
+from continuum.client import connect
 from continuum.incidents.apply import start_repair
 from continuum.incidents.plans import new_plan_id, sign_plan
 from continuum.order_client import OrderClient
@@ -21,6 +23,7 @@ from continuum.stack import Stack
 from continuum.supervisor import ManagedProcess, python_module
 from domain.incidents.contract import Action, ItemOutcome, Plan, PlanItem, RepairProgress, Target
 from domain.orders.models import OrderStatus
+from store import Store
 from store.incidents import IncidentAudit
 from tests import samples
 from tests.integration.conftest import set_faults
@@ -150,3 +153,26 @@ async def needs_attention(stack: Stack, orders: OrderClient, reference: str, fai
         set_faults(stack, "erp")
         set_faults(stack, "crm")
     return order.order_id
+
+
+# --- fixtures of the repair modules (imported by name there) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def ops_worker(stack: Stack) -> Iterator[ManagedProcess]:
+    """The ops queue's worker as its own process (the repair job runs there)."""
+    proc = start_ops_worker(stack)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[Client]:
+    yield await connect(stack.temporal_address, stack.data_converter())
+
+
+@pytest.fixture
+def audit(stack: Stack) -> IncidentAudit:
+    return IncidentAudit(Store(f"sqlite:///{stack.data_dir / 'continuum.db'}"))

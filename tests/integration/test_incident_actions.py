@@ -10,16 +10,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from functools import partial
 
 import httpx
-import pytest
 from temporalio.client import Client
 
 from activities.incidents import observe
-from continuum.client import connect
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
 from continuum.supervisor import ManagedProcess
@@ -28,43 +25,27 @@ from domain.incidents.observed import Execution
 from domain.orders.contract import workflow_id
 from domain.orders.models import OrderStatus
 from domain.sync.contract import WORKFLOW_ID as SYNC_ID
-from store import Store
 from store.incidents import IncidentAudit
 from store.sync import SyncStore
 from tests.integration.conftest import crm_deals, erp_counts, set_faults
 from tests.integration.repair_helpers import (
     ONE_OF_EACH,
     apply,
+    audit,
+    client,
     erp_rows,
     finished,
     needs_attention,
+    ops_worker,
     plan_of,
     retrying,
     start_delivering,
-    start_ops_worker,
     target,
     until,
     until_status,
 )
 
-
-@pytest.fixture(scope="module")
-def ops_worker(stack: Stack) -> Iterator[ManagedProcess]:
-    proc = start_ops_worker(stack)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[Client]:
-    yield await connect(stack.temporal_address, stack.data_converter())
-
-
-@pytest.fixture
-def audit(stack: Stack) -> IncidentAudit:
-    return IncidentAudit(Store(f"sqlite:///{stack.data_dir / 'continuum.db'}"))
+__all__ = ["audit", "client", "ops_worker"]  # fixtures, imported for pytest
 
 
 async def test_pause_new_retry_options_and_unpause_of_a_step_waiting_out_an_outage(

@@ -6,17 +6,14 @@ databases."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
 
-import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import ResetActivityRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.incidents import observe
-from continuum.client import connect
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
 from continuum.supervisor import ManagedProcess
@@ -24,15 +21,17 @@ from domain.incidents.contract import Action, ItemOutcome, RepairProgress
 from domain.incidents.contract import workflow_id as workflow_id_of_job
 from domain.orders.contract import workflow_id
 from domain.orders.models import OrderStatus
-from store import Store
 from store.incidents import AuditEvent, IncidentAudit
 from tests.integration.conftest import crm_deals, erp_counts, set_faults
 from tests.integration.repair_helpers import (
     ONE_OF_EACH,
     apply,
+    audit,
+    client,
     erp_rows,
     finished,
     needs_attention,
+    ops_worker,
     outcomes,
     plan_of,
     retrying,
@@ -44,25 +43,7 @@ from tests.integration.repair_helpers import (
 )
 from tests.integration.test_cli import cli
 
-
-@pytest.fixture(scope="module")
-def ops_worker(stack: Stack) -> Iterator[ManagedProcess]:
-    """The ops queue's worker as its own process (the repair job runs there)."""
-    proc = start_ops_worker(stack)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[Client]:
-    yield await connect(stack.temporal_address, stack.data_converter())
-
-
-@pytest.fixture
-def audit(stack: Stack) -> IncidentAudit:
-    return IncidentAudit(Store(f"sqlite:///{stack.data_dir / 'continuum.db'}"))
+__all__ = ["audit", "client", "ops_worker"]  # fixtures, imported for pytest
 
 
 async def test_retry_after_an_erp_outage_canary_then_the_rest_each_order_completes_once(

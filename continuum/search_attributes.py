@@ -6,6 +6,7 @@ typed keys from the same names in `workflows.search_attributes`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from temporalio.common import SearchAttributeKey
@@ -13,6 +14,7 @@ from temporalio.common import SearchAttributeKey
 from domain.alerts import contract as alerts
 from domain.approvals import contract as approvals
 from domain.orders import contract as orders
+from domain.purchasing import contract as purchasing
 from domain.visibility import PROCESS_STATUS as _PROCESS_STATUS
 from domain.visibility import STATE_SINCE as _STATE_SINCE
 from domain.visibility import Kind, SearchAttribute
@@ -21,6 +23,7 @@ CONTRACTS: list[SearchAttribute] = [
     *orders.SEARCH_ATTRIBUTES,
     *approvals.SEARCH_ATTRIBUTES,
     *alerts.SEARCH_ATTRIBUTES,
+    *purchasing.SEARCH_ATTRIBUTES,
     _PROCESS_STATUS,
     _STATE_SINCE,
 ]
@@ -37,8 +40,15 @@ PROCESS_STATUS = SearchAttributeKey.for_keyword(_PROCESS_STATUS.name)
 ALERT_SEVERITY = SearchAttributeKey.for_keyword(alerts.ALERT_SEVERITY.name)
 ALERT_RULE = SearchAttributeKey.for_keyword(alerts.ALERT_RULE.name)
 STATE_SINCE = SearchAttributeKey.for_datetime(_STATE_SINCE.name)
+PURCHASE_KEYS = SearchAttributeKey.for_keyword_list(purchasing.PURCHASE_KEYS.name)
+PURCHASE_TOTAL = SearchAttributeKey.for_float(purchasing.PURCHASE_TOTAL.name)
 
-ALL: list[SearchAttributeKey[str] | SearchAttributeKey[float] | SearchAttributeKey[datetime]] = [
+ALL: list[
+    SearchAttributeKey[str]
+    | SearchAttributeKey[float]
+    | SearchAttributeKey[datetime]
+    | SearchAttributeKey[Sequence[str]]
+] = [
     ORDER_ID,
     CUSTOMER_ID,
     ORDER_STATUS,
@@ -51,6 +61,8 @@ ALL: list[SearchAttributeKey[str] | SearchAttributeKey[float] | SearchAttributeK
     ALERT_SEVERITY,
     ALERT_RULE,
     STATE_SINCE,
+    PURCHASE_KEYS,
+    PURCHASE_TOTAL,
 ]
 
 
@@ -64,7 +76,12 @@ def dev_server_flags() -> list[str]:
 
 def _check() -> None:
     """Every contract's attribute has its typed key here, of the kind the contract says."""
-    kinds = {"KEYWORD": Kind.KEYWORD, "DOUBLE": Kind.DOUBLE, "DATETIME": Kind.DATETIME}
+    kinds = {
+        "KEYWORD": Kind.KEYWORD,
+        "DOUBLE": Kind.DOUBLE,
+        "DATETIME": Kind.DATETIME,
+        "KEYWORD_LIST": Kind.KEYWORD_LIST,
+    }
     typed = {k.name: kinds[k.indexed_value_type.name] for k in ALL}
     declared = {a.name: a.kind for a in CONTRACTS}
     if typed != declared:

@@ -15,6 +15,15 @@ from pydantic import BaseModel
 
 from domain.credit import CreditStatus
 from domain.orders.models import Address, Order, OrderLine, PaymentMethod
+from domain.purchasing.models import (
+    GoodsReceipt,
+    PaymentDue,
+    PurchaseOrder,
+    Requisition,
+    Supplier,
+    SupplierInvoice,
+    SupplierPayment,
+)
 
 
 class StockLine(BaseModel):
@@ -119,6 +128,57 @@ class CustomerChangePage(BaseModel):
     next_cursor: str | None
 
 
+class ErpReceiptStatus(StrEnum):
+    RECORDED = "recorded"
+    RETURNED = "returned"  # undone: the goods went back to the supplier
+
+
+class ErpReceipt(BaseModel):
+    """A goods receipt (or return) as the ERP recorded it."""
+
+    erp_receipt_id: str
+    purchase_order_id: str
+    receipt_id: str  # the warehouse's number
+    status: ErpReceiptStatus
+
+
+class ErpSupplierInvoiceStatus(StrEnum):
+    POSTED = "posted"
+    CANCELLED = "cancelled"  # undone: reversed in the books (the supplier is asked to credit it)
+
+
+class ErpSupplierInvoice(BaseModel):
+    erp_invoice_id: str
+    purchase_order_id: str
+    supplier_id: str
+    reference: str
+    kind: str  # invoice | credit_note
+    net: Decimal
+    tax: Decimal
+    currency: str
+    status: ErpSupplierInvoiceStatus
+
+
+class PurchaseChange(BaseModel):
+    """One purchase order as the change feed reports it (read by reports and the drill)."""
+
+    purchase_order_id: str
+    requisition_id: str
+    supplier_id: str
+    status: str
+    total: Decimal
+    received: Decimal  # net value received at order prices
+    invoiced: Decimal  # net value invoiced, less credit notes
+    paid: Decimal
+    currency: str
+    updated_at: datetime
+
+
+class PurchaseChangePage(BaseModel):
+    items: list[PurchaseChange]
+    next_cursor: str | None
+
+
 class ErpPort(Protocol):
     """Raises `domain.errors.IntegrationError` subclasses; never retries by itself."""
 
@@ -182,3 +242,49 @@ class ErpPort(Protocol):
     ) -> CustomerChangePage: ...
 
     async def aclose(self) -> None: ...
+
+
+class PurchasingPort(Protocol):
+    """Purchasing (procure-to-pay) on an ERP. Writes are idempotent per key, as `ErpPort`'s;
+    the ERP refuses a supplier invoice whose supplier and reference it already holds
+    (`ConflictError`). Raises `domain.errors.IntegrationError` subclasses; never retries."""
+
+    async def get_supplier(self, supplier_id: str) -> Supplier: ...
+
+    async def create_purchase_order(
+        self, requisition: Requisition, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def confirm_purchase_order(
+        self, purchase_order_id: str, supplier_reference: str, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def remind_supplier(
+        self, purchase_order_id: str, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def cancel_purchase_order(
+        self, purchase_order_id: str, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def record_goods_receipt(
+        self, purchase_order_id: str, receipt: GoodsReceipt, *, idempotency_key: str
+    ) -> ErpReceipt: ...
+
+    async def return_goods(self, erp_receipt_id: str, *, idempotency_key: str) -> ErpReceipt: ...
+
+    async def post_supplier_invoice(
+        self, purchase_order_id: str, invoice: SupplierInvoice, *, idempotency_key: str
+    ) -> ErpSupplierInvoice: ...
+
+    async def cancel_supplier_invoice(
+        self, erp_invoice_id: str, *, idempotency_key: str
+    ) -> ErpSupplierInvoice: ...
+
+    async def pay_supplier(
+        self, purchase_order_id: str, supplier_id: str, due: PaymentDue, *, idempotency_key: str
+    ) -> SupplierPayment: ...
+
+    async def purchase_changes(
+        self, updated_since: datetime | None, cursor: str | None, limit: int
+    ) -> PurchaseChangePage: ...

@@ -16,6 +16,7 @@ class Kind(StrEnum):
     KEYWORD = "Keyword"
     DOUBLE = "Double"
     DATETIME = "Datetime"
+    KEYWORD_LIST = "KeywordList"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.alerts import contract as alerts
     from domain.approvals import contract as approvals
     from domain.orders import contract as orders
+    from domain.purchasing import contract as purchasing
     from domain.visibility import PROCESS_STATUS as _PROCESS_STATUS
     from domain.visibility import STATE_SINCE as _STATE_SINCE
     from domain.visibility import Kind, SearchAttribute
@@ -40,6 +42,10 @@ APPROVAL_DEADLINE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetim
 PROCESS_STATUS = _keyword(_PROCESS_STATUS)
 ALERT_SEVERITY = _keyword(alerts.ALERT_SEVERITY)
 ALERT_RULE = _keyword(alerts.ALERT_RULE)
+PURCHASE_KEYS: SearchAttributeKey[Sequence[str]] = SearchAttributeKey.for_keyword_list(
+    _key(purchasing.PURCHASE_KEYS, Kind.KEYWORD_LIST)
+)
+PURCHASE_TOTAL = SearchAttributeKey.for_float(_key(purchasing.PURCHASE_TOTAL, Kind.DOUBLE))
 STATE_SINCE: SearchAttributeKey[datetime] = SearchAttributeKey.for_datetime(
     _key(_STATE_SINCE, Kind.DATETIME)
 )

@@ -20,6 +20,8 @@ for attribute in \
   ApprovalStatus=Keyword \
   AlertSeverity=Keyword \
   AlertRule=Keyword \
+  PurchaseKeys=KeywordList \
+  PurchaseTotal=Double \
   ProcessStatus=Keyword \
   StateSince=Datetime
 do

@@ -1,0 +1,1 @@
+"""Procure-to-pay: requisition, approval, purchase order, receipts, invoices, match, payment."""

@@ -87,6 +87,11 @@ class ApprovalRequest(BaseModel):
     calendar: BusinessCalendar = Field(default_factory=BusinessCalendar)
     # A snapshot of the people directory (username -> name and roles).
     people: dict[str, Person]
+    # The workflow the approval decides for (its page shows that process's details), if any.
+    process_id: str | None = None
+    # Parts the approver may accept on their own (a purchase exception's line numbers); empty:
+    # the request is decided as a whole.
+    parts: list[str] = Field(default_factory=list)
 
 
 class ApprovalDecision(BaseModel):
@@ -95,6 +100,8 @@ class ApprovalDecision(BaseModel):
     comment: str = ""
     # The level the approver means (0-based); None: whichever level is pending.
     level: int | None = None
+    # Approving only these of the request's `parts` (the rest counts as rejected); empty: all.
+    parts: list[str] = Field(default_factory=list)
 
 
 class ApprovalClaim(BaseModel):
@@ -160,6 +167,9 @@ class ApprovalState(BaseModel):
     audit: list[AuditEntry] = Field(default_factory=list)
     verdict: Verdict | None = None
     decided_by: str | None = None
+    process_id: str | None = None
+    parts: list[str] = Field(default_factory=list)  # what may be accepted on its own
+    accepted_parts: list[str] = Field(default_factory=list)  # what the decision accepted
 
 
 class ApprovalOutcome(BaseModel):
@@ -170,6 +180,8 @@ class ApprovalOutcome(BaseModel):
     timed_out: bool = False
     comment: str = ""
     audit: list[AuditEntry] = Field(default_factory=list)
+    # The parts the decision accepted (empty: the decision was on the whole request).
+    parts: list[str] = Field(default_factory=list)
 
     @property
     def approved(self) -> bool:

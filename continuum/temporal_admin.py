@@ -18,6 +18,7 @@ _TYPES = {
     "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
     "TEXT": IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
     "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "KEYWORD_LIST": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 }
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient, ApprovalError
@@ -29,6 +30,9 @@ from domain.approvals.models import (
     ApprovalStatus,
 )
 from domain.orders.models import Order, OrderResult
+from domain.purchasing import contract as purchasing
+from domain.purchasing.models import PurchaseResult, Requisition
+from services.gateway.purchase_view import PURCHASE_KINDS, PurchasePage, purchase_page
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[\w.@-]+$")  # usernames and role names that are safe inside a query
@@ -114,6 +118,39 @@ class ApprovalDesk:
         return OrderView(
             await _or_none(orders.submitted(order_id)), await _or_none(orders.status(order_id))
         )
+
+    async def purchase(self, state: ApprovalState) -> PurchasePage | None:
+        """The purchase a requisition approval or an exception review is about (its
+        `process_id`), side by side: the requisition from the start input, the documents and
+        the match from the `status` query. What cannot be read now is said on the page."""
+        if state.kind not in PURCHASE_KINDS or not state.process_id:
+            return None
+        handle = self.client.get_workflow_handle(state.process_id)
+        problems: list[str] = []
+        requisition: Requisition | None = None
+        result: PurchaseResult | None = None
+        try:
+            requisition = await self._requisition(state.process_id)
+        except (RPCError, RuntimeError, ValueError) as err:
+            problems.append(f"the requisition cannot be read right now ({err})")
+        try:
+            result = await handle.query(purchasing.Message.STATUS, result_type=PurchaseResult)
+        except (RPCError, RuntimeError, ValueError) as err:
+            problems.append(f"the purchase's status cannot be read right now ({err})")
+        return purchase_page(
+            state.process_id, requisition, result, state.parts, "; ".join(problems) or None
+        )
+
+    async def _requisition(self, process_id: str) -> Requisition | None:
+        """The requisition as submitted: the start event's input, decrypted by the codec."""
+        handle = self.client.get_workflow_handle(process_id)
+        async for event in handle.fetch_history_events():
+            started = event.workflow_execution_started_event_attributes
+            [submitted] = await self.client.data_converter.decode(
+                started.input.payloads, [purchasing.ProcureToPayInput]
+            )
+            return submitted.requisition  # type: ignore[no-any-return]
+        return None
 
     async def decide(
         self, approval_id: str, decision: ApprovalDecision, update_id: str | None = None

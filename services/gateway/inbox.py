@@ -36,11 +36,14 @@ from services.bodies import BodyTooLarge, read_capped
 from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
 from services.gateway.errors import GatewayError
 from services.gateway.people import People
+from services.gateway.purchase_view import qty, signed
 from services.gateway.temporal import Temporal
 from store.sessions import LoginThrottle, Sessions
 
 _APPROVAL_ID = re.compile(r"^approval-[\w.@:-]{1,200}$")
 _FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# The decide form's third button on an approval with parts: approve only the ticked ones.
+ACCEPT_SELECTED = "approved_parts"
 # The largest inbox form (a comment, a plan's reason) is a few kB; this leaves room and no more.
 MAX_FORM_BYTES = 64 * 1024
 
@@ -52,6 +55,8 @@ def _when(value: datetime | None) -> str:
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["when"] = _when
 templates.env.globals["money"] = money
+templates.env.filters["qty"] = qty
+templates.env.filters["signed"] = signed
 
 
 class _Forbidden(Exception):
@@ -72,7 +77,13 @@ def csrf_token(request: Request) -> str:
 
 
 async def checked_form(request: Request) -> dict[str, str]:
-    """The posted form, once its CSRF token matched the session's.
+    """The posted form, once its CSRF token matched the session's (a field sent twice: the last)."""
+    return dict(await checked_fields(request))
+
+
+async def checked_fields(request: Request) -> list[tuple[str, str]]:
+    """The posted fields in order, repeated ones included (a checkbox per part), once the
+    form's CSRF token matched the session's.
 
     Read with a cap: Starlette's `request.form()` buffers a url-encoded body of any size, and the
     sign-in form takes posts from anyone. Every inbox form is url-encoded; another body is no form.
@@ -81,10 +92,10 @@ async def checked_form(request: Request) -> dict[str, str]:
         body = await read_capped(request, MAX_FORM_BYTES)
     except BodyTooLarge as err:
         raise GatewayError(413, "PayloadTooLarge", f"the form is too large: {err}") from None
-    form: dict[str, str] = {}
+    fields: list[tuple[str, str]] = []
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    sent = form.get("csrf_token")
+        fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    sent = dict(fields).get("csrf_token")
     expected = request.session.get("csrf")
     if not (
         isinstance(sent, str)
@@ -92,7 +103,7 @@ async def checked_form(request: Request) -> dict[str, str]:
         and hmac.compare_digest(sent.encode(), expected.encode())
     ):
         raise _Forbidden
-    return form
+    return fields
 
 
 class Pages:
@@ -274,11 +285,15 @@ def inbox_router(
             # Not one of its people: as if it did not exist (it holds the customer's data).
             return render(request, "error.html", {"message": "No such approval."}, status=404)
         order = await desk().order(state)
+        purchase = await desk().purchase(state)
         context = {
             "approval_id": approval_id,
             "state": state,
             "order": order.order,
             "order_status": order.status,
+            "purchase": purchase,
+            # An exception review: accept all, reject, or accept the lines ticked.
+            "by_parts": bool(state.parts),
             "pending": state.status is ApprovalStatus.PENDING,
             "level": state.current_level,
             "colleagues": sorted(
@@ -288,6 +303,9 @@ def inbox_router(
             # One id per rendered form: sent twice (a double click, a retry), it is one update.
             "form_id": secrets.token_urlsafe(16),
             "order_link": ui_link(config.ui_url, config.namespace, state.subject_id),
+            "purchase_link": ui_link(config.ui_url, config.namespace, purchase.process_id)
+            if purchase
+            else None,
             # What the workflow refused on the last POST, in its own words.
             "error": request.session.pop("refused", None),
         }
@@ -298,14 +316,16 @@ def inbox_router(
         if user is None:
             return to_login(request)
         try:
-            form = await checked_form(request)
+            fields = await checked_fields(request)
         except _Forbidden:
             return forbidden(request)
         if not _APPROVAL_ID.match(approval_id):
             return render(request, "error.html", {"message": "No such approval."}, status=404)
+        form = dict(fields)
         comment = form.get("comment", "").strip()
+        parts = [value for name, value in fields if name == "part"]
         try:
-            state = await _perform(desk(), approval_id, action, user, comment, form)
+            state = await _perform(desk(), approval_id, action, user, comment, form, parts)
         except Refused as err:
             # Post/redirect/get either way, so a reload never sends the form again.
             request.session["refused"] = str(err)
@@ -335,6 +355,7 @@ async def _perform(
     user: str,
     comment: str,
     form: dict[str, str],
+    parts: list[str],
 ) -> ApprovalState:
     sent = form.get("form_id", "")
     update_id = f"inbox:{action}:{sent}" if _FORM_ID.match(sent) else None
@@ -346,15 +367,28 @@ async def _perform(
             raise Refused("Choose who to delegate to.")
         delegation = ApprovalDelegation(approver=user, to=to, comment=comment)
         return await desk.delegate(approval_id, delegation, update_id)
-    try:
-        verdict = Verdict(form.get("verdict", ""))
-    except ValueError:
-        raise Refused("Choose approve or reject.") from None
+    verdict, accepted = _verdict(form.get("verdict", ""), parts)
     level_text = form.get("level", "")
     # The level the person saw: if the approval moved on meanwhile, the workflow refuses.
     level = int(level_text) if level_text.isdigit() else None
-    decision = ApprovalDecision(approver=user, verdict=verdict, comment=comment, level=level)
+    decision = ApprovalDecision(
+        approver=user, verdict=verdict, comment=comment, level=level, parts=accepted
+    )
     return await desk.decide(approval_id, decision, update_id)
+
+
+def _verdict(sent: str, ticked: list[str]) -> tuple[Verdict, list[str]]:
+    """The verdict and the parts it accepts. "Accept selected" with the ticked parts (an
+    approval of those only: the workflow refuses a part the request does not have); approve
+    and reject are on the whole request, whatever was ticked."""
+    if sent == ACCEPT_SELECTED:
+        if not ticked:
+            raise Refused("Tick the lines to accept, or accept all.")
+        return Verdict.APPROVED, sorted(set(ticked), key=lambda p: (len(p), p))
+    try:
+        return Verdict(sent), []
+    except ValueError:
+        raise Refused("Choose approve or reject.") from None
 
 
 def _done(action: str, state: ApprovalState, form: dict[str, str]) -> str:
@@ -362,7 +396,11 @@ def _done(action: str, state: ApprovalState, form: dict[str, str]) -> str:
         return f"You claimed {state.summary}."
     if action == "delegate":
         return f"Delegated to {form.get('to')}."
-    return f"You {form.get('verdict', '')} it; the approval is now {state.status.value.lower()}."
+    now = state.status.value.lower()
+    if form.get("verdict") == ACCEPT_SELECTED:
+        accepted = ", ".join(state.accepted_parts) or "none"
+        return f"You accepted lines {accepted}; the approval is now {now}."
+    return f"You {form.get('verdict', '')} it; the approval is now {now}."
 
 
 def local_path(url: str) -> str:

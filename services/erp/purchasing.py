@@ -17,6 +17,7 @@ import sqlite3
 from decimal import Decimal
 
 from domain.purchasing.models import (
+    DocumentKind,
     PurchaseOrderStatus,
     ReceiptKind,
     ReceiptLine,
@@ -34,6 +35,7 @@ from services.erp.schemas import money
 from services.erp.store import Tx, parse_ts
 
 _CURRENCY_LENGTH = 3
+CREDIT_NOTE = DocumentKind.CREDIT_NOTE.value
 
 
 # --- suppliers ---------------------------------------------------------------------------------
@@ -227,8 +229,8 @@ def received_quantities(tx: Tx, purchase_order_id: str) -> dict[int, Decimal]:
         for item in _receipt_lines(row["lines"]):
             line = lines.get(item.line_no)
             quantity = in_purchase_unit(line, item.quantity, item.unit) if line else None
-            if line is not None and quantity is not None:
-                totals[line.line_no] += sign * quantity
+            if quantity is not None:
+                totals[item.line_no] += sign * quantity
     return totals
 
 
@@ -242,7 +244,7 @@ def refresh(tx: Tx, purchase_order_id: str) -> None:
         (purchase_order_id,),
     )
     invoiced = sum(
-        (Decimal(r["net"]) * (-1 if r["kind"] == "credit_note" else 1) for r in invoices),
+        (Decimal(r["net"]) * (-1 if r["kind"] == CREDIT_NOTE else 1) for r in invoices),
         Decimal(0),
     )
     payments = tx.all(

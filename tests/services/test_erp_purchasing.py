@@ -78,6 +78,32 @@ async def _documents(api: httpx.AsyncClient, rid: str) -> Json:
 # --- suppliers --------------------------------------------------------------------------------
 
 
+async def test_the_purchasing_routes_are_documented_and_need_the_token(
+    module_erp: ServiceHandle,
+) -> None:
+    async with httpx.AsyncClient(base_url=module_erp.url) as anonymous:
+        paths = (await anonymous.get("/openapi.json")).json()["paths"]
+        for path in (
+            "/api/suppliers/{supplier_id}",
+            "/api/purchase-orders",
+            "/api/purchase-orders/{purchase_order_id}/remind",
+            "/api/goods-receipts/{erp_receipt_id}/return",
+            "/api/supplier-invoices/{erp_invoice_id}/cancel",
+            "/api/supplier-payments",
+            "/api/requisitions/{requisition_id}/documents",
+            "/api/changes/purchases",
+        ):
+            assert path in paths, path
+        assert (await anonymous.get("/api/suppliers/SUP-100")).status_code == 401
+        write = await anonymous.post("/api/purchase-orders", headers={"Idempotency-Key": "k"})
+        assert write.status_code == 401
+    async with httpx.AsyncClient(base_url=module_erp.url) as client:
+        auth = {"Authorization": f"Bearer {module_erp.api_token}"}
+        keyless = await client.post("/api/purchase-orders/PO-1/remind", headers=auth)
+        status, code, message = _error(keyless)
+        assert (status, code) == (400, "ValidationError") and "Idempotency-Key" in message
+
+
 async def test_suppliers_are_seeded_active_blocked_and_new(api: httpx.AsyncClient) -> None:
     listed = (await api.get("/api/suppliers")).json()
     assert listed["count"] == 5
@@ -254,7 +280,7 @@ async def test_every_purchasing_write_replays_its_answer_and_refuses_a_reused_ke
         "payments": 1,
         "reminders": 1,
     }
-    # The undos too: replayed, and once undone a fresh key finds nothing more to do.
+    # Undos replay too. A paid invoice cannot be undone; a cancelled order cancels as a no-op.
     await twice(f"/api/goods-receipts/{gr['erp_receipt_id']}/return", None, None)
     paid = await _send(api, f"/api/supplier-invoices/{inv['erp_invoice_id']}/cancel")
     assert _error(paid)[:2] == (422, "InvalidState")
@@ -304,10 +330,8 @@ async def test_purchase_order_rules(api: httpx.AsyncClient, module_erp: ServiceH
     gr = await _post(api, "/api/goods-receipts", _body(receipt(rid), purchase_order_id=po))
     inv = await _post(api, "/api/supplier-invoices", _body(invoice(rid), purchase_order_id=po))
     refused = await _send(api, f"/api/purchase-orders/{po}/cancel")
-    assert (
-        _error(refused)[:2] == (422, "InvalidState")
-        and gr["erp_receipt_id"] in (_error(refused)[2])
-    )
+    status, code, message = _error(refused)
+    assert (status, code) == (422, "InvalidState") and gr["erp_receipt_id"] in message
     await _post(api, f"/api/goods-receipts/{gr['erp_receipt_id']}/return")
     refused = await _send(api, f"/api/purchase-orders/{po}/cancel")
     assert inv["erp_invoice_id"] in _error(refused)[2]
@@ -323,12 +347,8 @@ async def test_purchase_order_rules(api: httpx.AsyncClient, module_erp: ServiceH
     assert _error(late)[:2] == (422, "InvalidState") and "cancelled" in _error(late)[2]
     confirm = await _send(api, f"/api/purchase-orders/{po}/confirm", {"supplier_reference": "X"})
     assert _error(confirm)[:2] == (422, "InvalidState")
-    assert (
-        _count(
-            module_erp.db_path, "SELECT COUNT(*) FROM purchase_orders WHERE requisition_id = ?", rid
-        )
-        == 1
-    )
+    orders = "SELECT COUNT(*) FROM purchase_orders WHERE requisition_id = ?"
+    assert _count(module_erp.db_path, orders, rid) == 1
 
 
 async def test_returns_undo_receipts_and_received_never_goes_below_zero(

@@ -36,7 +36,7 @@ from services.bodies import BodyTooLarge, read_capped
 from services.gateway.approvals import ApprovalDesk, Refused, money, ui_link
 from services.gateway.errors import GatewayError
 from services.gateway.people import People
-from services.gateway.purchase_view import qty, signed
+from services.gateway.purchase_view import qty, qty_signed, signed
 from services.gateway.temporal import Temporal
 from store.sessions import LoginThrottle, Sessions
 
@@ -57,6 +57,7 @@ templates.env.filters["when"] = _when
 templates.env.globals["money"] = money
 templates.env.filters["qty"] = qty
 templates.env.filters["signed"] = signed
+templates.env.filters["qty_signed"] = qty_signed
 
 
 class _Forbidden(Exception):

@@ -49,6 +49,12 @@ def signed(value: Decimal, places: int = 2) -> str:
     return f"+{text}" if value > 0 else f"−{text}" if value < 0 else text
 
 
+def qty_signed(value: Decimal) -> str:
+    """A quantity variance with its sign: +2, −0.5, 0."""
+    text = qty(abs(value))
+    return f"+{text}" if value > 0 else f"−{text}" if value < 0 else text
+
+
 def tolerance_text(tolerance: Tolerance | None) -> str:
     if tolerance is None:
         return NOT_ON_IT

@@ -80,7 +80,7 @@ def three_way_match(
     for doc in invoices:
         reasons = _document_reasons(doc, req, lines, tolerances, invoice_keys, cancelled)
         document_reasons += reasons
-        _count_invoice(doc, req, lines, tallies, reasons, document_reasons)
+        _count_invoice(doc, req, lines, tallies, reasons)
     document_reasons += _overcredited(invoices, lines, tallies)
     matched = [
         _match_line(
@@ -214,7 +214,6 @@ def _count_invoice(
     lines: dict[int, RequisitionLine],
     tallies: dict[int, _Tally],
     reasons: list[str],
-    document_reasons: list[str],
 ) -> None:
     if doc.requisition_id != req.requisition_id:
         return

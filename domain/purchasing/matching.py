@@ -285,8 +285,9 @@ def _match_line(line: RequisitionLine, t: _Tally, tol: Tolerance, currency: str)
         variance = _check_quantity(line, t, tol, reasons)
     if invoiced_price is not None:
         variance |= _check_price(line, t, tol, invoiced_price, currency, reasons)
-    amount_variance = (
-        Decimal(0) if nothing else round_money(t.amount - t.received * price, currency)
+    # Nothing invoiced, nothing to differ: goods waiting for their invoice are no variance.
+    amount_variance = round_money(
+        Decimal(0) if nothing else t.amount - t.received * price, currency
     )
     if tol.amount_cap is not None and amount_variance > tol.amount_cap:
         reasons.append(

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from domain.purchasing.matching import minor_units, round_money, three_way_match
 from domain.purchasing.models import (
+    DocumentKind,
     GoodsReceipt,
     MatchReport,
     MatchStatus,
+    ReceiptKind,
     Requisition,
     SupplierInvoice,
     Tolerance,
@@ -439,3 +441,72 @@ def test_an_invoice_in_another_currency_never_matches(req: Requisition, currency
     )
     assert report.document_reasons == [f"invoice INV-1 is in {currency}, the order in EUR"]
     assert all(m.status is MatchStatus.EXCEPTION for m in report.lines)
+
+
+@st.composite
+def any_documents(draw: st.DrawFn) -> tuple[list[GoodsReceipt], list[SupplierInvoice]]:
+    """Whatever arrives, refused or not: unknown lines and units, other currencies, credit
+    notes for anything, zero prices."""
+    line_no = st.integers(1, 4)
+    unit = st.sampled_from([None, "unit", "box", "pack", "kg"])
+    quantity = st.integers(1, 30).map(lambda n: D(n) / 2)
+    price = st.integers(0, 3000).map(lambda n: D(n) / 100)
+    receipts = [
+        receipt(f"G-{i}", *rows, kind=kind)
+        for i, (kind, rows) in enumerate(
+            draw(
+                st.lists(
+                    st.tuples(
+                        st.sampled_from(list(ReceiptKind)),
+                        st.lists(
+                            st.tuples(line_no, quantity.map(str), unit), min_size=1, max_size=3
+                        ),
+                    ),
+                    max_size=4,
+                )
+            )
+        )
+    ]
+    invoices = []
+    for i in range(draw(st.integers(0, 4))):
+        rows = draw(
+            st.lists(
+                st.tuples(line_no, quantity.map(str), price.map(str), unit), min_size=1, max_size=3
+            )
+        )
+        credit = draw(st.booleans())
+        invoices.append(
+            invoice(
+                f"{'CN' if credit else 'INV'}-{i}",
+                *rows,
+                kind=DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+                credits=f"INV-{draw(st.integers(0, 4))}" if credit else None,
+                currency=draw(st.sampled_from(["EUR", "EUR", "USD", "JPY"])),
+                tax=str(draw(price)),
+            )
+        )
+    return receipts, invoices
+
+
+@settings(max_examples=150, deadline=None)
+@given(documents=any_documents())
+def test_any_documents_give_a_consistent_report(
+    documents: tuple[list[GoodsReceipt], list[SupplierInvoice]],
+) -> None:
+    receipts, invoices = documents
+    report = three_way_match(REQ, receipts, invoices, USUAL)
+    assert [m.line_no for m in report.lines] == [1, 2]
+    for m in report.lines:
+        assert m.amount_variance.as_tuple().exponent == -2
+        assert m.quantity_variance == m.invoiced - m.received
+        if m.status is MatchStatus.EXCEPTION:
+            assert m.reasons
+        if m.status in (MatchStatus.MATCHED, MatchStatus.WITHIN_TOLERANCE):
+            assert not m.reasons and m.invoiced > 0
+        if m.status is MatchStatus.MATCHED:
+            assert m.price_variance == 0 and m.invoiced <= min(m.received, m.ordered)
+        if m.status is MatchStatus.OPEN:
+            assert m.amount_variance == 0 and m.price_variance == 0
+        for reason in report.document_reasons:
+            assert reason.startswith(("invoice ", "credit note", "receipt ", "return "))
+    assert report.total_variance == sum((abs(m.amount_variance) for m in report.lines), D(0))

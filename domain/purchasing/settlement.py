@@ -37,9 +37,9 @@ def payments_due(
 ) -> list[PaymentDue]:
     """Per invoice, its lines not yet paid that are matched, within tolerance or accepted by a
     decision, less the credit notes for those lines, gross (with their share of the invoice's
-    tax), due on the invoice's due date. An invoice with a line in exception that
-    nobody decided pays nothing yet (payment is held); a rejected line is not paid while its
-    exception stands. A net of zero or less pays nothing and counts as settled.
+    tax), due on the invoice's due date. An invoice with a line in exception that nobody
+    decided pays nothing yet (payment is held); a rejected line is not paid while its exception
+    stands. A net of zero or less pays nothing and counts as settled.
 
     A due's lines may grow while it waits for its date (another line becomes payable), so the
     caller asks again just before paying, with the payments made so far."""

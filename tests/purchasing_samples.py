@@ -125,3 +125,14 @@ def invoice(
 
 def credit_note(reference: str, credits: str, *rows: Row, **changes: Any) -> SupplierInvoice:
     return invoice(reference, *rows, kind=DocumentKind.CREDIT_NOTE, credits=credits, **changes)
+
+
+def invoice_for(req: Requisition, reference: str, *rows: Row, **changes: Any) -> SupplierInvoice:
+    """An invoice whose tax is each line's rate of its net (rounded to the cent)."""
+    rates = {ln.line_no: ln.tax_rate for ln in req.lines}
+    tax = sum(
+        (Decimal(r[1]) * Decimal(r[2]) * rates.get(r[0], Decimal(0)) for r in rows), Decimal(0)
+    )
+    return invoice(
+        reference, *rows, tax=str(tax.quantize(Decimal("0.01"), ROUND_HALF_UP)), **changes
+    )

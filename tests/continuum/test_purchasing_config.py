@@ -25,7 +25,8 @@ def test_the_shipped_file_loads_with_the_approvals_people_and_calendar() -> None
     tolerances = policy.tolerances
     assert tolerance_for(tolerances, "S-1", "").quantity_pct == Decimal(2)
     assert tolerance_for(tolerances, "S-1", "raw_materials").amount_cap == Decimal(200)
-    assert tolerance_for(tolerances, "S-ACME", "raw_materials").price_pct == 0
+    assert tolerance_for(tolerances, "SUP-101", "raw_materials").price_pct == 0
+    assert tolerance_for(tolerances, "SUP-100", "raw_materials").price_abs == Decimal("0.05")
     assert policy.escalations()["buyer"] == "purchasing_manager"
     # Without the approvals policy: no people (a purchase takes them from there).
     assert load_purchasing_policy().people == {}

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from continuum.approvals.client import ApprovalClient
 from domain.approvals.models import ApprovalDecision, Verdict
 from domain.erp import ErpReceiptStatus, ErpSupplierInvoice, ErpSupplierInvoiceStatus
+from domain.errors import BusinessRuleError
 from domain.purchasing.contract import exception_subject
 from domain.purchasing.models import (
     CancelPurchase,
@@ -201,6 +202,62 @@ async def test_accepting_a_part_pays_it_and_the_rest_waits(harness: Harness) -> 
     assert sum(p.amount for p in result.payments) == Decimal("154.70")  # line 1 at 0.60
 
 
+async def test_a_review_whose_exception_a_later_document_clears_is_withdrawn(
+    harness: Harness,
+) -> None:
+    req, day = requisition(), await today(harness.env)
+    rid, subject = req.requisition_id, exception_subject(req.requisition_id, 1)
+    due = day + timedelta(days=10)
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, req)
+        await _confirm(handle, rid)
+        await handle.execute_update(ProcureToPay.goods_received, receipt(req, "GR-1"))
+        dearer = as_ordered(req) | {1: ("100", "0.60")}
+        await handle.execute_update(
+            ProcureToPay.invoice_received, invoice(req, "INV-1", dearer, issued=day, due=due)
+        )
+        await approval(harness.env.client, subject)
+        credit = invoice(
+            req,
+            "CN-1",
+            {1: ("100", "0.60")},
+            issued=day,
+            due=due,
+            kind=DocumentKind.CREDIT_NOTE,
+            credits="INV-1",
+        )
+        await handle.execute_update(ProcureToPay.invoice_received, credit)
+        cleared = await wait_until(handle, happened("exception review 1 withdrawn"), "withdrew")
+        assert cleared.pending_review is None
+        review = await ApprovalClient(harness.env.client).handle(subject).describe()
+        assert review.status is WorkflowExecutionStatus.CANCELED  # out of the inbox
+        again = invoice(req, "INV-2", {1: ("100", "0.50")}, issued=day, due=due)
+        await handle.execute_update(ProcureToPay.invoice_received, again)
+        result = await handle.result()
+
+    assert result.status is PurchaseStatus.COMPLETED, result.reason
+    assert result.decisions == [] and len(result.payments) == 2
+
+
+async def test_a_step_failing_for_good_undoes_what_was_done(harness: Harness) -> None:
+    req, day = requisition(), await today(harness.env)
+    closed = BusinessRuleError("erp", "PeriodClosed", "the accounting period is closed")
+    harness.erp.fail["post_supplier_invoice"] = closed
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, req)
+        await _confirm(handle, req.requisition_id)
+        await handle.execute_update(ProcureToPay.goods_received, receipt(req, "GR-1"))
+        bill = invoice(req, "INV-1", as_ordered(req), issued=day, due=day)
+        await handle.execute_update(ProcureToPay.invoice_received, bill)
+        result = await handle.result()
+
+    assert result.status is PurchaseStatus.COMPENSATED
+    assert result.reason == "post_supplier_invoice failed: the accounting period is closed"
+    assert result.compensated == ["return goods", "cancel purchase order"]
+    assert harness.erp.calls["post_supplier_invoice"] == 1  # refused for good: not retried
+    assert [r.status for r in harness.erp.receipts.values()] == [ErpReceiptStatus.RETURNED]
+
+
 async def test_duplicate_and_bad_documents_are_refused_and_recorded(harness: Harness) -> None:
     req, day = requisition(), await today(harness.env)
     # Another purchase's invoice with the reference INV-9 is already in the ERP.
@@ -333,6 +390,17 @@ async def test_cancel_in_each_stage_undoes_in_reverse(harness: Harness, stage: s
         ErpSupplierInvoiceStatus.CANCELLED
     }
     assert erp.calls["pay_supplier"] == 0
+
+
+async def test_cancelled_in_temporal_it_undoes_too(harness: Harness) -> None:
+    req = requisition()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, req)
+        await wait_status(handle, PurchaseStatus.AWAITING_CONFIRMATION)
+        await handle.cancel()  # the Web UI's or the CLI's cancel, not the purchase's own
+        result = await handle.result()
+    assert (result.status, result.reason) == (PurchaseStatus.CANCELLED, "cancelled in Temporal")
+    assert result.compensated == ["cancel purchase order"]
 
 
 async def test_cancel_is_refused_once_the_supplier_was_paid(harness: Harness) -> None:

@@ -213,8 +213,8 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
             if review is None and (lines or reasons):
                 await self._reviews.open(report, lines, reasons)
                 continue
-            # Payment is held while a person decides, or while a rejected document stands.
-            held = review is not None or bool(self._reviews.rejected_reasons(report))
+            # Payment is held while a person decides.
+            held = review is not None
             if not held and await self._pay_due(report):
                 continue
             if not held and not self._outstanding(report):
@@ -238,8 +238,6 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
         why = "; ".join(self._outstanding(report))
         if review is not None:
             status, why = PurchaseStatus.IN_EXCEPTION, review.describe()
-        elif rejected := self._reviews.rejected_reasons(report):
-            status, why = PurchaseStatus.AWAITING_CREDIT_NOTE, "; ".join(rejected)
         elif lines := awaiting_credit_note(report, self._track.result.decisions):
             status = PurchaseStatus.AWAITING_CREDIT_NOTE
             why = f"lines {', '.join(str(n) for n in lines)} rejected: waiting for a credit note"

@@ -84,10 +84,10 @@ class ExceptionReviews:
         self.req, self.policy, self.track = req, policy, track
         self.pending: Review | None = None
         self.rounds = 0
-        # Document reasons (another currency, a tax figure) someone decided on, and of those
-        # the ones rejected.
+        # Document reasons (another currency, a tax figure) someone decided on. The match puts
+        # them on the document's lines too, so the lines' verdicts decide what is paid; a reason
+        # no line carries is reviewed on its own, as a whole.
         self.decided_reasons: set[str] = set()
-        self.rejected: set[str] = set()
 
     def undecided(
         self, report: MatchReport, decisions: list[ExceptionDecision]
@@ -96,10 +96,6 @@ class ExceptionReviews:
         decided before a later document arrived on it counts as undecided again)."""
         reasons = [r for r in report.document_reasons if r not in self.decided_reasons]
         return undecided_exceptions(report, decisions), reasons
-
-    def rejected_reasons(self, report: MatchReport) -> list[str]:
-        """Document reasons a review rejected that still stand: nothing is paid meanwhile."""
-        return [r for r in report.document_reasons if r in self.rejected]
 
     async def open(self, report: MatchReport, lines: list[int], reasons: list[str]) -> None:
         self.rounds += 1
@@ -162,8 +158,6 @@ class ExceptionReviews:
         except ChildWorkflowError as err:
             approved, who, comment, accepted = False, None, f"review failed: {reason(err)}", []
         self.decided_reasons |= set(review.reasons)
-        if not approved:
-            self.rejected |= set(review.reasons)
         decision = ExceptionDecision(
             round_no=review.round_no,
             decided_by=who,

@@ -33,21 +33,24 @@ from domain.purchasing.models import (
     SupplierPayment,
     SupplierStatus,
 )
+from services.demo_data import DEMO_SUPPLIERS
 from tests.scripted import Scripted
 
 T = TypeVar("T")
 
 
 def _suppliers() -> dict[str, Supplier]:
+    """The reference ERP's demo suppliers: SUP-100..102 active, SUP-103 blocked, SUP-104 new."""
     return {
-        "S-100": Supplier(supplier_id="S-100", name="Bolt & Nut GmbH", currency="EUR"),
-        "S-200": Supplier(supplier_id="S-200", name="Newco Ltd", currency="EUR", new=True),
-        "S-900": Supplier(
-            supplier_id="S-900",
-            name="Shady Supplies",
-            currency="EUR",
-            status=SupplierStatus.BLOCKED,
-        ),
+        sid: Supplier(
+            supplier_id=sid,
+            name=name,
+            email=email,
+            currency=currency,
+            status=SupplierStatus(status),
+            new=new,
+        )
+        for sid, name, email, currency, status, new in DEMO_SUPPLIERS
     }
 
 

@@ -82,4 +82,4 @@ async def test_an_invoice_the_erp_already_holds_is_refused_for_good() -> None:
             InvoiceRequest(purchase_order_id=f"PO-{req.requisition_id}", invoice=mine)
         )
     assert refused.value.type == DUPLICATE_INVOICE and refused.value.non_retryable
-    assert refused.value.message == "supplier S-100 invoice inv-1 is already posted"
+    assert refused.value.message == "supplier SUP-100 invoice inv-1 is already posted"

@@ -54,7 +54,7 @@ def policy() -> PurchasingPolicy:
 
 
 def requisition(
-    lines: list[tuple[str, str, str]] = SMALL, *, supplier_id: str = "S-100", **changes: object
+    lines: list[tuple[str, str, str]] = SMALL, *, supplier_id: str = "SUP-100", **changes: object
 ) -> Requisition:
     req = Requisition(
         requisition_id=f"R-{uuid.uuid4().hex[:8]}",

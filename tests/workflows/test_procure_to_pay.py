@@ -264,7 +264,7 @@ async def test_duplicate_and_bad_documents_are_refused_and_recorded(harness: Har
     harness.erp.supplier_invoices["SI-0"] = ErpSupplierInvoice(
         erp_invoice_id="SI-0",
         purchase_order_id="PO-other",
-        supplier_id="S-100",
+        supplier_id=req.supplier_id,
         reference="INV-9",
         kind="invoice",
         net=Decimal(1),
@@ -443,10 +443,10 @@ async def test_invalid_requisition_fails_at_once_naming_the_fields(harness: Harn
 
 
 async def test_blocked_supplier_is_rejected_before_any_write(harness: Harness) -> None:
-    req = requisition(supplier_id="S-900")
+    req = requisition(supplier_id="SUP-103")
     async with harness.worker():
         handle = await start(harness.env.client, harness.task_queue, req)
         result = await handle.result()
     assert result.status is PurchaseStatus.REJECTED
-    assert result.reason == "supplier S-900 is blocked"
+    assert result.reason == "supplier SUP-103 is blocked"
     assert harness.erp.calls["create_purchase_order"] == 0

@@ -163,6 +163,29 @@ async def test_rejected_exception_waits_for_the_credit_note_then_pays_net(harnes
     )
 
 
+async def test_an_undecided_review_escalates_and_its_deadline_rejects(harness: Harness) -> None:
+    req, day = requisition(), await today(harness.env)
+    rid = req.requisition_id
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, req)
+        await _confirm(handle, rid)
+        await handle.execute_update(ProcureToPay.goods_received, receipt(req, "GR-1"))
+        dearer = as_ordered(req) | {1: ("100", "0.60")}
+        later = day + timedelta(days=60)
+        bill = invoice(req, "INV-1", dearer, issued=day, due=later)
+        await handle.execute_update(ProcureToPay.invoice_received, bill)
+        await approval(harness.env.client, exception_subject(rid, 1))
+        await harness.env.sleep(timedelta(days=14))  # past 40 business hours
+        waiting = await wait_status(handle, PurchaseStatus.AWAITING_CREDIT_NOTE)
+        await handle.terminate("test over")
+    [decision] = waiting.decisions
+    assert (decision.decided_by, decision.rejected_lines) == (None, [1])
+    review = await ApprovalClient(harness.env.client).handle(exception_subject(rid, 1)).result()
+    actions = [e.action.value for e in review.audit]
+    assert "escalated" in actions and actions[-1] == "expired"
+    assert harness.erp.calls["pay_supplier"] == 0
+
+
 async def test_accepting_a_part_pays_it_and_the_rest_waits(harness: Harness) -> None:
     req, day = requisition(), await today(harness.env)
     rid, subject = req.requisition_id, exception_subject(req.requisition_id, 1)

@@ -155,8 +155,10 @@ class ExceptionReviews:
             outcome = review.handle.result()
             approved, who, comment = outcome.approved, outcome.decided_by, outcome.comment
             accepted = ([int(p) for p in outcome.parts] or review.lines) if approved else []
+            by = who or "the review's deadline"
         except ChildWorkflowError as err:
             approved, who, comment, accepted = False, None, f"review failed: {reason(err)}", []
+            by = "nobody (the review failed)"
         self.decided_reasons |= set(review.reasons)
         decision = ExceptionDecision(
             round_no=review.round_no,
@@ -171,7 +173,7 @@ class ExceptionReviews:
         verdict = "accepted" if approved else "rejected"
         self.track.record(
             f"exception review {review.round_no} {verdict}",
-            f"by {who or 'the deadline'}: accepted lines {_listed(accepted)}, "
+            f"by {by}: accepted lines {_listed(accepted)}, "
             f"rejected {_listed(decision.rejected_lines)}"
             + (f"; {', '.join(review.reasons)}" if review.reasons else ""),
         )

@@ -1,0 +1,1 @@
+"""Procure-to-pay's kernel side: its policy from configuration."""

@@ -11,11 +11,11 @@ import asyncio
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from continuum import search_attributes as sa
@@ -36,6 +36,15 @@ from services.gateway.purchase_view import PURCHASE_KINDS, PurchasePage, purchas
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[\w.@-]+$")  # usernames and role names that are safe inside a query
+
+
+# How long a page waits for what a workflow answers (its query, its history).
+PAGE_WAIT = timedelta(seconds=5)
+
+
+def _why(err: BaseException) -> str:
+    """An RPC error's own message (a timeout, a missing workflow); else the error as it says."""
+    return err.message if isinstance(err, RPCError) else str(err) or type(err).__name__
 
 
 class Refused(Exception):
@@ -126,25 +135,24 @@ class ApprovalDesk:
         if state.kind not in PURCHASE_KINDS or not state.process_id:
             return None
         handle = self.client.get_workflow_handle(state.process_id)
-        problems: list[str] = []
-        requisition: Requisition | None = None
-        result: PurchaseResult | None = None
-        try:
-            requisition = await self._requisition(state.process_id)
-        except (RPCError, RuntimeError, ValueError) as err:
-            problems.append(f"the requisition cannot be read right now ({err})")
-        try:
-            result = await handle.query(purchasing.Message.STATUS, result_type=PurchaseResult)
-        except (RPCError, RuntimeError, ValueError) as err:
-            problems.append(f"the purchase's status cannot be read right now ({err})")
-        return purchase_page(
-            state.process_id, requisition, result, state.parts, "; ".join(problems) or None
+        # Both at once, and not longer than a person waits for a page: a query waits for a
+        # worker, and with none polling it would hold the page until the RPC's deadline.
+        (requisition, unread), (result, unknown) = await asyncio.gather(
+            _attempt(self._requisition(state.process_id), "the requisition"),
+            _attempt(
+                handle.query(
+                    purchasing.Message.STATUS, result_type=PurchaseResult, rpc_timeout=PAGE_WAIT
+                ),
+                "the purchase's status",
+            ),
         )
+        problem = "; ".join(p for p in (unread, unknown) if p) or None
+        return purchase_page(state.process_id, requisition, result, state.parts, problem)
 
     async def _requisition(self, process_id: str) -> Requisition | None:
         """The requisition as submitted: the start event's input, decrypted by the codec."""
         handle = self.client.get_workflow_handle(process_id)
-        async for event in handle.fetch_history_events():
+        async for event in handle.fetch_history_events(rpc_timeout=PAGE_WAIT):
             started = event.workflow_execution_started_event_attributes
             [submitted] = await self.client.data_converter.decode(
                 started.input.payloads, [purchasing.ProcureToPayInput]
@@ -178,6 +186,15 @@ async def _refusing(call: Awaitable[ApprovalState]) -> ApprovalState:
         raise Refused(str(err)) from None
     except RuntimeError as err:  # the lazy client's connection failed
         raise Refused(f"Temporal is not reachable ({err}); try again") from None
+
+
+async def _attempt(call: Awaitable[T], what: str) -> tuple[T | None, str | None]:
+    """What the call answers, or why `what` cannot be shown now (Temporal away, no worker
+    to answer the query within the page's wait, a payload the codec cannot read)."""
+    try:
+        return await call, None
+    except (RPCError, WorkflowQueryFailedError, RuntimeError, ValueError) as err:
+        return None, f"{what} cannot be read right now ({_why(err)})"
 
 
 async def _or_none(call: Awaitable[T]) -> T | None:

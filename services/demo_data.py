@@ -1,8 +1,10 @@
-"""The demo company's customers and products, seeded alike into the reference ERP and Tryton.
+"""The demo company's customers, products and suppliers, seeded alike into the reference ERP and
+Tryton.
 
 Customers: C-100 Ada Lovelace (ACME), C-101 Grace Hopper, C-104, C-105 are ordinary;
 C-102 Tiny Shop has a credit limit of 500.00; C-103 Blocked Trading is blocked.
 Products: SKU-001 … SKU-010 with 10,000 on hand each; SKU-011 with none.
+Suppliers: S-1, S-2 are ordinary; S-3 Shady Parts is blocked; S-4 Fresh Roast is new.
 """
 
 from __future__ import annotations
@@ -30,4 +32,13 @@ DEMO_PRODUCTS: list[tuple[str, str, str, int]] = [
     ("SKU-009", "Scale", "45.00", 10_000),
     ("SKU-010", "Water filter", "14.90", 10_000),
     ("SKU-011", "Limited edition roaster", "899.00", 0),
+]
+
+# (supplier id, name, e-mail, currency, blocked, new): S-3 is blocked; S-4 is not yet on the
+# approved-supplier list (its first purchases need finance too).
+DEMO_SUPPLIERS: list[tuple[str, str, str, str, bool, bool]] = [
+    ("S-1", "Bean Supply GmbH", "orders@beansupply.example", "EUR", False, False),
+    ("S-2", "Grinder Works AG", "sales@grinderworks.example", "EUR", False, False),
+    ("S-3", "Shady Parts Ltd", "accounts@shadyparts.example", "EUR", True, False),
+    ("S-4", "Fresh Roast Co", "hello@freshroast.example", "EUR", False, True),
 ]

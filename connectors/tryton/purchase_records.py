@@ -23,7 +23,13 @@ from connectors.tryton.errors import TrytonWarning
 from connectors.tryton.records import TrytonRecords
 from connectors.tryton.wire import SYSTEM, log, parse_record_id, ref_id
 from domain.erp import PurchaseChange
-from domain.errors import BusinessRuleError, InvalidRequestError, NotFoundError
+from domain.errors import (
+    BusinessRuleError,
+    IntegrationError,
+    InvalidRequestError,
+    NotFoundError,
+    TransientError,
+)
 from domain.purchasing.models import PurchaseOrder, PurchaseOrderStatus
 
 REQUISITION_PREFIX = "Continuum requisition "
@@ -372,6 +378,31 @@ class TrytonPurchaseRecords(TrytonRecords):
             "model.account.invoice.delete", [int(d["id"]) for d in drafts], self._context()
         )
         return await self._tryton_drafts(purchase_id)
+
+    async def _reconcile_balanced(self, lines: list[dict[str, Any]], what: str) -> None:
+        """Reconciles the open ones of these move lines (debit, credit, reconciliation) with
+        Tryton's reconcile wizard when they balance, as a user settling them would; which marks
+        the invoices they pay paid. Unbalanced, they stay open (the rest comes later)."""
+        candidates = [line for line in lines if line.get("reconciliation") is None]
+        balance = sum(
+            (Decimal(line["debit"]) - Decimal(line["credit"]) for line in candidates), Decimal(0)
+        )
+        if len(candidates) < 2 or balance != 0:
+            log.info("%s is not settled yet (%s open)", what, balance)
+            return
+        try:
+            await self._wizard(
+                "account.move.reconcile_lines",
+                "account.move.line",
+                sorted(int(line["id"]) for line in candidates),
+                [],
+            )
+        except TransientError:
+            raise  # a retry finds the documents or payment made and reconciles again
+        except IntegrationError as err:
+            # The write this follows is done (money paid, a credit note posted): the step must
+            # not fail for the bookkeeping, which is left to a person in Tryton.
+            log.warning("could not reconcile %s: %s", what, err)
 
     async def _moves(self, move_ids: Iterable[int]) -> list[dict[str, Any]]:
         ids = sorted(set(move_ids))

@@ -91,7 +91,42 @@ class TrytonSupplierInvoices(TrytonPurchaseRecords):
         if state in ("draft", "validated"):
             await self._match_printed_tax(invoice_id, invoice)
             await self._post(invoice_id, invoice)
+        if invoice.credits_reference:
+            await self._settle_credited(invoice_id, int(ref_id(purchase["party"]) or 0), invoice)
         return await self._supplier_invoice_result(invoice_id, purchase_order_id)
+
+    async def _settle_credited(
+        self, credit_note_id: int, party_id: int, invoice: SupplierInvoice
+    ) -> None:
+        """A credit note that takes back all that is open on the invoice it credits (an invoice
+        credited in full, to be reissued) settles it at once, as Tryton's own credit with
+        refund does for customer invoices: both are reconciled and paid. A partial credit note
+        is netted when the invoice is paid (`pay_supplier`)."""
+        wanted = normalise_reference(str(invoice.credits_reference))
+        credited = [
+            found
+            for found in await self._search(
+                "account.invoice",
+                [
+                    ("type", "=", "in"),
+                    ("party", "=", party_id),
+                    ("state", "=", "posted"),
+                    ("reference", "ilike", lookup_pattern(wanted)),
+                ],
+                ["reference", "lines_to_pay"],
+            )
+            if normalise_reference(str(found.get("reference") or "")) == wanted
+        ]
+        note = await self._read("account.invoice", credit_note_id, ["state", "lines_to_pay"])
+        if not credited or note["state"] != "posted":
+            return
+        line_ids = [*credited[0]["lines_to_pay"], *note["lines_to_pay"]]
+        lines = await self._search(
+            "account.move.line",
+            [("id", "in", line_ids)],
+            ["debit", "credit", "reconciliation"],
+        )
+        await self._reconcile_balanced(lines, f"credit note {invoice.reference}")
 
     async def _refuse_duplicate(self, party_id: int, invoice: SupplierInvoice) -> None:
         """ConflictError when Tryton holds a document of this supplier with the same reference

@@ -11,14 +11,12 @@ from typing import Any
 
 from connectors.tryton.payments import TrytonPayments
 from connectors.tryton.purchase_records import TrytonPurchaseRecords, normalise_reference
-from connectors.tryton.wire import SYSTEM, log, ref_id
+from connectors.tryton.wire import SYSTEM, ref_id
 from domain.errors import (
     BusinessRuleError,
     ConflictError,
-    IntegrationError,
     InvalidRequestError,
     NotFoundError,
-    TransientError,
 )
 from domain.purchasing.models import PaymentDue, SupplierPayment
 
@@ -197,27 +195,7 @@ class TrytonSupplierPayments(TrytonPurchaseRecords, TrytonPayments):
             ["debit", "credit", "reconciliation", "account"],
         )
         payable = {ref_id(line["account"]) for line in open_lines if int(line["id"]) in line_ids}
-        candidates = [
-            line
-            for line in open_lines
-            if line.get("reconciliation") is None and ref_id(line["account"]) in payable
-        ]
-        balance = sum(
-            (Decimal(line["debit"]) - Decimal(line["credit"]) for line in candidates), Decimal(0)
+        await self._reconcile_balanced(
+            [line for line in open_lines if ref_id(line["account"]) in payable],
+            f"supplier invoice {due.invoice_reference}",
         )
-        if not candidates or balance != 0:
-            log.info("supplier invoice %s is not settled yet (%s open)", invoice["id"], balance)
-            return
-        try:
-            await self._wizard(
-                "account.move.reconcile_lines",
-                "account.move.line",
-                sorted(int(line["id"]) for line in candidates),
-                [],
-            )
-        except TransientError:
-            raise  # a retry finds the payment made and reconciles again
-        except IntegrationError as err:
-            # Tryton refused: the money went out all the same, so the step must not fail;
-            # settling the books is left to a person in Tryton.
-            log.warning("could not reconcile supplier invoice %s: %s", invoice["id"], err)

@@ -287,7 +287,9 @@ async def test_one_purchase_end_to_end_makes_one_of_each_record_however_often_re
     )
 
 
-async def test_a_supplier_reference_tryton_holds_is_refused(purchasing: TrytonErpClient) -> None:
+async def test_a_supplier_reference_tryton_holds_is_refused_and_a_credited_invoice_reissued(
+    purchasing: TrytonErpClient,
+) -> None:
     rid = "PR-20"
     po = await purchasing.create_purchase_order(
         requisition(rid, ("SKU-005", "4", "10.00")), idempotency_key=f"{rid}:create"
@@ -316,6 +318,24 @@ async def test_a_supplier_reference_tryton_holds_is_refused(purchasing: TrytonEr
     assert conflict.value.code == "IdempotencyConflict"
     invoices = await supplier_invoices(purchasing, po.purchase_order_id)
     assert [(i["reference"], i["state"]) for i in invoices] == [("INV-2020-001", "posted")]
+
+    # What a rejected invoice gets: a credit note for all of it, then the invoice reissued.
+    credit = invoice(rid, "CN-2020-001", (1, "4", "10.00"), tax="7.60", credit="INV-2020-001")
+    await purchasing.post_supplier_invoice(
+        po.purchase_order_id, credit, idempotency_key=f"{rid}:credit"
+    )
+    reissued = invoice(rid, "INV-2020-002", (1, "4", "9.50"), tax="7.22")
+    await purchasing.post_supplier_invoice(
+        po.purchase_order_id, reissued, idempotency_key=f"{rid}:invoice:2"
+    )
+    invoices = await supplier_invoices(purchasing, po.purchase_order_id)
+    assert [(i["reference"], i["state"], i["total_amount"]) for i in invoices] == [
+        # Settled against each other, as Tryton's own credit with refund would.
+        ("INV-2020-001", "paid", Decimal("47.60")),
+        ("CN-2020-001", "paid", Decimal("-47.60")),
+        # On the draft Tryton made once the first invoice was credited: no draft is left.
+        ("INV-2020-002", "posted", Decimal("45.22")),
+    ]
 
 
 async def test_partial_receipts_and_a_dearer_invoice_are_booked_as_the_supplier_printed_them(

@@ -84,7 +84,8 @@ Purchasing (`domain.erp.PurchasingPort`, procure-to-pay), with `purchase` (invoi
   together, Tryton drafts the net once) becomes the supplier's document: its reference, invoice
   date, due date (payment term date), quantities, units and prices, lines linked to the
   purchase lines, a manual tax line for any difference to the printed tax; then posted. Without
-  a draft, a new supplier invoice. A credit note has negative lines. Refused (ConflictError)
+  a draft, a new supplier invoice. A credit note has negative lines; one that takes back all
+  that is open on the invoice it credits is reconciled with it at once. Refused (ConflictError)
   when the supplier already has a document with that reference (case, spaces and dashes
   ignored, any state): Tryton itself only warns on an identical reference within 60 days.
 - cancel_supplier_invoice: cancelled (a posted supplier invoice with a reversing move); a paid

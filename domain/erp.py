@@ -179,8 +179,55 @@ class PurchaseChangePage(BaseModel):
     next_cursor: str | None
 
 
-class ErpPort(Protocol):
-    """Raises `domain.errors.IntegrationError` subclasses; never retries by itself."""
+class PurchasingPort(Protocol):
+    """Purchasing (procure-to-pay) on an ERP. Writes are idempotent per key, as `ErpPort`'s;
+    the ERP refuses a supplier invoice whose supplier and reference it already holds
+    (`ConflictError`). Raises `domain.errors.IntegrationError` subclasses; never retries."""
+
+    async def get_supplier(self, supplier_id: str) -> Supplier: ...
+
+    async def create_purchase_order(
+        self, requisition: Requisition, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def confirm_purchase_order(
+        self, purchase_order_id: str, supplier_reference: str, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def remind_supplier(
+        self, purchase_order_id: str, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def cancel_purchase_order(
+        self, purchase_order_id: str, *, idempotency_key: str
+    ) -> PurchaseOrder: ...
+
+    async def record_goods_receipt(
+        self, purchase_order_id: str, receipt: GoodsReceipt, *, idempotency_key: str
+    ) -> ErpReceipt: ...
+
+    async def return_goods(self, erp_receipt_id: str, *, idempotency_key: str) -> ErpReceipt: ...
+
+    async def post_supplier_invoice(
+        self, purchase_order_id: str, invoice: SupplierInvoice, *, idempotency_key: str
+    ) -> ErpSupplierInvoice: ...
+
+    async def cancel_supplier_invoice(
+        self, erp_invoice_id: str, *, idempotency_key: str
+    ) -> ErpSupplierInvoice: ...
+
+    async def pay_supplier(
+        self, purchase_order_id: str, supplier_id: str, due: PaymentDue, *, idempotency_key: str
+    ) -> SupplierPayment: ...
+
+    async def purchase_changes(
+        self, updated_since: datetime | None, cursor: str | None, limit: int
+    ) -> PurchaseChangePage: ...
+
+
+class ErpPort(PurchasingPort, Protocol):
+    """Sales, stock, invoicing and feeds; purchasing from `PurchasingPort`. Raises
+    `domain.errors.IntegrationError` subclasses; never retries by itself."""
 
     async def get_credit(self, customer_id: str) -> CreditStatus: ...
 
@@ -242,49 +289,3 @@ class ErpPort(Protocol):
     ) -> CustomerChangePage: ...
 
     async def aclose(self) -> None: ...
-
-
-class PurchasingPort(Protocol):
-    """Purchasing (procure-to-pay) on an ERP. Writes are idempotent per key, as `ErpPort`'s;
-    the ERP refuses a supplier invoice whose supplier and reference it already holds
-    (`ConflictError`). Raises `domain.errors.IntegrationError` subclasses; never retries."""
-
-    async def get_supplier(self, supplier_id: str) -> Supplier: ...
-
-    async def create_purchase_order(
-        self, requisition: Requisition, *, idempotency_key: str
-    ) -> PurchaseOrder: ...
-
-    async def confirm_purchase_order(
-        self, purchase_order_id: str, supplier_reference: str, *, idempotency_key: str
-    ) -> PurchaseOrder: ...
-
-    async def remind_supplier(
-        self, purchase_order_id: str, *, idempotency_key: str
-    ) -> PurchaseOrder: ...
-
-    async def cancel_purchase_order(
-        self, purchase_order_id: str, *, idempotency_key: str
-    ) -> PurchaseOrder: ...
-
-    async def record_goods_receipt(
-        self, purchase_order_id: str, receipt: GoodsReceipt, *, idempotency_key: str
-    ) -> ErpReceipt: ...
-
-    async def return_goods(self, erp_receipt_id: str, *, idempotency_key: str) -> ErpReceipt: ...
-
-    async def post_supplier_invoice(
-        self, purchase_order_id: str, invoice: SupplierInvoice, *, idempotency_key: str
-    ) -> ErpSupplierInvoice: ...
-
-    async def cancel_supplier_invoice(
-        self, erp_invoice_id: str, *, idempotency_key: str
-    ) -> ErpSupplierInvoice: ...
-
-    async def pay_supplier(
-        self, purchase_order_id: str, supplier_id: str, due: PaymentDue, *, idempotency_key: str
-    ) -> SupplierPayment: ...
-
-    async def purchase_changes(
-        self, updated_since: datetime | None, cursor: str | None, limit: int
-    ) -> PurchaseChangePage: ...

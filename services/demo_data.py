@@ -1,4 +1,5 @@
-"""The demo company's customers and products, seeded alike into the reference ERP and Tryton.
+"""The demo company's customers, products and suppliers, seeded alike into the reference ERP and
+Tryton.
 
 Customers: C-100 Ada Lovelace (ACME), C-101 Grace Hopper, C-104, C-105 are ordinary;
 C-102 Tiny Shop has a credit limit of 500.00; C-103 Blocked Trading is blocked.

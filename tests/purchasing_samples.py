@@ -92,6 +92,7 @@ def invoice(
     rid: str = RID,
     issued_on: date = ISSUED,
     due_on: date = DUE,
+    price_correction: bool = False,
 ) -> SupplierInvoice:
     """`tax` defaults to `tax_rate` of the net, rounded to the cent."""
     lines = [
@@ -120,6 +121,7 @@ def invoice(
         lines=lines,
         tax=printed,
         credits_reference=credits,
+        price_correction=price_correction,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -16,7 +16,7 @@ from activities.reports import ReportActivities, ReportConfig
 from activities.sync import SyncActivities
 from continuum.settings import get_settings
 from domain.crm import CrmPort
-from domain.erp import ErpPort, PurchasingPort
+from domain.erp import ErpPort
 from store import Store
 from store.sync import SyncStore
 from workflows.approval import Approval
@@ -53,11 +53,7 @@ def activities(
     # set, else a log.
     webhook = settings.notify_webhook_url
     found += NotificationActivities(webhook).all()
-    # Procure-to-pay. The backend comes from the registry of ERP backends typed as ErpPort, which
-    # does not include purchasing yet: every backend gains PurchasingPort in issue 18, then
-    # ErpPort includes it and this cast goes.
-    purchasing = cast(PurchasingPort, erp)
-    found += PurchasingActivities(purchasing, Notifier(webhook)).all()
+    found += PurchasingActivities(erp, Notifier(webhook)).all()
     return found
 
 

@@ -1,4 +1,5 @@
-"""`ErpPort` on a real ERP: Tryton 8.2 (set up by `services.tryton`), over REST and JSON-RPC.
+"""`ErpPort` and `PurchasingPort` on a real ERP: Tryton 8.2 (set up by `services.tryton`), over
+REST and JSON-RPC.
 
 REST (`/<db>/rest/model/...`, `Authorization: bearer <application key>`, company in
 `X-Tryton-Context`) does the reads, creates, writes and workflow buttons. JSON-RPC
@@ -53,6 +54,51 @@ How each port method maps onto Tryton (what is real, what is approximated):
   invoiced once its invoice is posted, else open (see `_sale_statuses`); order_date is the
   sale date. customer_changes' `company` is the name on the customer's first address (Tryton
   parties have no separate company field).
+
+Purchasing (`domain.erp.PurchasingPort`, procure-to-pay), with `purchase` (invoice method
+"fulfillment", which Tryton 7.x called "shipment"), `account_invoice_stock` and
+`account_payment_clearing`:
+- get_supplier: the party by code; blocked when archived or in the category "Blocked supplier",
+  new when in "New supplier" (Tryton has neither flag); currency the party's supplier currency,
+  else the company's.
+- create_purchase_order: a purchase described `Continuum requisition <id>` (how a repeat finds
+  it), one line per requisition line with `sequence` = its number and the tax of its rate, the
+  requester and cost centre in the comment; quoted and confirmed, Tryton processes it at once
+  (incoming moves wait for the goods). Status sent; a refused one is deleted.
+- confirm_purchase_order / remind_supplier: Tryton has no supplier acknowledgement and sends
+  nothing to suppliers: the supplier's reference goes into the purchase's `reference` and the
+  confirmation, like each reminder, into its comment as a line ending `[key <key>]`, once per
+  key. The comment's confirmation line makes the status confirmed.
+- cancel_purchase_order: a draft, quotation or confirmed purchase is cancelled; a processed one
+  has its open moves, shipments and draft invoices cancelled and set aside with Tryton's
+  exception wizards (ignore), then a cancellation line in its comment; refused while goods are
+  in (return them first) or an invoice is posted (cancel it first).
+- record_goods_receipt: a supplier shipment (reference = the receipt number, how a repeat finds
+  it) holding the purchase's waiting moves set to the quantities received (Tryton makes a move
+  for any rest), received and done; Tryton then drafts the supplier invoice for the received
+  moves. A receipt of kind return is a supplier return shipment (moves naming the purchase
+  lines, so Tryton expects a credit). More than ordered: Tryton's warning is acknowledged.
+- return_goods: a supplier return shipment `return of <receipt>` for what the receipt brought
+  in, done (a receipt not yet received is cancelled instead).
+- post_supplier_invoice: Tryton's draft for the purchase (several are merged first: deleted
+  together, Tryton drafts the net once) becomes the supplier's document: its reference, invoice
+  date, due date (payment term date), quantities, units and prices, lines linked to the
+  purchase lines, a manual tax line for any difference to the printed tax; then posted. Without
+  a draft, a new supplier invoice. A credit note has negative lines; one that takes back all
+  that is open on the invoice it credits is reconciled with it at once. Refused (ConflictError)
+  when the supplier already has a document with that reference (case, spaces and dashes
+  ignored, any state): Tryton itself only warns on an identical reference within 60 days.
+- cancel_supplier_invoice: cancelled (a posted supplier invoice with a reversing move); a paid
+  one is refused.
+- pay_supplier: a payable payment of the due amount against the invoice's line to pay, its
+  reference the payment's key (how a repeat finds it), through the "Supplier transfers" journal
+  (submitted, approved, processed, succeeded); the journal's clearing reconciles a fully paid
+  invoice (Tryton marks it paid, and the purchase done). Credit notes netted in are reconciled
+  with it. More than is left to pay is refused.
+- purchase_changes: purchases as a feed, like sales; received (at order prices, returns
+  subtract), invoiced (posted, credit notes subtract) and paid from Tryton's moves, invoice
+  lines and payments; status sent, confirmed, cancelled, or completed once Tryton's purchase
+  is done.
 
 Credit: the API user is in Tryton's "Credit Limit" group, so confirming a sale over the
 customer's limit raises a warning, not an error. With `accept_credit_warnings` (the default) the

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.tryton.records import TrytonRecords
-from connectors.tryton.wire import SYSTEM, naive_utc, utc
+from connectors.tryton.wire import SUPPLIER_CATEGORY, SYSTEM, naive_utc, utc
 from domain.erp import CustomerChange, CustomerChangePage, OrderChange, OrderChangePage
 from domain.errors import InvalidRequestError
 
@@ -106,7 +106,10 @@ class TrytonFeeds(TrytonRecords):
         # OR clause), which hid archived parties on every page after the first.
         parties, next_cursor = await self._feed(
             "party.party",
-            [("id", "!=", env.company_party)],
+            [
+                ("id", "!=", env.company_party),
+                ("categories", "not where", [("name", "=", SUPPLIER_CATEGORY)]),
+            ],
             ["code", "name", "email", "credit_limit_amount", "addresses"],
             updated_since,
             cursor,

@@ -41,6 +41,9 @@ class TrytonSettings:
     login: str  # the same user's login and password, for JSON-RPC wizards
     password: str
     payment_journal: str = "Manual"
+    # Supplier payments (procure-to-pay): a manual journal cleared through a cash account, so a
+    # payment that succeeds reconciles the supplier invoice (see `services.tryton`).
+    supplier_payment_journal: str = "Supplier transfers"
     # Acknowledge Tryton's credit-limit warning when confirming a sale, as a user clicking
     # "Yes" would: Continuum's approval gate has already decided on the customer's credit.
     accept_credit_warnings: bool = True

@@ -21,6 +21,9 @@ OPEN_SHIPMENT_STATES = ("draft", "waiting", "assigned", "picked", "packed", "shi
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 # The demo's test card, as on the reference ERP: always declined (PaymentDeclined).
 DECLINED_TEST_CARD = "tok_declined"
+# Tryton has no customer or supplier type: a party in this category is a supplier, kept out of
+# the customer feed (`services.tryton` puts the demo suppliers in it).
+SUPPLIER_CATEGORY = "Supplier"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -234,9 +234,11 @@ def _count_invoice(
                 "not counted"
             )
             continue
-        tally.invoiced += sign * qty
+        if not doc.price_correction:
+            tally.invoiced += sign * qty
+            if priced:
+                tally.priced += sign * qty
         if priced:
-            tally.priced += sign * qty
             tally.amount += sign * il.quantity * il.unit_price
 
 

@@ -154,6 +154,9 @@ class SupplierInvoice(BaseModel):
     lines: list[InvoiceLine]
     tax: Decimal  # the document's tax as printed on it
     credits_reference: str | None = None  # a credit note: the invoice it corrects
+    # A credit note that corrects the price only: its lines lower the invoiced amount (quantity ×
+    # the credit per unit), not the invoiced quantity (the goods were billed and kept).
+    price_correction: bool = False
 
     @property
     def net(self) -> Decimal:

@@ -166,6 +166,8 @@ def invoice_problem(invoice: SupplierInvoice, req: Requisition) -> str | None:
             return f"credit note {ref} does not say which invoice it credits (credits_reference)"
     elif invoice.credits_reference:
         return f"invoice {ref} names credits_reference, which only a credit note may"
+    if invoice.price_correction and invoice.kind is not DocumentKind.CREDIT_NOTE:
+        return f"invoice {ref} is marked price_correction, which only a credit note may be"
     return None
 
 

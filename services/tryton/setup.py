@@ -12,6 +12,13 @@ with 10,000 on hand in the default warehouse and SKU-011 with none, customers C-
 e-mails and credit limits (C-102 at 500.00; C-103 blocked, i.e. archived in Tryton, which the
 connector reports as blocked), plus a few countries for shipping addresses.
 
+Purchasing (procure-to-pay): the products can be bought; purchases invoice on fulfillment
+(Tryton drafts the supplier invoice for what was received); purchase taxes at 19 % and 7 % on
+the accrued-taxes account; a "Supplier transfers" payment journal (manual) cleared through the
+cash account and journal, so a supplier payment that succeeds reconciles its invoice; suppliers
+SUP-100..SUP-104 (`services.demo_data.DEMO_SUPPLIERS`) in the party category "Supplier",
+SUP-103 also in "Blocked supplier" and SUP-104 in "New supplier" (Tryton has neither flag).
+
 The API user `continuum-api` is an ordinary user (not admin), member of:
   - Sales (sale.group_sale): create, quote, confirm and cancel sales; run the sale's
     shipment-exception wizard during compensation
@@ -25,6 +32,9 @@ The API user `continuum-api` is an ordinary user (not admin), member of:
   - Credit Limit (account_credit_limit.group_credit_limit): for its members a sale over the
     customer's credit limit is a warning (UserWarning) instead of a hard error, so an order that
     Continuum's approval gate let through can be confirmed (see `connectors.tryton`)
+  - Purchase (purchase.group_purchase): create, quote, confirm and cancel purchases, note the
+    supplier's answers on them, run their exception wizards during compensation (supplier
+    shipments and returns need Stock, supplier invoices Accounting, supplier payments Payment)
 It is not an administrator and not in Sales/Stock/Accounting Administration.
 Its REST application key (`res.user.application`, application "rest") is validated at creation.
 """
@@ -45,13 +55,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.demo_data import DEMO_CUSTOMERS, DEMO_PRODUCTS
+from services.demo_data import DEMO_CUSTOMERS, DEMO_PRODUCTS, DEMO_SUPPLIERS
 
 DATABASE_NAME = "continuum"
 ADMIN_LOGIN = "admin"
 API_LOGIN = "continuum-api"
 COMPANY_NAME = "Continuum Demo GmbH"
 PAYMENT_JOURNAL = "Manual"
+# Supplier payments: manual, cleared through the cash account so that a payment that succeeds
+# reconciles the supplier invoice (which Tryton then marks paid).
+SUPPLIER_PAYMENT_JOURNAL = "Supplier transfers"
+# Tryton has no party type: the suppliers are in the first category (which keeps them out of the
+# customer feed); one in the second is reported as blocked, in the third as new (not yet on the
+# approved-supplier list). Names shared with `connectors.tryton`.
+SUPPLIER_CATEGORY = "Supplier"
+BLOCKED_SUPPLIER_CATEGORY = "Blocked supplier"
+NEW_SUPPLIER_CATEGORY = "New supplier"
+# Purchase taxes by rate: a requisition line's tax_rate picks one (see connectors.tryton).
+PURCHASE_TAXES = ((Decimal("0.19"), "VAT 19% (purchases)"), (Decimal("0.07"), "VAT 7% (purchases)"))
 
 # Activated with their dependencies (party, product, company, currency, account, ...).
 MODULES = (
@@ -63,11 +84,14 @@ MODULES = (
     "sale_credit_limit",
     "account_payment",
     "sale_payment",
+    "purchase",
+    "account_payment_clearing",
 )
 
 # The same demo data as the reference ERP; a blocked customer is archived in Tryton.
 PRODUCTS = tuple(DEMO_PRODUCTS)
 CUSTOMERS = tuple(DEMO_CUSTOMERS)
+SUPPLIERS = tuple(DEMO_SUPPLIERS)
 
 # The API user's groups (module, XML id); why each is needed is in the module docstring.
 API_GROUPS = (
@@ -78,6 +102,7 @@ API_GROUPS = (
     ("account_payment", "group_payment"),
     ("account_payment", "group_payment_approval"),
     ("account_credit_limit", "group_credit_limit"),
+    ("purchase", "group_purchase"),
 )
 
 COUNTRIES = (
@@ -200,6 +225,10 @@ def create_database(layout: TrytonLayout, log: Log = _print) -> bool:
         "--activate-dependencies",
         "--email",
         "admin@example.com",
+        # Without it, a run on an existing database (a template that gains modules) makes
+        # admin a non-administrator (trytond-admin only defaults it to true on creation), and
+        # the seeding that follows is refused access.
+        "--administrator",
     ]
     log(f"initialising {layout.db_file} with {', '.join(MODULES)} (about 30 s)")
     env = {**os.environ, "TRYTONPASSFILE": str(layout.admin_password_file)}
@@ -411,6 +440,8 @@ def _ensure_products(company: Any, accounts: dict[str, Any], log: Log) -> None:
             type="goods",
             default_uom=unit,
             salable=True,
+            purchasable=True,
+            purchase_uom=unit,
             list_price=Decimal(price),
             account_category=category,
         )
@@ -429,6 +460,104 @@ def _ensure_products(company: Any, accounts: dict[str, Any], log: Log) -> None:
     if inventory.lines:
         inventory.save()
         inventory.click("confirm")
+
+
+def _ensure_purchasable(log: Log) -> None:
+    """The demo products can be bought too (a template built before purchasing is topped up)."""
+    template_model = _model("product.template")
+    (unit,) = _model("product.uom").find([("name", "=", "Unit")])
+    stale = template_model.find([("code", "like", "SKU-%"), ("purchasable", "=", False)])
+    if stale:
+        log(f"{len(stale)} products made purchasable")
+    for template in stale:
+        template.purchasable = True
+        template.purchase_uom = unit
+        template.save()
+
+
+def _account(company: Any, code: str) -> Any:
+    (account,) = _model("account.account").find(
+        [("code", "=", code), ("company", "=", company.id)], limit=1
+    )
+    return account
+
+
+def _ensure_purchasing(company: Any, term: Any, log: Log) -> None:
+    """Purchase configuration, purchase taxes, the supplier payment journal and its clearing,
+    the supplier categories and the demo suppliers."""
+    purchase_config = _model("purchase.configuration")(1)
+    if purchase_config.purchase_invoice_method != "fulfillment":
+        log("purchase configuration: invoice what was received")
+        # Tryton 8 calls it "fulfillment" (7.x: "shipment"): the supplier invoice is drafted
+        # for the received moves only.
+        purchase_config.purchase_invoice_method = "fulfillment"
+        purchase_config.save()
+
+    tax_model = _model("account.tax")
+    # Input VAT on the chart's accrued-taxes account (no party, not reconciled).
+    tax_account = _account(company, "2.2.3")
+    for rate, name in PURCHASE_TAXES:
+        if not tax_model.find([("name", "=", name), ("company", "=", company.id)]):
+            log(f"tax {name}")
+            tax_model(
+                name=name,
+                description=name,
+                type="percentage",
+                rate=rate,
+                invoice_account=tax_account,
+                credit_note_account=tax_account,
+                company=company,
+            ).save()
+
+    journal_model = _model("account.payment.journal")
+    if not journal_model.find([("name", "=", SUPPLIER_PAYMENT_JOURNAL)]):
+        log(f"payment journal {SUPPLIER_PAYMENT_JOURNAL}")
+        (cash_journal,) = _model("account.journal").find([("code", "=", "CASH")], limit=1)
+        journal_model(
+            name=SUPPLIER_PAYMENT_JOURNAL,
+            process_method="manual",
+            currency=company.currency,
+            company=company,
+            clearing_account=_account(company, "1.1.1"),
+            clearing_journal=cash_journal,
+        ).save()
+
+    category_model = _model("party.category")
+    categories = {}
+    for name in (SUPPLIER_CATEGORY, BLOCKED_SUPPLIER_CATEGORY, NEW_SUPPLIER_CATEGORY):
+        found = category_model.find([("name", "=", name)])
+        if found:
+            categories[name] = found[0]
+        else:
+            category = category_model(name=name)
+            category.save()
+            categories[name] = category
+
+    party_model = _model("party.party")
+    have = {p.code: p for p in party_model.find([("code", "like", "SUP-%")])}
+    (germany,) = _model("country.country").find([("code", "=", "DE")])
+    for code, name, email, _currency, status, new in SUPPLIERS:
+        blocked = status == "blocked"
+        party = have.get(code)
+        if party is None:
+            log(f"supplier {code}")
+            party = party_model(code=code, name=name)
+            party.contact_mechanisms.new(type="email", value=email)
+            (address,) = party.addresses
+            address.street = "Lieferantenweg 1"
+            address.postal_code = "20095"
+            address.city = "Hamburg"
+            address.country = germany
+            party.supplier_payment_term = term
+        wanted = [SUPPLIER_CATEGORY]
+        wanted += [BLOCKED_SUPPLIER_CATEGORY] if blocked else []
+        wanted += [NEW_SUPPLIER_CATEGORY] if new else []
+        held = {c.name for c in party.categories}
+        missing = [name for name in wanted if name not in held]
+        for category in missing:
+            party.categories.append(category_model(categories[category].id))
+        if party.id is None or party.id < 0 or missing:
+            party.save()
 
 
 def _ensure_customers(company: Any, term: Any, log: Log) -> None:
@@ -519,7 +648,9 @@ def seed(layout: TrytonLayout, log: Log = _print) -> None:
     term = _ensure_configuration(company, log)
     _ensure_countries()
     _ensure_products(company, accounts, log)
+    _ensure_purchasable(log)
     _ensure_customers(company, term, log)
+    _ensure_purchasing(company, term, log)
     _ensure_api_user(layout, company, log)
 
 

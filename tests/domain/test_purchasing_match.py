@@ -510,3 +510,17 @@ def test_any_documents_give_a_consistent_report(
         for reason in report.document_reasons:
             assert reason.startswith(("invoice ", "credit note", "receipt ", "return "))
     assert report.total_variance == sum((abs(m.amount_variance) for m in report.lines), D(0))
+
+
+def test_a_price_correction_credit_note_lowers_the_price_not_the_quantity() -> None:
+    # The supplier billed 10 at 10.50 against an order price of 10.00 and credits 0.50 a unit.
+    req = requisition(line(1, "10", "10.00"))
+    over = invoice_for(req, "INV-1", (1, "10", "10.50"))
+    tol = TolerancePolicy()
+    before = three_way_match(req, [receipt("GR-1", (1, "10"))], [over], tol)
+    assert before.lines[0].status is MatchStatus.EXCEPTION
+    fix = credit_note("CN-1", "INV-1", (1, "10", "0.50"), tax="0.95", price_correction=True)
+    after = three_way_match(req, [receipt("GR-1", (1, "10"))], [over, fix], tol)
+    assert after.lines[0].invoiced == 10
+    assert after.lines[0].invoiced_price == Decimal("10.00")
+    assert after.lines[0].status is MatchStatus.MATCHED

@@ -1,0 +1,1 @@
+"""Procure-to-pay's clients and configuration."""

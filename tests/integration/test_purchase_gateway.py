@@ -162,7 +162,7 @@ async def test_refused_purchase_events_name_the_problem_and_change_nothing(
         f"purchase {rid}: receipt GR-1001-1: no line 9 ordered",
     )
     assert found["other supplier"][:2] == (409, "UpdateRefused")
-    assert "not the purchase's supplier S-100" in found["other supplier"][2]
+    assert "not the purchase's supplier SUP-102" in found["other supplier"][2]
     assert found["unknown purchase"] == (
         404,
         "UnknownWorkflow",

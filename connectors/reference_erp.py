@@ -1,4 +1,5 @@
-"""`ErpPort` over HTTP against the reference ERP (`services.erp`; paths documented there).
+"""`ErpPort` and `PurchasingPort` over HTTP against the reference ERP (`services.erp`; paths
+documented there). Purchasing's methods are in `connectors.reference_erp_purchasing`, a mixin.
 
 One pooled `httpx.AsyncClient` with explicit timeouts. No retries here: failures are
 classified into `domain.errors` (see `connectors.http_errors`) and Temporal retries. Every
@@ -16,6 +17,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from connectors.http_errors import raise_for_response, transport_errors
+from connectors.reference_erp_purchasing import ReferenceErpPurchasing
 from domain.credit import CreditStatus
 from domain.erp import (
     CustomerChangePage,
@@ -65,7 +67,7 @@ class ErpSettings(Protocol):
     def http_timeout_seconds(self) -> float: ...
 
 
-class ReferenceErpClient:
+class ReferenceErpClient(ReferenceErpPurchasing):
     def __init__(
         self,
         base_url: str,

@@ -19,8 +19,11 @@ from continuum.approvals.config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
 from continuum.approvals.config import load_approval_policy
 from continuum.defaults import WATCHDOG as DEFAULT_WATCHDOG_FILE
 from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
+from continuum.purchasing.config import DEFAULT_FILE as DEFAULT_PURCHASING_FILE
+from continuum.purchasing.config import load_purchasing_policy
 from domain.approvals.policy import ApprovalPolicy
 from domain.orders.contract import TASK_QUEUE
+from domain.purchasing.policy import PurchasingPolicy
 
 ORDERS_TASK_QUEUE = TASK_QUEUE
 
@@ -73,6 +76,10 @@ class Settings(BaseSettings):
     approval_amount_threshold: Decimal | None = Field(None, alias="APPROVAL_AMOUNT_THRESHOLD")
     approval_credit_usage: Decimal | None = Field(None, alias="APPROVAL_CREDIT_USAGE")
     approval_deadline_hours: float = Field(48.0, alias="APPROVAL_DEADLINE_HOURS")
+    # Procure-to-pay's policy (approval chain, tolerances, exception reviewers, the supplier's
+    # confirmation deadline): continuum/defaults/purchasing.toml by default; its people and
+    # calendar are the approval policy's.
+    purchasing_config_file: Path = Field(DEFAULT_PURCHASING_FILE, alias="PURCHASING_CONFIG_FILE")
     # Approval reminders and escalations are POSTed here; unset: a structured log line.
     notify_webhook_url: str | None = Field(None, alias="NOTIFY_WEBHOOK_URL")
     # Alerts (the ops worker's delivery): e-mail receivers through this SMTP server; webhook
@@ -138,6 +145,9 @@ class Settings(BaseSettings):
             credit_usage_threshold=self.approval_credit_usage,
             deadline=timedelta(hours=self.approval_deadline_hours),
         )
+
+    def purchasing_policy(self) -> PurchasingPolicy:
+        return load_purchasing_policy(self.purchasing_config_file, self.approval_policy())
 
 
 @lru_cache(maxsize=1)

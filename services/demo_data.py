@@ -3,6 +3,9 @@
 Customers: C-100 Ada Lovelace (ACME), C-101 Grace Hopper, C-104, C-105 are ordinary;
 C-102 Tiny Shop has a credit limit of 500.00; C-103 Blocked Trading is blocked.
 Products: SKU-001 … SKU-010 with 10,000 on hand each; SKU-011 with none.
+Suppliers (all in EUR): SUP-100 Bean Roasters, SUP-101 Grinder Parts, SUP-102 Office Supply Co
+are active and approved; SUP-103 Blocked Imports is blocked; SUP-104 Newcomer Trading is active
+but new (not yet on the approved-supplier list: its purchases need finance too).
 """
 
 from __future__ import annotations
@@ -30,4 +33,13 @@ DEMO_PRODUCTS: list[tuple[str, str, str, int]] = [
     ("SKU-009", "Scale", "45.00", 10_000),
     ("SKU-010", "Water filter", "14.90", 10_000),
     ("SKU-011", "Limited edition roaster", "899.00", 0),
+]
+
+# (supplier id, name, e-mail, currency, status, new)
+DEMO_SUPPLIERS: list[tuple[str, str, str, str, str, bool]] = [
+    ("SUP-100", "Bean Roasters GmbH", "orders@beanroasters.example", "EUR", "active", False),
+    ("SUP-101", "Grinder Parts BV", "sales@grinderparts.example", "EUR", "active", False),
+    ("SUP-102", "Office Supply Co", "orders@officesupply.example", "EUR", "active", False),
+    ("SUP-103", "Blocked Imports Ltd", "accounts@blockedimports.example", "EUR", "blocked", False),
+    ("SUP-104", "Newcomer Trading", "hello@newcomer.example", "EUR", "active", True),
 ]

@@ -101,6 +101,17 @@ def crm_service(crm_factory: ServiceFactory) -> ServiceHandle:
     return crm_factory()
 
 
+@pytest.fixture(scope="module")
+def module_erp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceHandle]:
+    """One demo-seeded reference ERP for a whole module, whose tests each use their own records
+    (and put back any faults they inject)."""
+    handle = _start("erp", tmp_path_factory.mktemp("erp"))
+    try:
+        yield handle
+    finally:
+        handle.process.stop()
+
+
 def _skips_failing_ci(config: pytest.Config) -> list[pytest.TestReport]:
     """In CI (CI=true) a skipped test fails the run: a skip there means an install step is
     missing (Debian's chromium for the browser tests, the `tryton` extra), not a test to drop."""

@@ -1,6 +1,7 @@
-"""The configuration Continuum ships with (approval policy, webhook mapping), found through
-`importlib.resources` so that an installed wheel finds it as a checkout does; a configured path
-(APPROVAL_CONFIG_FILE, the gateway's --events) always wins."""
+"""The configuration Continuum ships with (approval and purchasing policies, webhook mapping),
+found through `importlib.resources` so that an installed wheel finds it as a checkout does; a
+configured path (APPROVAL_CONFIG_FILE, PURCHASING_CONFIG_FILE, the gateway's --events) always
+wins."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def shipped(name: str) -> Path:
 
 
 APPROVALS = shipped("approvals.toml")
+PURCHASING = shipped("purchasing.toml")
 WEBHOOKS = shipped("webhooks.toml")
 BOARD = shipped("board.toml")
 WATCHDOG = shipped("watchdog.toml")

@@ -8,6 +8,7 @@ applies (approval only for low-risk requests).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 
@@ -143,7 +144,7 @@ def approval_plan(
     if contract:
         reasons.append("a contract needs legal review")
         needed[policy.legal_role] = reasons[-1]
-    levels = [_level(role, reason, policy) for role, reason in needed.items()]
+    levels = [approval_level(role, reason, policy.roles) for role, reason in needed.items()]
     low_risk = not credit_risk and not contract and amount <= policy.low_risk_max_amount
     return ApprovalPlan(
         levels=levels,
@@ -167,8 +168,10 @@ def order_approval_plan(
     return plan
 
 
-def _level(role: str, reason: str, policy: ApprovalPolicy) -> ApprovalLevel:
-    rule = policy.roles[role]
+def approval_level(role: str, reason: str, roles: Mapping[str, RoleRule]) -> ApprovalLevel:
+    """One level of a chain for `role`, with its SLA, reminder and escalation from `roles`
+    (shared by every process whose policy configures roles this way)."""
+    rule = roles[role]
     return ApprovalLevel(
         role=role,
         sla=business_hours(rule.sla_business_hours),

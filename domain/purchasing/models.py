@@ -218,6 +218,8 @@ class LineMatch(BaseModel):
     status: MatchStatus
     reasons: list[str] = Field(default_factory=list)
     tolerance: Tolerance | None = None  # what was applied
+    # The invoices and credit notes on the line (references): a decision covers these.
+    documents: list[str] = Field(default_factory=list)
 
 
 class MatchReport(BaseModel):
@@ -247,6 +249,10 @@ class ExceptionDecision(BaseModel):
     comment: str = ""
     at: datetime
     variance: Decimal  # what the reviewer saw
+    # The invoices and credit notes the reviewer saw on those lines (`LineMatch.documents`,
+    # see settlement.reviewed_documents): a later document on a line needs a new decision.
+    # Empty: the decision stands whatever arrives later.
+    documents: list[str] = Field(default_factory=list)
 
 
 class PaymentDue(BaseModel):

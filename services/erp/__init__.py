@@ -1,4 +1,6 @@
-"""The reference ERP: customers, stock, sales orders, payments, shipments and invoices over HTTP.
+"""The reference ERP over HTTP: customers, stock, sales orders, payments, shipments and
+invoices (order-to-cash); suppliers, purchase orders, goods receipts, supplier invoices and
+supplier payments (procure-to-pay).
 
 Run: `ERP_API_TOKEN=... python -m services.erp --host H --port P --db PATH --seed {none,demo}
 [--faults JSON]`. OpenAPI at `/openapi.json`, docs at `/docs`.
@@ -9,8 +11,10 @@ the same key with the same request replays the first answer (header `Idempotent-
 true`) without doing the write again; with another request it is refused (409).
 
 Errors: `{"error": {"code", "message"}}`; 400 ValidationError, 401 Unauthorized,
-404 NotFound, 409 IdempotencyConflict | SalesOrderExists, 422 InsufficientStock |
-PaymentDeclined | CustomerBlocked | InvalidState. Money is a decimal string.
+404 NotFound, 409 IdempotencyConflict | SalesOrderExists | PurchaseOrderExists |
+ReceiptExists | DuplicateInvoice | LineAlreadyPaid | Overpayment, 422 InsufficientStock |
+PaymentDeclined | CustomerBlocked | SupplierBlocked | ReturnExceedsReceipts | InvalidState.
+Money is a decimal string.
 
 | method and path | ErpPort method | answer |
 | --- | --- | --- |
@@ -35,11 +39,36 @@ PaymentDeclined | CustomerBlocked | InvalidState. Money is a decimal string.
 | GET  /api/invoices?order_id= | | {items} |
 | GET  /api/changes/orders?updated_since=&cursor=&limit= | order_changes | OrderChangePage |
 | GET  /api/changes/customers?updated_since=&cursor=&limit= | customer_changes | …ChangePage |
-| POST /admin/generate {customers, orders, seed} | | counts (admin token) |
+| GET  /api/reports/day?start=&end= | | ErpDayFigures (the daily report) |
+| POST /admin/generate {customers, orders, suppliers, seed} | | counts (admin token) |
 | GET/PUT /admin/faults | | fault injection (services.faults) |
 | GET  /healthz, /readyz | | {"status": "ok"} (no auth; readyz checks the database) |
 
+Purchasing (`purchase_api`; lists carry `count`, so "exactly one" is one look):
+
+| method and path | PurchasingPort method | answer |
+| --- | --- | --- |
+| GET  /api/suppliers/{supplier_id} | get_supplier | Supplier |
+| GET  /api/suppliers | | {items, count} |
+| POST /api/purchase-orders (body: domain Requisition) | create_purchase_order | 201 order |
+| POST /api/purchase-orders/{id}/confirm {supplier_reference} | confirm_purchase_order | order |
+| POST /api/purchase-orders/{id}/remind | remind_supplier | order (`reminders` counted) |
+| POST /api/purchase-orders/{id}/cancel | cancel_purchase_order | order |
+| GET  /api/purchase-orders?requisition_id= | | {items, count} |
+| GET  /api/purchase-orders/{id} | | order with received, invoiced, paid |
+| POST /api/goods-receipts (GoodsReceipt + purchase_order_id) | record_goods_receipt | 201 |
+| POST /api/goods-receipts/{erp_receipt_id}/return | return_goods | receipt |
+| GET  /api/goods-receipts?requisition_id= | | {items, count} |
+| POST /api/supplier-invoices (SupplierInvoice + purchase_order_id) | post_supplier_invoice | 201 |
+| POST /api/supplier-invoices/{erp_invoice_id}/cancel | cancel_supplier_invoice | invoice |
+| GET  /api/supplier-invoices?requisition_id= | | {items, count} |
+| POST /api/supplier-payments (PaymentDue + purchase_order_id, supplier_id) | pay_supplier | 201 |
+| GET  /api/supplier-payments?requisition_id= | | {items, count} |
+| GET  /api/requisitions/{requisition_id}/documents | | counts of each document |
+| GET  /api/changes/purchases?updated_since=&cursor=&limit= | purchase_changes | …ChangePage |
+
 Change feeds: `limit` defaults to 500, at most 1000; pass `next_cursor` back for the next
 page; it is null when the page reached the end. State machines and rules live in the modules
-named after them: `stock`, `sales`, `payments`, `shipping`, `billing`, `feeds`.
+named after them: `stock`, `sales`, `payments`, `shipping`, `billing`, `purchasing` (suppliers
+and purchase orders), `receiving`, `supplier_invoices`, `supplier_payments`, `feeds`.
 """

@@ -1,4 +1,5 @@
-"""The `/api` routes: one per ErpPort operation, plus reads for tests and operators.
+"""The `/api` routes: one per ErpPort operation, plus reads for tests and operators
+(purchasing's are in `purchase_api`).
 
 Every POST is a write and needs an `Idempotency-Key` header (see `idempotency`). Creations
 answer 201, state changes 200. Store calls run in worker threads; the store serializes them.
@@ -51,7 +52,7 @@ from services.erp.store import Database, Tx
 
 T = TypeVar("T")
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 409, 422)
 }
 
@@ -75,15 +76,40 @@ OrderFilter = Annotated[str, Query(min_length=1, description="the business order
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 
 
+async def read_in(db: Database, query: Callable[[Tx], T]) -> T:
+    """Runs a read in a worker thread."""
+
+    def run() -> T:
+        with db.reading() as tx:
+            return query(tx)
+
+    return await anyio.to_thread.run_sync(run)
+
+
+async def write_in(
+    db: Database,
+    request: Request,
+    key: str,
+    payload: BaseModel | None,
+    status: int,
+    operation: Callable[[Tx], BaseModel],
+) -> Response:
+    """Runs a write exactly once per idempotency key (see `idempotency`) in a worker thread."""
+    target = WriteRequest(key, request.method, request.url.path, fingerprint(payload))
+    answer = await anyio.to_thread.run_sync(write_once, db, target, status, operation)
+    return Response(
+        answer.body,
+        status_code=answer.status,
+        media_type="application/json",
+        headers={REPLAYED_HEADER: "true"} if answer.replayed else None,
+    )
+
+
 def api_router(db: Database) -> APIRouter:
-    router = APIRouter(prefix="/api", responses=_ERRORS)
+    router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 
     async def read(query: Callable[[Tx], T]) -> T:
-        def run() -> T:
-            with db.reading() as tx:
-                return query(tx)
-
-        return await anyio.to_thread.run_sync(run)
+        return await read_in(db, query)
 
     async def write(
         request: Request,
@@ -92,14 +118,7 @@ def api_router(db: Database) -> APIRouter:
         status: int,
         operation: Callable[[Tx], BaseModel],
     ) -> Response:
-        target = WriteRequest(key, request.method, request.url.path, fingerprint(payload))
-        answer = await anyio.to_thread.run_sync(write_once, db, target, status, operation)
-        return Response(
-            answer.body,
-            status_code=answer.status,
-            media_type="application/json",
-            headers={REPLAYED_HEADER: "true"} if answer.replayed else None,
-        )
+        return await write_in(db, request, key, payload, status, operation)
 
     # --- customers and stock --------------------------------------------------------------
 

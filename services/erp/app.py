@@ -29,6 +29,7 @@ import services.erp
 from services.erp.api import api_router
 from services.erp.errors import ErpError, error_body
 from services.erp.idempotency import RETENTION, forget_before
+from services.erp.purchase_api import purchasing_router
 from services.erp.schemas import Generated, GenerateRequest
 from services.erp.seed import generate, seed_demo
 from services.erp.store import Database
@@ -117,7 +118,7 @@ def _admin_router(db: Database, admin_token: str | None) -> APIRouter:
     async def generate_data(
         body: GenerateRequest, authorization: Annotated[str | None, Header()] = None
     ) -> Generated:
-        """Bulk synthetic customers and sales orders for benchmarks, in one transaction."""
+        """Bulk synthetic customers, orders and suppliers for benchmarks, in one transaction."""
         if admin_token and not secrets.compare_digest(
             (authorization or "").encode(), f"Bearer {admin_token}".encode()
         ):
@@ -125,7 +126,7 @@ def _admin_router(db: Database, admin_token: str | None) -> APIRouter:
 
         def run() -> Generated:
             with db.transaction() as tx:
-                return generate(tx, body.customers, body.orders, body.seed)
+                return generate(tx, body.customers, body.orders, body.seed, body.suppliers)
 
         return await anyio.to_thread.run_sync(run)
 
@@ -189,6 +190,7 @@ def create_app(config: ErpConfig) -> FastAPI:
     )
     app.include_router(_health_router(db))
     app.include_router(api_router(db))
+    app.include_router(purchasing_router(db))
     app.include_router(_admin_router(db, config.admin_token))
     _install_error_handlers(app)
     app.add_middleware(BearerAuth, token=config.api_token)

@@ -1,4 +1,5 @@
-"""Change feeds for the ERP→CRM sync: records ordered by (updated_at, id), paged by keyset.
+"""Change feeds (the ERP→CRM sync, purchasing reports): records ordered by (updated_at, id),
+paged by keyset.
 
 A cursor is the opaque (updated_at, id) of the last record of a page. Because timestamps
 strictly increase across transactions, a record changed while a reader pages through the
@@ -19,6 +20,8 @@ from domain.erp import (
     CustomerChangePage,
     OrderChange,
     OrderChangePage,
+    PurchaseChange,
+    PurchaseChangePage,
     SalesOrderStatus,
 )
 from services.erp.errors import validation
@@ -36,6 +39,16 @@ LIMIT ?
 _CUSTOMERS = """
 SELECT id, customer_id, name, email, company, credit_limit, updated_at
 FROM customers
+WHERE (updated_at, id) > (?, ?)
+ORDER BY updated_at, id
+LIMIT ?
+"""
+
+# A purchase order changes with each of its documents (see purchasing.refresh).
+_PURCHASES = """
+SELECT id, purchase_order_id, requisition_id, supplier_id, status, total, received, invoiced,
+       paid, currency, updated_at
+FROM purchase_orders
 WHERE (updated_at, id) > (?, ?)
 ORDER BY updated_at, id
 LIMIT ?
@@ -101,6 +114,32 @@ def customer_changes(
     ]
     last = rows[limit - 1] if len(rows) > limit else None
     return CustomerChangePage(
+        items=items,
+        next_cursor=encode_cursor(last["updated_at"], last["id"]) if last else None,
+    )
+
+
+def purchase_changes(
+    tx: Tx, updated_since: datetime | None, cursor: str | None, limit: int
+) -> PurchaseChangePage:
+    rows = tx.all(_PURCHASES, (*_start(updated_since, cursor), limit + 1))
+    items = [
+        PurchaseChange(
+            purchase_order_id=row["purchase_order_id"],
+            requisition_id=row["requisition_id"],
+            supplier_id=row["supplier_id"],
+            status=row["status"],
+            total=Decimal(row["total"]),
+            received=Decimal(row["received"]),
+            invoiced=Decimal(row["invoiced"]),
+            paid=Decimal(row["paid"]),
+            currency=row["currency"],
+            updated_at=parse_ts(row["updated_at"]),
+        )
+        for row in rows[:limit]
+    ]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return PurchaseChangePage(
         items=items,
         next_cursor=encode_cursor(last["updated_at"], last["id"]) if last else None,
     )

@@ -67,6 +67,7 @@ class InvoiceRequest(BaseModel):
 class GenerateRequest(BaseModel):
     customers: int = Field(0, ge=0, le=1_000_000)
     orders: int = Field(0, ge=0, le=2_000_000)
+    suppliers: int = Field(0, ge=0, le=100_000)
     seed: int = 0
 
 
@@ -149,6 +150,7 @@ class InvoiceList(BaseModel):
 class Generated(BaseModel):
     customers: int
     orders: int
+    suppliers: int = 0
     seconds: float
 
 

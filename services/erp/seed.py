@@ -5,6 +5,9 @@ Demo customers (tests/samples.py and the demos rely on them):
   C-102 Tiny Shop: credit limit 500.00 (large orders need approval);
   C-103 Blocked Trading: blocked.
 Demo products: SKU-001 … SKU-010 with 10,000 on hand each; SKU-011 with none.
+Demo suppliers (EUR): SUP-100, SUP-101, SUP-102 active; SUP-103 blocked; SUP-104 new (not yet
+approved). They are seeded on their own, so an ERP file from before purchasing gets them too, and
+`generate` adds them when they are missing, so a benchmark or test ERP can always purchase.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from services.demo_data import DEMO_CUSTOMERS, DEMO_PRODUCTS
+from services.demo_data import DEMO_CUSTOMERS, DEMO_PRODUCTS, DEMO_SUPPLIERS
 from services.erp.errors import validation
 from services.erp.schemas import Generated
 from services.erp.store import Tx, consecutive_ts
@@ -24,9 +27,10 @@ _STATUSES = ("open",) * 14 + ("invoiced",) * 5 + ("cancelled",)
 
 def seed_demo(tx: Tx) -> bool:
     """Inserts the demo data unless the ERP holds any already (a restart keeps what it has)."""
+    suppliers = _seed_suppliers(tx)
     row = tx.one("SELECT (SELECT COUNT(*) FROM customers) + (SELECT COUNT(*) FROM products)")
     if row is None or row[0]:
-        return False
+        return suppliers
     tx.run_many(
         "INSERT INTO customers (customer_id, name, email, company, credit_limit, blocked,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -40,16 +44,44 @@ def seed_demo(tx: Tx) -> bool:
     return True
 
 
-def generate(tx: Tx, customers: int, orders: int, seed: int) -> Generated:
+def _seed_suppliers(tx: Tx) -> bool:
+    """The demo suppliers, unless the ERP has suppliers already."""
+    row = tx.one("SELECT COUNT(*) FROM suppliers")
+    if row is None or row[0]:
+        return False
+    _insert_demo_suppliers(tx)
+    return True
+
+
+def _insert_demo_suppliers(tx: Tx) -> None:
+    tx.run_many(
+        "INSERT OR IGNORE INTO suppliers (supplier_id, name, email, currency, status, new,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(*supplier, tx.now) for supplier in DEMO_SUPPLIERS],
+    )
+
+
+def generate(tx: Tx, customers: int, orders: int, seed: int, suppliers: int = 0) -> Generated:
     """Synthetic customers and sales orders in the caller's single transaction.
 
     Rows are built with plain string formatting and inserted with `executemany`, so 100,000
     orders take a second or two. Each record gets its own microsecond of `updated_at`, so the
     change feeds page through them as through real traffic. Orders go to the new customers,
-    or to the existing unblocked ones when no new customers are asked for.
+    or to the existing unblocked ones when no new customers are asked for. The demo suppliers
+    are added when missing, and `suppliers` synthetic ones (active, EUR) after them.
     """
     started = time.perf_counter()
     rng = random.Random(seed)
+    _insert_demo_suppliers(tx)
+    base = tx.next_id("suppliers")
+    tx.run_many(
+        "INSERT INTO suppliers (supplier_id, name, email, currency, status, new, updated_at)"
+        " VALUES (?, ?, ?, 'EUR', 'active', 0, ?)",
+        [
+            (f"GS-{base + i:07d}", f"Supplier GS-{base + i:07d}", None, tx.now)
+            for i in range(suppliers)
+        ],
+    )
     stamps = consecutive_ts(tx.clock.tick(customers + orders), customers + orders)
     base = tx.next_id("customers")
     new_ids = [f"GC-{base + i:07d}" for i in range(customers)]
@@ -103,4 +135,6 @@ def generate(tx: Tx, customers: int, orders: int, seed: int) -> Generated:
         (order_row(base + i) for i in range(orders)),
     )
     elapsed = time.perf_counter() - started
-    return Generated(customers=customers, orders=orders, seconds=round(elapsed, 3))
+    return Generated(
+        customers=customers, orders=orders, suppliers=suppliers, seconds=round(elapsed, 3)
+    )

@@ -111,6 +111,106 @@ CREATE TABLE IF NOT EXISTS invoices (
 );
 CREATE INDEX IF NOT EXISTS invoices_order ON invoices (order_id);
 
+CREATE TABLE IF NOT EXISTS suppliers (
+    id INTEGER PRIMARY KEY,
+    supplier_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    email TEXT,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    new INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS purchase_orders (
+    id INTEGER PRIMARY KEY,
+    purchase_order_id TEXT NOT NULL UNIQUE,
+    requisition_id TEXT NOT NULL UNIQUE,
+    supplier_id TEXT NOT NULL REFERENCES suppliers (supplier_id),
+    status TEXT NOT NULL,
+    total TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    supplier_reference TEXT,
+    reminders INTEGER NOT NULL DEFAULT 0,
+    -- What the documents add up to, kept here for the change feed (see purchasing.refresh).
+    received TEXT NOT NULL DEFAULT '0.00',
+    invoiced TEXT NOT NULL DEFAULT '0.00',
+    paid TEXT NOT NULL DEFAULT '0.00',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purchase_orders_feed ON purchase_orders (updated_at, id);
+
+CREATE TABLE IF NOT EXISTS goods_receipts (
+    id INTEGER PRIMARY KEY,
+    erp_receipt_id TEXT NOT NULL UNIQUE,
+    purchase_order_id TEXT NOT NULL REFERENCES purchase_orders (purchase_order_id),
+    requisition_id TEXT NOT NULL,
+    receipt_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    received_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (purchase_order_id, receipt_id)
+);
+CREATE INDEX IF NOT EXISTS goods_receipts_requisition ON goods_receipts (requisition_id);
+
+CREATE TABLE IF NOT EXISTS supplier_invoices (
+    id INTEGER PRIMARY KEY,
+    erp_invoice_id TEXT NOT NULL UNIQUE,
+    purchase_order_id TEXT NOT NULL REFERENCES purchase_orders (purchase_order_id),
+    requisition_id TEXT NOT NULL,
+    supplier_id TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    -- The reference without case, spaces or dashes: what the duplicate check compares.
+    reference_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    issued_on TEXT NOT NULL,
+    due_on TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    net TEXT NOT NULL,
+    tax TEXT NOT NULL,
+    credits_reference TEXT,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS supplier_invoices_reference
+    ON supplier_invoices (supplier_id, reference_key);
+CREATE INDEX IF NOT EXISTS supplier_invoices_requisition ON supplier_invoices (requisition_id);
+
+CREATE TABLE IF NOT EXISTS supplier_payments (
+    id INTEGER PRIMARY KEY,
+    payment_id TEXT NOT NULL UNIQUE,
+    purchase_order_id TEXT NOT NULL REFERENCES purchase_orders (purchase_order_id),
+    requisition_id TEXT NOT NULL,
+    supplier_id TEXT NOT NULL,
+    erp_invoice_id TEXT NOT NULL REFERENCES supplier_invoices (erp_invoice_id),
+    invoice_reference TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    tax TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    due_on TEXT NOT NULL,
+    credit_references TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS supplier_payments_requisition ON supplier_payments (requisition_id);
+
+-- One row per paid invoice line: the key makes paying a line twice impossible.
+CREATE TABLE IF NOT EXISTS supplier_payment_lines (
+    erp_invoice_id TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    payment_id TEXT NOT NULL,
+    PRIMARY KEY (erp_invoice_id, line_no)
+);
+
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     key TEXT PRIMARY KEY,
     method TEXT NOT NULL,
@@ -131,6 +231,11 @@ _TABLES_WITH_UPDATED_AT = (
     "payments",
     "shipments",
     "invoices",
+    "suppliers",
+    "purchase_orders",
+    "goods_receipts",
+    "supplier_invoices",
+    "supplier_payments",
 )
 
 

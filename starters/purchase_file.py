@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from domain.purchasing.models import GoodsReceipt, Requisition, SupplierInvoice
+from domain.purchasing.rules import describe, validate_requisition
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,7 +44,10 @@ def _model(path: Path, data: Any, model: type[M], what: str) -> M:
 
 
 def load_requisition(path: Path) -> Requisition:
-    return _model(path, _read(path), Requisition, "requisition")
+    requisition = _model(path, _read(path), Requisition, "requisition")
+    if violations := validate_requisition(requisition):
+        raise PurchaseFileError(f"{path} is not a valid requisition: {describe(violations)}")
+    return requisition
 
 
 def _document(path: Path, requisition_id: str, model: type[M], what: str) -> M:

@@ -18,9 +18,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from continuum.approvals.config import ApprovalConfigError
 from continuum.client import connect
 from continuum.codec import CodecError
 from continuum.purchasing.client import PurchaseClient, PurchaseError
+from continuum.purchasing.config import PurchasingConfigError
 from continuum.settings import get_settings
 from domain.approvals.models import ApprovalState, Verdict
 from domain.purchasing.models import (
@@ -51,7 +53,7 @@ def with_purchases(fn: Callable[[PurchaseClient], Awaitable[T]]) -> T:
     async def go() -> T:
         return await fn(PurchaseClient(await connect(), get_settings().task_queue))
 
-    return run_command(go(), PurchaseError, CodecError)
+    return run_command(go(), PurchaseError, CodecError, ApprovalConfigError, PurchasingConfigError)
 
 
 def _load(loader: Callable[..., T], *args: Any) -> T:

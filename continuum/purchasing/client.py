@@ -66,9 +66,9 @@ class PurchaseRow:
 
 
 def configured_policy() -> PurchasingPolicy:
-    """The purchasing policy for a new purchase: who may approve is the approvals directory."""
-    approvals = get_settings().approval_policy()
-    return PurchasingPolicy(people=approvals.people, calendar=approvals.calendar)
+    """The purchasing policy for a new purchase (PURCHASING_CONFIG_FILE, else the shipped one);
+    who may approve is the approvals directory."""
+    return get_settings().purchasing_policy()
 
 
 def _summary(req: Requisition) -> str:

@@ -79,6 +79,17 @@ def test_bad_files_name_the_file_and_the_field(tmp_path: Path, wide: None) -> No
     assert f"{wrong} is not a valid requisition" in message
     assert "currency: Field required" in message and "lines.1.quantity" in message
 
+    # Well-formed, but against the rules: every violation named, nothing started.
+    data = json.loads((SAMPLES / "requisition.json").read_text())
+    data["lines"][0]["quantity"] = "0"
+    data["currency"] = "euro"
+    unruly = tmp_path / "unruly.json"
+    unruly.write_text(json.dumps(data))
+    message = one_line(run("start", "--file", str(unruly)))
+    assert f"{unruly} is not a valid requisition" in message
+    assert "currency: 'euro' is not an ISO 4217 code" in message
+    assert "lines[0].quantity: must be above zero, got 0" in message
+
     missing = tmp_path / "nowhere.json"
     message = one_line(run("receive", "R-1", "--file", str(missing)))
     assert f"cannot read {missing}" in message

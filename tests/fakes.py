@@ -2,12 +2,12 @@
 
 They keep the idempotency contract (same key, same answer) and let a test make any one call
 fail for good, or hold a call until the test releases it. The real services are exercised by
-tests/services, tests/connectors and tests/integration.
+tests/services, tests/connectors and tests/integration. The ERP's purchasing side is in
+tests/fake_purchasing.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,9 +18,11 @@ from domain.credit import CreditStatus
 from domain.crm import CrmContact, CrmDeal, CrmRecord, CrmUpsert, DealStage
 from domain.erp import (
     CustomerChangePage,
+    ErpPort,
     Invoice,
     OrderChangePage,
     Payment,
+    PurchasingPort,
     Reservation,
     SalesOrder,
     SalesOrderStatus,
@@ -29,36 +31,15 @@ from domain.erp import (
     StockLine,
     StockStatus,
 )
-from domain.errors import BusinessRuleError, IntegrationError
+from domain.errors import BusinessRuleError
 from domain.orders.models import Address, Order, OrderLine, PaymentMethod
+from tests.fake_purchasing import PurchasingLedger
+from tests.scripted import Scripted
 
 
-class Scripted:
-    """Failures and holds a test sets per method name."""
+class InMemoryErp(PurchasingLedger):
+    """Order-to-cash's side here; purchasing's in tests.fake_purchasing."""
 
-    def __init__(self) -> None:
-        self.fail: dict[str, IntegrationError] = {}
-        self.holds: dict[str, asyncio.Event] = {}
-        self.entered: dict[str, asyncio.Event] = {}
-        self.calls: Counter[str] = Counter()
-
-    def hold(self, method: str) -> asyncio.Event:
-        """The next calls to `method` wait until the returned event is set."""
-        self.holds[method] = asyncio.Event()
-        self.entered[method] = asyncio.Event()
-        return self.holds[method]
-
-    async def enter(self, method: str) -> None:
-        self.calls[method] += 1
-        if method in self.entered:
-            self.entered[method].set()
-        if method in self.holds:
-            await self.holds[method].wait()
-        if method in self.fail:
-            raise self.fail[method]
-
-
-class InMemoryErp(Scripted):
     def __init__(self, stock: int = 100, credit_limit: Decimal = Decimal("100000")) -> None:
         super().__init__()
         self.stock = stock
@@ -319,3 +300,8 @@ class InMemoryCrm(Scripted):
 
     async def aclose(self) -> None:
         return None
+
+
+def _keeps_the_ports(erp: InMemoryErp) -> tuple[ErpPort, PurchasingPort]:
+    """Never called: mypy proves here that the fake implements both ERP ports."""
+    return erp, erp

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
+from activities.notifications import NotificationActivities, Notifier
 from activities.orders.crm import CrmActivities
 from activities.orders.erp import ErpActivities
+from activities.purchasing.erp import PurchasingActivities
 from activities.reports import ReportActivities, ReportConfig
 from activities.sync import SyncActivities
 from continuum.settings import get_settings
 from domain.crm import CrmPort
-from domain.erp import ErpPort
+from domain.erp import ErpPort, PurchasingPort
 from store import Store
 from store.sync import SyncStore
 from workflows.approval import Approval
 from workflows.orders.order_to_cash import OrderToCash
 from workflows.policies import STICKY_QUEUE_TIMEOUT
+from workflows.purchasing.procure_to_pay import ProcureToPay
 from workflows.reports import DailyReportWorkflow
 from workflows.sync.erp_crm_sync import ErpCrmSync
 from workflows.sync.reconcile import ErpCrmReconcile
@@ -30,6 +32,7 @@ from workflows.sync.scheduled import ScheduledErpCrmSync
 WORKFLOWS: Sequence[type] = [
     DailyReportWorkflow,
     OrderToCash,
+    ProcureToPay,
     Approval,
     ErpCrmSync,
     ScheduledErpCrmSync,
@@ -46,8 +49,15 @@ def activities(
     settings = get_settings()
     store = sync_store or SyncStore(Store(settings.store_url, legacy=settings.legacy_store_files))
     found += SyncActivities(erp, crm, store).all()
-    # Approval reminders and escalations: a webhook when NOTIFY_WEBHOOK_URL is set, else a log.
-    found += NotificationActivities(get_settings().notify_webhook_url).all()
+    # Approval reminders and escalations, purchase notices: a webhook when NOTIFY_WEBHOOK_URL is
+    # set, else a log.
+    webhook = settings.notify_webhook_url
+    found += NotificationActivities(webhook).all()
+    # Procure-to-pay. The backend comes from the registry of ERP backends typed as ErpPort, which
+    # does not include purchasing yet: every backend gains PurchasingPort in issue 18, then
+    # ErpPort includes it and this cast goes.
+    purchasing = cast(PurchasingPort, erp)
+    found += PurchasingActivities(purchasing, Notifier(webhook)).all()
     return found
 
 

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalStatus,
         LevelState,
         NoticeKind,
+        Verdict,
     )
     from workflows import search_attributes as sa
     from workflows.failures import reason
@@ -187,6 +188,7 @@ class Approval:
             timed_out=state.status is ApprovalStatus.EXPIRED,
             comment=decided[-1].comment if decided and state.decided_by else "",
             audit=state.audit,
+            parts=state.accepted_parts if state.verdict is Verdict.APPROVED else [],
         )
 
     # --- people ---------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ def unscheduled_state(request: ApprovalRequest, final_deadline: datetime) -> App
         final_deadline=final_deadline,
         deadline_outcome=request.deadline_outcome,
         levels=[],
+        process_id=request.process_id,
+        parts=list(request.parts),
     )
 
 
@@ -178,7 +180,25 @@ def decision_problem(
             f"wrong level: level {decision.level + 1} is not pending; "
             f"level {level.index + 1} ({level.pending_role}) is"
         )
-    return _authority_problem(state, request, level, who, "decide")
+    if problem := _authority_problem(state, request, level, who, "decide"):
+        return problem
+    return _parts_problem(state, decision)
+
+
+def _parts_problem(state: ApprovalState, decision: ApprovalDecision) -> str | None:
+    """Parts are approved, never rejected one by one (the parts not approved count as
+    rejected), and only among those the request offers or an earlier level kept."""
+    if not decision.parts:
+        return None
+    if decision.verdict is Verdict.REJECTED:
+        return "a rejection is of the whole request: name parts only when approving"
+    if not state.parts:
+        return f"{state.subject_id} is decided as a whole: it has no parts to approve on their own"
+    offered = state.accepted_parts or state.parts
+    if unknown := [p for p in decision.parts if p not in offered]:
+        which = "the earlier level approved" if state.accepted_parts else "the request offers"
+        return f"unknown parts {', '.join(unknown)}: {which} only {', '.join(offered)}"
+    return None
 
 
 def claim_problem(
@@ -222,8 +242,15 @@ def decide(
     assert level is not None
     level.verdict, level.decided_by, level.decided_at = decision.verdict, decision.approver, now
     level.comment = decision.comment
+    comment = decision.comment
+    if decision.verdict is Verdict.APPROVED and decision.parts:
+        # A later level may narrow what an earlier one approved, never widen it.
+        kept = state.accepted_parts or state.parts
+        state.accepted_parts = [p for p in kept if p in decision.parts]
+        only = f"parts {', '.join(state.accepted_parts)}"
+        comment = f"{only}: {comment}" if comment else only
     action = AuditAction(decision.verdict.value)
-    _audit(state, now, decision.approver, level.pending_role, action, level.index, decision.comment)
+    _audit(state, now, decision.approver, level.pending_role, action, level.index, comment)
     if decision.verdict is Verdict.REJECTED or level.index == len(state.levels) - 1:
         _finish(state, decision.verdict, decision.approver)
     else:

@@ -69,12 +69,17 @@ def payments_due(
         )
         if not due:
             continue
-        net, tax = _share(invoice, due, rates)
+        # Rounded cumulatively: what this invoice's payments add up to is the rounded share of
+        # every line paid so far, so parts never sum to more than the printed gross (the ERP
+        # refuses a cent over).
+        before = [p for p in paid if normalise_reference(p.invoice_reference) == key]
+        upto = set(due) | {n for p in before for n in p.lines}
+        _, tax = _net_of_credits(invoice, credits, due, rates)
+        cum_net, cum_tax = _net_of_credits(invoice, credits, upto, rates)
+        amount = round_money(cum_net + cum_tax, invoice.currency) - sum(
+            (p.amount for p in before), Decimal(0)
+        )
         netted = [cn for cn in credits if any(il.line_no in due for il in cn.lines)]
-        for cn in netted:
-            cn_net, cn_tax = _share(cn, due, rates)
-            net, tax = net - cn_net, tax - cn_tax
-        amount = round_money(net + tax, invoice.currency)
         if amount <= 0:
             continue  # credited in full: settled without a payment
         dues.append(
@@ -187,6 +192,21 @@ def _credits_for(
         and doc.requisition_id == invoice.requisition_id
         and doc.currency == invoice.currency  # netted in the invoice's currency only
     ]
+
+
+def _net_of_credits(
+    invoice: SupplierInvoice,
+    credits: Sequence[SupplierInvoice],
+    lines: Collection[int],
+    rates: Mapping[int, Decimal],
+) -> tuple[Decimal, Decimal]:
+    """The net and tax of `lines` on the invoice, less the credit notes for them."""
+    net, tax = _share(invoice, lines, rates)
+    for cn in credits:
+        if any(il.line_no in lines for il in cn.lines):
+            cn_net, cn_tax = _share(cn, lines, rates)
+            net, tax = net - cn_net, tax - cn_tax
+    return net, tax
 
 
 def _share(

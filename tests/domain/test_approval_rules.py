@@ -128,3 +128,34 @@ def test_only_an_approvals_people_may_view_it() -> None:
     assert not rules.may_view(state, "bob", ["finance"])
     rules.escalate(state, REQUEST, MONDAY_10 + 9 * HOUR)  # to the sales director
     assert rules.may_view(state, "dave", ["sales_director"])
+
+
+def test_parts_are_approved_among_those_offered_and_a_later_level_only_narrows() -> None:
+    request = REQUEST.model_copy(update={"parts": ["1", "2", "3"], "process_id": "purchase-R-1"})
+    state = rules.new_state(request, MONDAY_10)
+    assert state.process_id == "purchase-R-1" and state.parts == ["1", "2", "3"]
+    some = ApprovalDecision(approver="alice", verdict=Verdict.APPROVED, parts=["1", "4"])
+    assert rules.decision_problem(state, request, some) == (
+        "unknown parts 4: the request offers only 1, 2, 3"
+    )
+    no_part = ApprovalDecision(approver="alice", verdict=Verdict.REJECTED, parts=["1"])
+    assert rules.decision_problem(state, request, no_part) == (
+        "a rejection is of the whole request: name parts only when approving"
+    )
+    rules.decide(state, request, some.model_copy(update={"parts": ["1", "2"]}), MONDAY_10)
+    assert state.accepted_parts == ["1", "2"]
+    assert state.audit[-1].comment == "parts 1, 2"
+    wider = ApprovalDecision(approver="carol", verdict=Verdict.APPROVED, parts=["3"])
+    assert rules.decision_problem(state, request, wider) == (
+        "unknown parts 3: the earlier level approved only 1, 2"
+    )
+    rules.decide(state, request, yes("carol"), MONDAY_10)  # the whole of what is left
+    assert state.status is ApprovalStatus.APPROVED and state.accepted_parts == ["1", "2"]
+
+
+def test_a_request_without_parts_is_decided_as_a_whole() -> None:
+    state = rules.new_state(REQUEST, MONDAY_10)
+    part = ApprovalDecision(approver="alice", verdict=Verdict.APPROVED, parts=["1"])
+    assert rules.decision_problem(state, REQUEST, part) == (
+        "contract-K-1 is decided as a whole: it has no parts to approve on their own"
+    )

@@ -11,7 +11,7 @@ from decimal import Decimal
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from domain.purchasing.matching import three_way_match
+from domain.purchasing.matching import round_money, three_way_match
 from domain.purchasing.models import (
     DocumentKind,
     ExceptionDecision,
@@ -374,3 +374,39 @@ def test_accepting_a_part_pays_only_the_accepted_lines(
     assert awaiting_credit_note(p.report, p.decisions) == rejected
     for n in rejected:
         assert any(f"line {n} " in why and "credit note" in why for why in p.outstanding())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prices=st.lists(
+        st.decimals(min_value=D("0.01"), max_value=D("99.99"), places=3), min_size=3, max_size=3
+    ),
+    quantities=st.lists(st.integers(min_value=1, max_value=9), min_size=3, max_size=3),
+    rates=st.lists(st.sampled_from(["0", "0.07", "0.19"]), min_size=3, max_size=3),
+)
+def test_an_invoice_paid_line_by_line_never_adds_up_to_more_than_its_gross(
+    prices: list[Decimal], quantities: list[int], rates: list[str]
+) -> None:
+    # The ERP refuses a payment that takes an invoice's payments a cent over its printed gross.
+    req = requisition(
+        *(
+            line(n, str(q), str(p), tax_rate=r)
+            for n, (q, p, r) in enumerate(zip(quantities, prices, rates, strict=True), 1)
+        )
+    )
+    inv = invoice_for(
+        req,
+        "INV-9",
+        *((n, str(q), str(p)) for n, (q, p) in enumerate(zip(quantities, prices, strict=True), 1)),
+    )
+    paid: list[SupplierPayment] = []
+    receipts: list[GoodsReceipt] = []
+    for n, q in enumerate(quantities, 1):
+        receipts.append(receipt(f"GR-{n}", (n, str(q))))
+        report = three_way_match(req, receipts, [inv], TOL)
+        waiting = [m.line_no for m in report.exceptions]
+        decisions = [decide(n, [], waiting, reviewed_documents(report, waiting))] if waiting else []
+        for due in payments_due(req, [inv], report, decisions, paid):
+            paid.append(pay(due, len(paid) + 1))
+    assert {n for p in paid for n in p.lines} == {1, 2, 3}
+    assert sum(p.amount for p in paid) <= round_money(inv.gross, inv.currency)

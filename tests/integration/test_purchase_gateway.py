@@ -1,50 +1,59 @@
-"""The gateway's supplier and warehouse webhooks over HTTP: signed events reach the purchase's
-workflow (purchase-<requisition id>) as the contract's signal and updates; a duplicate invoice
-is a 409 with the reason; every refused event names its problem and changes nothing."""
+"""The gateway's supplier and warehouse webhooks over HTTP on the real stack: signed events reach
+the purchase's workflow (purchase-<requisition id>) as the contract's signal and updates, and a
+purchase fed only by webhooks is paid once and completes; every refused event names its problem
+and changes nothing; a duplicate invoice is a 409 with the purchase's reason."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import EventType
+from pydantic import BaseModel
 
+from continuum.client import connect
+from continuum.purchasing.client import PurchaseClient
+from continuum.settings import ORDERS_TASK_QUEUE
+from continuum.stack import Stack
 from domain.purchasing.contract import workflow_id
-from domain.purchasing.models import ReceiptLine
+from domain.purchasing.models import PurchaseStatus, ReceiptLine, SupplierConfirmation
 from services.gateway.signatures import HEADER, sign
 from tests.integration.purchase_support import (
-    SECRETS,
-    Purchasing,
-    gateway,
     invoice,
-    purchasing,
     receipt,
-    requisition,
+    small_requisition,
+    wait_for,
 )
 
-__all__ = ["gateway", "purchasing"]
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+async def purchases(gateway_stack: Stack) -> AsyncIterator[PurchaseClient]:
+    client = await connect(gateway_stack.temporal_address, gateway_stack.data_converter())
+    yield PurchaseClient(client, ORDERS_TASK_QUEUE)
+
+
 async def post(
-    url: str, source: str, event: dict[str, Any], secret: str | None = None
+    stack: Stack, source: str, event: dict[str, Any], secret: str | None = None
 ) -> httpx.Response:
     body = json.dumps(event).encode()
-    key = secret or SECRETS[f"WEBHOOK_SECRET_{source.upper()}"]
+    key = secret or stack.client_env()[f"WEBHOOK_SECRET_{source.upper()}"]
     async with httpx.AsyncClient(timeout=30) as http:
         return await http.post(
-            f"{url}/events/{source}",
+            f"{stack.url('gateway')}/events/{source}",
             content=body,
             headers={HEADER: sign(key, body, int(time.time())), "Content-Type": "application/json"},
         )
 
 
-def event(event_id: str, kind: str, data: Any) -> dict[str, Any]:
+def event(event_id: str, kind: str, data: BaseModel | dict[str, Any]) -> dict[str, Any]:
     dumped = data if isinstance(data, dict) else data.model_dump(mode="json")
     return {"id": event_id, "type": kind, "data": dumped}
 
@@ -54,98 +63,123 @@ def error(answer: httpx.Response) -> tuple[int, str, str]:
     return answer.status_code, body["code"], body["message"]
 
 
-async def history_length(purchasing: Purchasing, rid: str) -> int:
-    return len((await purchasing.purchases.handle(rid).fetch_history()).events)
-
-
-async def settled_history(purchasing: Purchasing, rid: str, within: float = 30) -> int:
-    """The history's length once the first workflow task completed (it then only waits)."""
+async def settled_history(purchases: PurchaseClient, rid: str, within: float = 60) -> int:
+    """The history's length once the confirmed purchase only waits for documents: no workflow
+    task and no activity pending."""
+    handle = purchases.handle(rid)
     deadline = time.monotonic() + within
     while True:
-        history = await purchasing.purchases.handle(rid).fetch_history()
-        if any(
-            e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events
+        state = await purchases.status(rid)
+        raw = (await handle.describe()).raw_description
+        if (
+            state.status is PurchaseStatus.RECEIVING
+            and not raw.pending_activities
+            and not raw.HasField("pending_workflow_task")
         ):
-            return len(history.events)
+            return len((await handle.fetch_history()).events)
         if time.monotonic() > deadline:
-            raise AssertionError(f"purchase {rid} never ran its first workflow task")
+            raise AssertionError(f"purchase {rid} never settled: {state.status}")
         await asyncio.sleep(0.1)
 
 
-async def test_supplier_and_warehouse_events_reach_the_purchase(
-    purchasing: Purchasing, gateway: str
+async def test_a_purchase_fed_by_webhooks_is_paid_once(
+    gateway_stack: Stack, purchases: PurchaseClient
 ) -> None:
-    req = requisition()
+    req = small_requisition()
     rid = req.requisition_id
-    purchases = purchasing.purchases
     await purchases.start(req)
+    await wait_for(purchases, rid, "ordered", lambda s: s.purchase_order_id is not None)
+
+    # Goods before the supplier confirmed: the purchase refuses them (its validator), 409.
+    goods = event(f"G-{rid}", "goods-received", receipt(req))
+    status, code, message = error(await post(gateway_stack, "warehouse", goods))
+    assert (status, code) == (409, "UpdateRefused")
+    assert message.startswith(f"purchase {rid}: purchase {rid} is AwaitingConfirmation")
 
     confirmed = event(
         f"C-{rid}", "po-confirmed", {"requisition_id": rid, "supplier_reference": "SO-77"}
     )
-    answer = await post(gateway, "supplier", confirmed)
+    answer = await post(gateway_stack, "supplier", confirmed)
     assert answer.status_code == 202, answer.text
     assert answer.json()["workflow_id"] == workflow_id(rid) == f"purchase-{rid}"
     assert answer.json()["handler"] == "supplier_confirmed"
+    await wait_for(purchases, rid, "was confirmed", lambda s: s.status.value == "Receiving")
 
-    answer = await post(gateway, "warehouse", event(f"G-{rid}", "goods-received", receipt(rid)))
+    # The refused receipt's event id was not used up: sent again, it is taken.
+    answer = await post(gateway_stack, "warehouse", goods)
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["accepted"] is True
 
-    bill = invoice(rid)
-    answer = await post(gateway, "supplier", event(f"I-{rid}", "invoice-issued", bill))
+    bill = invoice(req)
+    answer = await post(gateway_stack, "supplier", event(f"I-{rid}", "invoice-issued", bill))
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["accepted"] is True
 
-    state = await purchases.status(rid)
-    assert state.confirmed is not None and state.confirmed.supplier_reference == "SO-77"
-    assert [r.receipt_id for r in state.receipts] == ["GR-1001-1"]
-    assert [i.reference for i in state.invoices] == [bill.reference]
-
-    # The same invoice again, as a new event: the purchase refuses it and keeps the refusal.
-    again = event(f"I2-{rid}", "invoice-issued", bill)
-    status, code, message = error(await post(gateway, "supplier", again))
-    assert (status, code) == (409, "DocumentRefused")
-    assert message == f"purchase {rid}: duplicate of {bill.reference}"
-    # The sender's retry of that event gets the same answer, and the refusal is kept once.
-    assert error(await post(gateway, "supplier", again))[:2] == (409, "DocumentRefused")
-    assert len((await purchases.status(rid)).refused) == 1
-    # The accepted invoice's event again is not applied twice.
+    result = await purchases.result(rid)
+    assert result.status is PurchaseStatus.COMPLETED, result.reason
+    assert result.confirmed is not None and result.confirmed.supplier_reference == "SO-77"
+    assert [r.receipt_id for r in result.receipts] == [f"GR-{rid}"]
+    assert [i.reference for i in result.invoices] == [bill.reference]
+    assert [(p.invoice_reference, p.amount) for p in result.payments] == [
+        (bill.reference, Decimal("499.80"))
+    ]
+    # The invoice's event again is not applied twice; a new event for the finished purchase
+    # is refused as such.
     replay = event(f"I-{rid}", "invoice-issued", bill)
-    assert error(await post(gateway, "supplier", replay))[:2] == (409, "DuplicateEvent")
-    assert [i.reference for i in (await purchases.status(rid)).invoices] == [bill.reference]
+    assert error(await post(gateway_stack, "supplier", replay))[:2] == (409, "DuplicateEvent")
+    late = event(f"I2-{rid}", "invoice-issued", bill)
+    assert error(await post(gateway_stack, "supplier", late)) == (
+        409,
+        "WorkflowClosed",
+        f"purchase {rid} is already finished (completed)",
+    )
 
 
-async def test_refused_purchase_events_name_the_problem_and_change_nothing(
-    purchasing: Purchasing, gateway: str
+async def test_refused_events_change_nothing_and_a_duplicate_invoice_is_a_409(
+    gateway_stack: Stack, purchases: PurchaseClient
 ) -> None:
-    req = requisition()
+    req = small_requisition()
     rid = req.requisition_id
-    await purchasing.purchases.start(req)
-    before = await settled_history(purchasing, rid)
+    await purchases.start(req)
+    await wait_for(purchases, rid, "ordered", lambda s: s.purchase_order_id is not None)
+    await purchases.confirm(SupplierConfirmation(requisition_id=rid))
+    before = await settled_history(purchases, rid)
 
-    goods = event(f"G-{rid}", "goods-received", receipt(rid))
+    goods = event(f"G-{rid}", "goods-received", receipt(req))
     no_rid = {k: v for k, v in goods["data"].items() if k != "requisition_id"}
     bad_quantity = json.loads(json.dumps(goods["data"]))
     bad_quantity["lines"][0]["quantity"] = "ten"
-    unknown_line = receipt(rid, lines=[ReceiptLine(line_no=9, quantity=Decimal(1))])
+    unknown_line = receipt(req).model_copy(
+        update={"lines": [ReceiptLine(line_no=9, quantity=Decimal(1))]}
+    )
+    supplier_secret = gateway_stack.client_env()["WEBHOOK_SECRET_SUPPLIER"]
     refusals = {
         "another source's secret": await post(
-            gateway, "warehouse", goods, secret=SECRETS["WEBHOOK_SECRET_SUPPLIER"]
+            gateway_stack, "warehouse", goods, secret=supplier_secret
         ),
-        "no requisition": await post(gateway, "warehouse", {**goods, "data": no_rid}),
-        "bad quantity": await post(gateway, "warehouse", {**goods, "data": bad_quantity}),
-        "unknown type": await post(gateway, "supplier", {**goods, "type": "goods-received"}),
+        "no requisition": await post(gateway_stack, "warehouse", {**goods, "data": no_rid}),
+        "bad quantity": await post(gateway_stack, "warehouse", {**goods, "data": bad_quantity}),
+        "unknown type": await post(gateway_stack, "supplier", {**goods, "type": "goods-received"}),
         "unknown line": await post(
-            gateway, "warehouse", event(f"G9-{rid}", "goods-received", unknown_line)
+            gateway_stack, "warehouse", event(f"G9-{rid}", "goods-received", unknown_line)
         ),
         "other supplier": await post(
-            gateway,
+            gateway_stack,
             "supplier",
-            event(f"I-{rid}", "invoice-issued", invoice(rid, supplier_id="S-999")),
+            event(
+                f"I-{rid}",
+                "invoice-issued",
+                invoice(req).model_copy(update={"supplier_id": "SUP-100"}),
+            ),
         ),
         "unknown purchase": await post(
-            gateway, "warehouse", event(f"G-NOPE-{rid}", "goods-received", receipt("NOPE-1"))
+            gateway_stack,
+            "warehouse",
+            event(
+                f"G-NOPE-{rid}",
+                "goods-received",
+                receipt(req.model_copy(update={"requisition_id": "NOPE-1"})),
+            ),
         ),
     }
     found = {what: error(answer) for what, answer in refusals.items()}
@@ -159,17 +193,39 @@ async def test_refused_purchase_events_name_the_problem_and_change_nothing(
     assert found["unknown line"] == (
         409,
         "UpdateRefused",
-        f"purchase {rid}: receipt GR-1001-1: no line 9 ordered",
+        f"purchase {rid}: receipt GR-{rid}: line 9 is not on the requisition",
     )
-    assert found["other supplier"][:2] == (409, "UpdateRefused")
-    assert "not the purchase's supplier SUP-102" in found["other supplier"][2]
+    assert found["other supplier"] == (
+        409,
+        "UpdateRefused",
+        f"purchase {rid}: invoice INV-{rid} is from supplier SUP-100, not SUP-102",
+    )
     assert found["unknown purchase"] == (
         404,
         "UnknownWorkflow",
         "no workflow purchase-NOPE-1: purchase NOPE-1 is unknown",
     )
-    assert await history_length(purchasing, rid) == before
+    assert await history_length(purchases, rid) == before
+    state = await purchases.status(rid)
+    assert (state.status, state.receipts, state.invoices) == (PurchaseStatus.RECEIVING, [], [])
 
-    # Nothing was used up: the refused receipt event, now right, goes through.
-    answer = await post(gateway, "warehouse", goods)
-    assert answer.status_code == 200, answer.text
+    # Nothing was used up: the goods event, signed right, is taken; then an invoice due
+    # tomorrow (the purchase waits to pay it), and the same invoice again as a new event.
+    assert (await post(gateway_stack, "warehouse", goods)).status_code == 200
+    bill = invoice(req).model_copy(update={"due_on": datetime.now(UTC).date() + timedelta(days=1)})
+    answer = await post(gateway_stack, "supplier", event(f"I-{rid}", "invoice-issued", bill))
+    assert answer.status_code == 200 and answer.json()["result"]["accepted"] is True, answer.text
+    again = event(f"I2-{rid}", "invoice-issued", bill)
+    status, code, message = error(await post(gateway_stack, "supplier", again))
+    assert (status, code) == (409, "DocumentRefused")
+    assert message.startswith(f"purchase {rid}: duplicate of {bill.reference}")
+    # The sender's retry of that event gets the same answer; the refusal is kept once.
+    assert error(await post(gateway_stack, "supplier", again)) == (status, code, message)
+    state = await purchases.status(rid)
+    assert [r.reference for r in state.refused] == [bill.reference]
+    assert [i.reference for i in state.invoices] == [bill.reference]
+    assert state.status is PurchaseStatus.AWAITING_PAYMENT and not state.payments
+
+
+async def history_length(purchases: PurchaseClient, rid: str) -> int:
+    return len((await purchases.handle(rid).fetch_history()).events)

@@ -1,9 +1,10 @@
 """`continuum purchase` as a person runs it: one clear line and a non-zero exit for every
-mistake (a bad file names the file and the field), and a purchase driven from start to cancel."""
+mistake (a bad file names the file and the field), and a purchase on the real stack driven from
+its requisition through approval, documents and an exception decided in part, to a cancel that
+comes too late."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -13,30 +14,29 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from continuum.purchasing.client import PurchaseClient
+from continuum.stack import Stack
 from domain.purchasing.models import PurchaseStatus
 from starters.cli import app
 from starters.console import console, err_console
 from tests.integration.purchase_support import (
     SAMPLES,
-    Purchasing,
-    purchasing,
+    invoice,
+    purchases,
+    receipt,
     requisition,
     until_listed,
+    wait_for,
 )
 
-__all__ = ["purchasing"]
+__all__ = ["purchases"]
 CLI = [sys.executable, "-m", "starters", "purchase"]
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     """As a person runs it: its own process."""
-    full = {**os.environ, **env, "COLUMNS": "200"}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full, timeout=60)
-
-
-async def acli(purchasing: Purchasing, *args: str) -> subprocess.CompletedProcess[str]:
-    """In a thread: the worker serving the CLI's requests runs on this test's event loop."""
-    return await asyncio.to_thread(cli, purchasing.env(), *args)
+    env = {**os.environ, **stack.client_env(), "COLUMNS": "200"}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=60)
 
 
 def one_line(answer: subprocess.CompletedProcess[str] | Result, code: int = 1) -> str:
@@ -132,80 +132,118 @@ def test_argument_mistakes_are_refused_before_anything_is_sent(wide: None) -> No
 
 
 @pytest.mark.integration
-async def test_unknown_purchase_ids_are_named(purchasing: Purchasing, tmp_path: Path) -> None:
+def test_unknown_purchase_ids_are_named(stack: Stack, tmp_path: Path) -> None:
     receipt = tmp_path / "receipt.json"
     receipt.write_text((SAMPLES / "receipt.json").read_text().replace("R-1001", "NOPE-1"))
     for args in (
         ("status", "NOPE-1"),
         ("confirm", "NOPE-1"),
         ("receive", "NOPE-1", "--file", str(receipt)),
-        ("decide", "NOPE-1", "--as", "bob", "--accept"),
+        ("decide", "NOPE-1", "--as", "petra", "--accept"),
     ):
-        assert one_line(await acli(purchasing, *args)).endswith("unknown purchase NOPE-1"), args
+        assert one_line(cli(stack, *args)).endswith("unknown purchase NOPE-1"), args
 
 
 @pytest.mark.integration
-async def test_a_purchase_driven_from_the_cli(purchasing: Purchasing, tmp_path: Path) -> None:
+async def test_a_purchase_driven_from_the_cli(
+    stack: Stack, purchases: PurchaseClient, tmp_path: Path
+) -> None:
     req = requisition()
     rid = req.requisition_id
     path = tmp_path / "requisition.json"
     path.write_text(req.model_dump_json())
 
-    started = await acli(purchasing, "start", "--file", str(path))
+    started = cli(stack, "start", "--file", str(path))
     assert started.returncode == 0, started.stderr
     assert f"started purchase {rid} (workflow purchase-{rid})" in started.stdout
-    again = one_line(await acli(purchasing, "start", "--file", str(path)))
+    again = one_line(cli(stack, "start", "--file", str(path)))
     assert again.endswith(f"purchase {rid} already exists")
 
-    await until_listed(purchasing.purchases, rid, f"supplier:{req.supplier_id}")
-    listed = await acli(purchasing, "list", "--supplier", req.supplier_id)
-    assert listed.returncode == 0 and rid in listed.stdout and "2,100.00" in listed.stdout
+    # 2,100 EUR: a purchasing manager approves it, and not the buyer who asked for it.
+    await wait_for(
+        purchases, rid, "awaited approval", lambda s: s.status.value == "AwaitingApproval"
+    )
+    own = one_line(cli(stack, "decide", rid, "--as", "bruno", "--accept"))
+    assert own.endswith(
+        f"purchase {rid}: bruno requested purchase-{rid} and may not decide their own request"
+    )
+    approved = cli(stack, "decide", rid, "--as", "petra", "--accept")
+    assert approved.returncode == 0, approved.stderr
+    assert f"purchase {rid}: approved by petra" in approved.stdout
 
-    confirmed = await acli(purchasing, "confirm", rid, "--reference", "SO-77")
+    await wait_for(
+        purchases, rid, "awaited the supplier", lambda s: s.purchase_order_id is not None
+    )
+    goods = receipt(req).model_dump(mode="json")
+    del goods["requisition_id"]  # the command names the purchase
+    (tmp_path / "receipt.json").write_text(json.dumps(goods))
+    early = one_line(cli(stack, "receive", rid, "--file", str(tmp_path / "receipt.json")))
+    assert "receipts and invoices are taken once the supplier confirmed the order" in early
+
+    confirmed = cli(stack, "confirm", rid, "--reference", "SO-77")
     assert confirmed.returncode == 0, confirmed.stderr
-    # The documents as the samples have them, without a requisition id: the command names it.
-    receipt = json.loads((SAMPLES / "receipt.json").read_text())
-    del receipt["requisition_id"]
-    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
-    taken = await acli(purchasing, "receive", rid, "--file", str(tmp_path / "receipt.json"))
+    await wait_for(purchases, rid, "was confirmed", lambda s: s.status.value == "Receiving")
+    taken = cli(stack, "receive", rid, "--file", str(tmp_path / "receipt.json"))
     assert taken.returncode == 0, taken.stderr
-    assert f"receipt GR-1001-1 taken by purchase {rid}" in taken.stdout
+    assert f"receipt GR-{rid} taken by purchase {rid}" in taken.stdout
 
-    bill = json.loads((SAMPLES / "invoice.json").read_text())
-    bill["requisition_id"] = rid
-    (tmp_path / "invoice.json").write_text(json.dumps(bill))
-    taken = await acli(purchasing, "invoice", rid, "--file", str(tmp_path / "invoice.json"))
-    assert taken.returncode == 0 and "invoice INV-2026-0042 taken" in taken.stdout
-    refused = one_line(
-        await acli(purchasing, "invoice", rid, "--file", str(tmp_path / "invoice.json"))
-    )
-    assert refused.endswith(
-        f"purchase {rid} refused the invoice INV-2026-0042: duplicate of INV-2026-0042"
-    )
+    # Both lines dearer than ordered, beyond tolerance: an exception review for a manager.
+    bill = invoice(req, {1: "130.00", 2: "200.00"})
+    (tmp_path / "invoice.json").write_text(bill.model_dump_json())
+    taken = cli(stack, "invoice", rid, "--file", str(tmp_path / "invoice.json"))
+    assert taken.returncode == 0 and f"invoice {bill.reference} taken" in taken.stdout
+    refused = one_line(cli(stack, "invoice", rid, "--file", str(tmp_path / "invoice.json")))
+    assert f"purchase {rid} refused the invoice {bill.reference}: duplicate of" in refused
 
-    status = await acli(purchasing, "status", rid)
+    review = await wait_for(purchases, rid, "opened a review", lambda s: bool(s.pending_review))
+    assert review.status is PurchaseStatus.IN_EXCEPTION
+    await until_listed(purchases, rid, "InException")
+    listed = cli(stack, "list", "--status", "InException")
+    assert listed.returncode == 0 and rid in listed.stdout
+
+    decided = cli(stack, "decide", rid, "--as", "petra", "--accept-lines", "1", "--comment", "ok")
+    assert decided.returncode == 0, decided.stderr
+    assert f"purchase {rid}: approved (lines 1) by petra" in decided.stdout
+    paid = await wait_for(purchases, rid, "paid line 1", lambda s: bool(s.payments))
+    assert [p.lines for p in paid.payments] == [[1]]
+
+    status = cli(stack, "status", rid)
     assert status.returncode == 0, status.stderr
     for shown in (
-        f"{rid} Receiving",
+        f"{rid} AwaitingCreditNote",
         "confirmed SO-77",
-        "receipt GR-1001-1: line 1 × 10, line 2 × 1",
-        "invoice INV-2026-0042: 2,100.00 + tax 399.00 EUR",
-        "refused invoice INV-2026-0042: duplicate of INV-2026-0042",
+        f"receipt GR-{rid}: line 1 × 10, line 2 × 5",
+        f"invoice {bill.reference}: 2,300.00 + tax 437.00 EUR",
+        f"refused invoice {bill.reference}: duplicate of",
+        "exception 1 decided by petra: accepted 1, rejected 2 — ok",
+        f"invoice {bill.reference} lines 1, 1,547.00 EUR",
     ):
-        assert shown in status.stdout, status.stdout
+        assert shown in status.stdout, (shown, status.stdout)
 
-    # Nothing waits on a person yet; then an exception review of lines 1 and 2 opens.
-    nothing = one_line(await acli(purchasing, "decide", rid, "--as", "bob", "--accept"))
-    assert nothing.endswith(f"purchase {rid} has no decision waiting (Receiving)")
-    review = await purchasing.open_review(rid, [1, 2])
-    decided = await acli(purchasing, "decide", rid, "--as", "bob", "--accept-lines", "1")
-    assert decided.returncode == 0, decided.stderr
-    assert f"purchase {rid}: approved" in decided.stdout and "by bob" in decided.stdout
-    outcome = await review.result()
-    assert outcome.approved and outcome.decided_by == "bob"
+    late = one_line(cli(stack, "cancel", rid, "--as", "bruno", "--reason", "too dear"))
+    assert late.endswith(
+        f"purchase {rid} can no longer be cancelled: 1 payment(s) were made to the supplier"
+    )
 
-    cancelled = await acli(purchasing, "cancel", rid, "--as", "rita", "--reason", "not needed")
+
+@pytest.mark.integration
+async def test_a_cancelled_purchase_is_undone(
+    stack: Stack, purchases: PurchaseClient, tmp_path: Path
+) -> None:
+    req = requisition()
+    path = tmp_path / "requisition.json"
+    path.write_text(req.model_dump_json())
+    assert cli(stack, "start", "--file", str(path)).returncode == 0
+    rid = req.requisition_id
+    await wait_for(
+        purchases, rid, "awaited approval", lambda s: s.status.value == "AwaitingApproval"
+    )
+    assert cli(stack, "decide", rid, "--as", "petra", "--accept").returncode == 0
+    await wait_for(purchases, rid, "ordered", lambda s: s.purchase_order_id is not None)
+
+    cancelled = cli(stack, "cancel", rid, "--as", "bruno", "--reason", "not needed")
     assert cancelled.returncode == 0, cancelled.stderr
-    assert f"{rid} Cancelled — cancelled by rita: not needed" in cancelled.stdout
-    final = await purchasing.purchases.result(rid)
-    assert final.status is PurchaseStatus.CANCELLED
+    assert f"{rid} Cancelled — cancelled by bruno: not needed" in cancelled.stdout
+    assert "↺ cancel purchase order" in cancelled.stdout
+    again = one_line(cli(stack, "cancel", rid, "--as", "petra"))
+    assert again.endswith(f"purchase {rid} is already finished (completed)")

@@ -35,10 +35,12 @@ from tests.connectors.tryton_fixtures import (
     TrytonServer,
     tryton,
     tryton_server,
+    tryton_servers,
     tryton_template,
 )
 
-__all__ = ["tryton", "tryton_server", "tryton_template"]  # fixtures, imported for pytest
+# Fixtures, imported for pytest.
+__all__ = ["tryton", "tryton_server", "tryton_servers", "tryton_template"]
 
 needs_tryton = pytest.mark.skipif(TRYTON_MISSING, reason=SKIP_REASON)
 

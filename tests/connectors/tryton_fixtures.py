@@ -9,9 +9,9 @@ directory of its own that is renamed into place when complete, so a concurrent s
 it and an interrupted one leaves nothing half made. Each module that imports the fixture gets its
 own copy of it from pytest, and all of them find the one template. `CONTINUUM_TRYTON_TEMPLATE`,
 when it names a directory, is used instead (`setup` is idempotent, so a stale one is topped up).
-Each test copies the SQLite file and serves the copy on a free port, single-threaded; the server
-is stopped after the test, pass or fail. Without Tryton installed every test that needs it is
-skipped, saying how to install it.
+Each test gets its own copy of the SQLite file served on a free port, single-threaded, started
+while the test before it ran (`TrytonServers`); the server is stopped after the test, pass or
+fail. Without Tryton installed every test that needs it is skipped, saying how to install it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,36 +137,73 @@ def tryton_template(
     return TrytonLayout(root.resolve())
 
 
-@pytest.fixture
-def tryton_server(tryton_template: TrytonLayout, tmp_path: Path) -> Iterator[TrytonServer]:
-    layout = TrytonLayout(tmp_path / "tryton")
-    write_config(layout)
-    shutil.copyfile(tryton_template.db_file, layout.db_file)
-    shutil.copyfile(tryton_template.credentials_file, layout.credentials_file)
-    port = free_port()
-    process = ManagedProcess(
-        "tryton",
-        [
-            sys.executable,
-            "-m",
-            "services.tryton",
-            "serve",
-            "--dir",
-            str(layout.root),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        log_path=tmp_path / f"tryton-{port}.log",
-        cwd=REPO,
-    ).start()
-    url = f"http://127.0.0.1:{port}"
+class TrytonServers:
+    """Each test's Tryton, started one test ahead: while a test runs, the next test's server
+    (its own copy of the template on its own port) boots beside it, so that a test waits only
+    for what is left of that. Each server is still new to its test: nothing has asked it
+    anything before (the readiness check is the test's own), and it is stopped after the test.
+    """
+
+    def __init__(self, template: TrytonLayout, root: Path) -> None:
+        self.template, self.root = template, root
+        self.started = 0
+        self.spare: TrytonServer | None = None
+
+    def _start(self) -> TrytonServer:
+        self.started += 1
+        layout = TrytonLayout(self.root / f"tryton-{self.started}")
+        write_config(layout)
+        shutil.copyfile(self.template.db_file, layout.db_file)
+        shutil.copyfile(self.template.credentials_file, layout.credentials_file)
+        port = free_port()
+        process = ManagedProcess(
+            "tryton",
+            python_module(
+                "services.tryton",
+                "serve",
+                "--dir",
+                str(layout.root),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ),
+            log_path=layout.root / f"tryton-{port}.log",
+            cwd=REPO,
+        ).start()
+        return TrytonServer(url=f"http://127.0.0.1:{port}", layout=layout, process=process)
+
+    def take(self) -> TrytonServer:
+        """The spare (or a new one), and the next test's spare started."""
+        server, self.spare = self.spare or self._start(), None
+        self.spare = self._start()
+        return server
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.process.stop()
+            self.spare = None
+
+
+@pytest.fixture(scope="module")
+def tryton_servers(
+    tryton_template: TrytonLayout, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TrytonServers]:
+    servers = TrytonServers(tryton_template, tmp_path_factory.mktemp("tryton-servers"))
     try:
-        process.wait_ready(lambda: http_ok(f"{url}/"), timeout=60)
-        yield TrytonServer(url=url, layout=layout, process=process)
+        yield servers
     finally:
-        process.stop()
+        servers.close()  # the spare nobody took
+
+
+@pytest.fixture
+def tryton_server(tryton_servers: TrytonServers) -> Iterator[TrytonServer]:
+    server = tryton_servers.take()
+    try:
+        server.process.wait_ready(lambda: http_ok(f"{server.url}/"), timeout=60)
+        yield server
+    finally:
+        server.process.stop()
 
 
 @pytest.fixture

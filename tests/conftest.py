@@ -152,7 +152,7 @@ def crm_service(crm_factory: ServiceFactory) -> ServiceHandle:
 def module_erp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceHandle]:
     """One demo-seeded reference ERP for a whole module, whose tests each use their own records
     (and put back any faults they inject)."""
-    handle = _start("erp", tmp_path_factory.mktemp("erp"))
+    handle = _ready(_launch("erp", tmp_path_factory.mktemp("erp")))
     try:
         yield handle
     finally:

@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 format: $(STAMP)
 	$(BIN)/ruff format .

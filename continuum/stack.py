@@ -45,6 +45,8 @@ SECRET_NAMES = (
     "WEBHOOK_SECRET_CARRIER",
     "WEBHOOK_SECRET_SHOP",
     "WEBHOOK_SECRET_PAYMENTS",
+    "WEBHOOK_SECRET_SUPPLIER",
+    "WEBHOOK_SECRET_WAREHOUSE",
     # The bearer token Alertmanager sends to the gateway's POST /alertmanager.
     "GATEWAY_ALERTMANAGER_TOKEN",
 )

@@ -1,4 +1,5 @@
-"""`continuum`: run the embedded stack, launch the demo, and start and drive orders by hand.
+"""`continuum`: run the embedded stack, launch the demo, and start and drive orders (and,
+with `continuum purchase`, purchases) by hand.
 
 Every failure prints one line saying what is wrong and exits non-zero: a bad order file,
 an unknown order id, a decision on a decided order, a port already taken.
@@ -38,6 +39,7 @@ from starters.demo import run_demo, summary_table
 from starters.drill.run import drill
 from starters.incidents_cli import incidents_app
 from starters.order_file import OrderFileError, load_order
+from starters.purchasing_cli import purchase_app
 from starters.release_cli import backup, release_app, restore
 from starters.report_cli import report, schedules_and_first_report
 from starters.schedules_cli import schedules_app
@@ -46,6 +48,7 @@ from starters.sync_cli import sync_app
 app = typer.Typer(help="Continuum: business processes that must not stop.", no_args_is_help=True)
 order_app = typer.Typer(help="Start and drive one order.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
+app.add_typer(purchase_app, name="purchase")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
 app.add_typer(alerts_app, name="alerts")
@@ -250,7 +253,8 @@ def _show_stack(stack: Stack) -> None:
     # A random local demo secret (also in secrets.env, 0600), shown to whoever ran the stack.
     table.add_row("inbox demo login", _demo_login(stack))
     table.add_row("alerts page (operations)", f"{stack.url('gateway')}/alerts, {_operators()}")
-    table.add_row("webhooks", f"{stack.url('gateway')}/events/{{carrier,shop,payments}}")
+    sources = "carrier,shop,payments,supplier,warehouse"
+    table.add_row("webhooks", f"{stack.url('gateway')}/events/{{{sources}}}")
     table.add_row("data", str(stack.data_dir))
     console.print(table)
 

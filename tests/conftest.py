@@ -34,7 +34,7 @@ class ServiceHandle:
 ServiceFactory = Callable[..., ServiceHandle]
 
 
-def _start(
+def _launch(
     kind: str,
     tmp_path: Path,
     *,
@@ -43,6 +43,7 @@ def _start(
     db: Path | None = None,
     extra_args: tuple[str, ...] = (),
 ) -> ServiceHandle:
+    """The service's process, started; `_ready` waits for it to answer."""
     port = free_port()
     db_path = db or tmp_path / f"{kind}.db"
     api_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
@@ -61,17 +62,63 @@ def _start(
         env={f"{prefix}_API_TOKEN": api_token, f"{prefix}_ADMIN_TOKEN": admin_token},
     ).start()
     url = f"http://127.0.0.1:{port}"
-    process.wait_ready(lambda: http_ok(f"{url}/healthz"), timeout=30)
     return ServiceHandle(kind, url, api_token, admin_token, db_path, process)
 
 
-def _factory(kind: str, tmp_path: Path) -> Iterator[ServiceFactory]:
+def _ready(handle: ServiceHandle) -> ServiceHandle:
+    handle.process.wait_ready(lambda: http_ok(f"{handle.url}/healthz"), timeout=30)
+    return handle
+
+
+DEFAULTS: dict[str, object] = {"seed": "demo", "faults": None, "db": None, "extra_args": ()}
+
+
+class Spares:
+    """The next default service (demo seed, no faults, a new database of its own) of each kind,
+    started while the test before runs: most tests ask for exactly that, and then wait only
+    for what is left of its start. Nothing has asked it anything before its test does."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.spares: dict[str, ServiceHandle] = {}
+        self.started = 0
+
+    def take(self, kind: str) -> ServiceHandle:
+        handle = self.spares.pop(kind, None) or self._launch(kind)
+        self.spares[kind] = self._launch(kind)
+        return handle
+
+    def _launch(self, kind: str) -> ServiceHandle:
+        self.started += 1
+        home = self.root / f"{kind}-{self.started}"
+        home.mkdir()
+        return _launch(kind, home)
+
+    def stop(self) -> None:
+        for handle in self.spares.values():
+            handle.process.stop()
+        self.spares.clear()
+
+
+@pytest.fixture(scope="module")
+def service_spares(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spares]:
+    spares = Spares(tmp_path_factory.mktemp("services"))
+    try:
+        yield spares
+    finally:
+        spares.stop()  # the spares no test took
+
+
+def _factory(kind: str, tmp_path: Path, spares: Spares) -> Iterator[ServiceFactory]:
     started: list[ServiceHandle] = []
 
     def start(**kwargs: object) -> ServiceHandle:
-        handle = _start(kind, tmp_path, **kwargs)  # type: ignore[arg-type]
+        if {**DEFAULTS, **kwargs} == DEFAULTS:
+            handle = spares.take(kind)
+        else:
+            handle = _launch(kind, tmp_path, **kwargs)  # type: ignore[arg-type]
         started.append(handle)
-        return handle
+        return _ready(handle)
 
     try:
         yield start
@@ -81,14 +128,14 @@ def _factory(kind: str, tmp_path: Path) -> Iterator[ServiceFactory]:
 
 
 @pytest.fixture
-def erp_factory(tmp_path: Path) -> Iterator[ServiceFactory]:
+def erp_factory(tmp_path: Path, service_spares: Spares) -> Iterator[ServiceFactory]:
     """Starts reference ERPs: `erp_factory(seed="demo", faults='{"error_rate": 0.2}')`."""
-    yield from _factory("erp", tmp_path)
+    yield from _factory("erp", tmp_path, service_spares)
 
 
 @pytest.fixture
-def crm_factory(tmp_path: Path) -> Iterator[ServiceFactory]:
-    yield from _factory("crm", tmp_path)
+def crm_factory(tmp_path: Path, service_spares: Spares) -> Iterator[ServiceFactory]:
+    yield from _factory("crm", tmp_path, service_spares)
 
 
 @pytest.fixture
@@ -105,7 +152,7 @@ def crm_service(crm_factory: ServiceFactory) -> ServiceHandle:
 def module_erp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceHandle]:
     """One demo-seeded reference ERP for a whole module, whose tests each use their own records
     (and put back any faults they inject)."""
-    handle = _start("erp", tmp_path_factory.mktemp("erp"))
+    handle = _ready(_launch("erp", tmp_path_factory.mktemp("erp")))
     try:
         yield handle
     finally:

@@ -1,1 +1,1 @@
-"""Procure-to-pay's kernel side: its policy from configuration."""
+"""Procure-to-pay's clients and configuration."""

@@ -35,6 +35,11 @@ BEHAVIOURS: dict[str, Declared] = {
         "waits for people up to its deadline with reminders and escalations (days);"
         " changes go behind workflow.patched",
     ),
+    "ProcureToPay": Declared(
+        "auto-upgrade",
+        "waits days for approvals, the supplier, goods, invoices, exception reviews and due"
+        " dates; changes go behind workflow.patched",
+    ),
     "ErpCrmSync": Declared(
         "pinned",
         "one sync pass takes minutes (its continue-as-new runs stay on the pass's version);"

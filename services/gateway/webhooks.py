@@ -1,9 +1,12 @@
 """`POST /events/{source}`: an authenticated event becomes a signal, an update or a
-signal-with-start on the order's workflow.
+signal-with-start on the workflow of the order or purchase it concerns.
 
 Checks, in order, each with its own answer: a known source (404), the signature and its
 timestamp (401), the envelope and its data (422), not seen before (409), then Temporal. The
 event is recorded as accepted only after Temporal took it; until then the sender may retry.
+A refused update (the workflow's validator) and a document the purchase refused (a duplicate
+invoice, answered `accepted=False`) are 409 with the reason, and not recorded as accepted: the
+sender's retry of the same event gets the same answer (the update id is the event's).
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from continuum.order_client import OrderClient, OrderError
 from domain.approvals.policy import ApprovalPolicy
-from domain.orders.contract import workflow_id
 from domain.orders.lifecycle import EventNotice
 from domain.orders.models import Order
+from domain.purchasing.models import DocumentAnswer
 from services.bodies import BodyTooLarge, read_capped
 from services.gateway.errors import GatewayError
-from services.gateway.events import Action, Event, EventData, EventMap, Route
+from services.gateway.events import Action, Event, EventData, EventMap, Route, Target
 from services.gateway.receipts import ClaimState, Receipts
 from services.gateway.signatures import HEADER, SignatureError, verify
 from services.gateway.temporal import Temporal
@@ -107,8 +110,7 @@ class Webhooks:
         except SignatureError as err:
             raise GatewayError(401, err.code, err.message) from None
         event, route, data = self._parse(source, routes, body)
-        order_id = data.order_id
-        wf_id = workflow_id(order_id)
+        wf_id = route.target.workflow_id(route.instance_id(data))
 
         claim = await anyio.to_thread.run_sync(
             self.receipts.claim, source, event.id, event.type, wf_id, self.clock()
@@ -169,10 +171,14 @@ class Webhooks:
 
     async def _send(self, source: str, event: Event, route: Route, data: EventData) -> Any:
         """The event to Temporal; returns the update's result. Raises GatewayError."""
-        order_id = data.order_id
-        notice = EventNotice(event_id=event.id, source=source, type=event.type, order_id=order_id)
-        arg = notice if route.send == "notice" else data
-        handle = self.orders.handle(order_id)
+        target, business_id = route.target, route.instance_id(data)
+        what = f"{target.noun} {business_id}"
+        arg: EventData | EventNotice = data
+        if route.send == "notice":
+            arg = EventNotice(
+                event_id=event.id, source=source, type=event.type, order_id=business_id
+            )
+        handle = self.temporal.client.get_workflow_handle(target.workflow_id(business_id))
         try:
             if route.action is Action.SIGNAL:
                 await handle.signal(route.handler, arg, rpc_timeout=RPC_TIMEOUT)
@@ -180,50 +186,55 @@ class Webhooks:
             if route.action is Action.UPDATE:
                 # The event's id: a sender's retry of an applied update gets its first answer.
                 update_id = f"{source}:{event.id}"
-                return await handle.execute_update(
-                    route.handler, arg, id=update_id, rpc_timeout=RPC_TIMEOUT
+                result = await handle.execute_update(
+                    route.handler,
+                    arg,
+                    id=update_id,
+                    rpc_timeout=RPC_TIMEOUT,
+                    result_type=target.answers.get(route.handler),
                 )
-            assert isinstance(data, Order)
+                if isinstance(result, DocumentAnswer) and not result.accepted:
+                    raise GatewayError(409, "DocumentRefused", f"{what}: {result.reason}")
+                return result
+            assert isinstance(data, Order) and isinstance(arg, EventNotice)
             await self.orders.start(
-                data, self.policy, self.delivery_deadline_hours, signal=(route.handler, notice)
+                data, self.policy, self.delivery_deadline_hours, signal=(route.handler, arg)
             )
             return None
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            raise GatewayError(409, "UpdateRefused", f"order {order_id}: {message}") from None
+            raise GatewayError(409, "UpdateRefused", f"{what}: {message}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise _unavailable("the update timed out") from None
         except OrderError as err:
             # Signal-with-start on an order id that was used by an order now finished.
             raise GatewayError(409, "WorkflowClosed", f"{err} and is finished") from None
         except RPCError as err:
-            raise await self._rpc_problem(order_id, err) from None
+            raise await self._rpc_problem(target, business_id, err) from None
         except RuntimeError as err:
             # The lazy client's first connection failed.
             raise _unavailable(str(err)) from None
 
-    async def _rpc_problem(self, order_id: str, err: RPCError) -> GatewayError:
+    async def _rpc_problem(self, target: Target, business_id: str, err: RPCError) -> GatewayError:
+        what, wf_id = f"{target.noun} {business_id}", target.workflow_id(business_id)
         if err.status in _UNAVAILABLE:
             return _unavailable(err.message)
         if err.status is not RPCStatusCode.NOT_FOUND:
-            return GatewayError(502, "TemporalError", f"order {order_id}: {err.message}")
+            return GatewayError(502, "TemporalError", f"{what}: {err.message}")
+        handle = self.temporal.client.get_workflow_handle(wf_id)
         try:
-            description = await self.orders.handle(order_id).describe(rpc_timeout=RPC_TIMEOUT)
+            description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
         except RPCError as missing:
             if missing.status is RPCStatusCode.NOT_FOUND:
                 return GatewayError(
-                    404,
-                    "UnknownWorkflow",
-                    f"no workflow {workflow_id(order_id)}: order {order_id} is unknown",
+                    404, "UnknownWorkflow", f"no workflow {wf_id}: {what} is unknown"
                 )
             return _unavailable(missing.message)
         if description.status is not WorkflowExecutionStatus.RUNNING:
             state = description.status.name.lower() if description.status else "closed"
-            return GatewayError(
-                409, "WorkflowClosed", f"order {order_id} is already finished ({state})"
-            )
-        return GatewayError(502, "TemporalError", f"order {order_id}: {err.message}")
+            return GatewayError(409, "WorkflowClosed", f"{what} is already finished ({state})")
+        return GatewayError(502, "TemporalError", f"{what}: {err.message}")
 
 
 def webhook_router(hooks: Webhooks) -> APIRouter:

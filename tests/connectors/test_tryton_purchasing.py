@@ -127,9 +127,9 @@ def test_the_client_implements_the_purchasing_port() -> None:
 
 async def test_suppliers_come_with_their_flags(purchasing: TrytonErpClient) -> None:
     ordinary = await purchasing.get_supplier("SUP-100")
-    assert ordinary.name == "Bean Supply GmbH" and ordinary.currency == "EUR"
+    assert ordinary.name == "Bean Roasters GmbH" and ordinary.currency == "EUR"
     assert ordinary.status is SupplierStatus.ACTIVE and not ordinary.new
-    assert ordinary.email == "orders@beansupply.example"
+    assert ordinary.email == "orders@beanroasters.example"
     assert (await purchasing.get_supplier("SUP-103")).status is SupplierStatus.BLOCKED
     assert (await purchasing.get_supplier("SUP-104")).new
     with pytest.raises(NotFoundError, match="S-999"):

@@ -47,6 +47,23 @@ def gateway_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
 
 
+@pytest.fixture(scope="session")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack with the gateway for the whole session, started by the first module that asks
+    and stopped at the session's end: a stack start costs 10 to 20 s here.
+
+    A module takes it (its `stack` / `gateway_stack` fixture returns this one) only when none
+    of its tests stops, restarts or kills a process of it, sets faults, writes plaintext into
+    Temporal, or asserts on everything the stack holds (counts, lists, the sync's totals): it
+    sees other modules' orders, approvals and alerts, and asserts only on what it made itself.
+    Sign-in failures on the gateway count per address for the session: 5 lock 127.0.0.1 out
+    for 15 min, so modules sharing it stay well below that.
+    """
+    stack = Stack(tmp_path_factory.mktemp("shared-stack"), free_ports(), with_gateway=True)
+    with stack:
+        yield stack
+
+
 @pytest.fixture
 async def orders(stack: Stack) -> AsyncIterator[OrderClient]:
     client = await connect(stack.temporal_address, stack.data_converter())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +28,16 @@ from domain.alerts.contract import (
     workflow_id,
 )
 from tests.integration.alert_ops import alert_worker
-from tests.integration.conftest import free_ports
 
 pytestmark = pytest.mark.integration
 END = "2026-12-07T09:40:00Z"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("alertmanager"), free_ports(), with_gateway=True)
-    with stack:
-        yield stack
+def stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): this module only adds its own alerts, one of them
+    TemporalNoPollers on continuum-orders, which nothing else raises there."""
+    return shared_stack
 
 
 @pytest.fixture

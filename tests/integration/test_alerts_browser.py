@@ -31,6 +31,12 @@ pytestmark = pytest.mark.integration
 __all__ = ["page"]  # the browser fixture, shared with the approvals' browser test
 
 
+@pytest.fixture(scope="module")
+def gateway_stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): each alert has a subject of its own."""
+    return shared_stack
+
+
 @pytest.fixture
 async def client(gateway_stack: Stack) -> AsyncIterator[Client]:
     client = await connect(gateway_stack.temporal_address, gateway_stack.data_converter())

@@ -29,6 +29,12 @@ from tests.integration.test_cli import cli
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): each alert has a subject of its own."""
+    return shared_stack
+
+
 async def run_cli(stack: Stack | None, *args: str) -> subprocess.CompletedProcess[str]:
     # Off the event loop: the Alert workflows' worker runs on it and must answer the CLI.
     return await asyncio.to_thread(cli, stack, "alerts", *args)

@@ -6,13 +6,22 @@ import asyncio
 import time
 from datetime import datetime
 
+import pytest
+
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient
 from continuum.order_client import OrderClient
+from continuum.stack import Stack
 from domain.approvals.models import ApprovalClaim, ApprovalDecision, Verdict
 from domain.orders.models import OrderStatus
 from tests import samples
 from tests.integration.test_order_to_cash_stack import drive_to_end, wait_for
+
+
+@pytest.fixture(scope="module")
+def stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): it looks only for orders of its own, by id."""
+    return shared_stack
 
 
 async def listed(orders: OrderClient, query: str, workflow_id: str, within: float = 30) -> bool:

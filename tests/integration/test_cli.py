@@ -8,12 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
 from tests import samples
 from tests.integration.test_order_to_cash_stack import drive_to_end, wait_for
 
 CLI = [sys.executable, "-m", "starters"]
+
+
+@pytest.fixture(scope="module")
+def stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): only orders of its own, and order ids nobody has."""
+    return shared_stack
 
 
 def cli(stack: Stack | None, *args: str) -> subprocess.CompletedProcess[str]:

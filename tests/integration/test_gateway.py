@@ -25,6 +25,12 @@ from tests import samples
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def gateway_stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): orders and events with ids of their own."""
+    return shared_stack
+
+
 @pytest.fixture
 async def orders(gateway_stack: Stack) -> AsyncIterator[OrderClient]:
     client = await connect(gateway_stack.temporal_address, gateway_stack.data_converter())

@@ -7,9 +7,16 @@ import pytest
 
 from continuum.order_client import OrderClient, OrderError
 from continuum.settings import get_settings
+from continuum.stack import Stack
 from domain.orders.models import OrderStatus
 from tests import samples
 from tests.integration.test_gateway import wait_status
+
+
+@pytest.fixture(scope="module")
+def stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): it only adds orders of its own."""
+    return shared_stack
 
 
 async def test_a_repeated_cancel_answers_with_the_first_outcome(orders: OrderClient) -> None:

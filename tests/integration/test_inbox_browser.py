@@ -26,6 +26,13 @@ from tests import samples
 from tests.integration.test_encryption import temporal_bytes
 from tests.integration.test_gateway import wait_status
 
+
+@pytest.fixture(scope="module")
+def gateway_stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): orders of its own, and one failed sign-in."""
+    return shared_stack
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

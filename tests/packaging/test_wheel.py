@@ -66,7 +66,7 @@ def test_the_shipped_configuration_and_migrations_are_found(
     )
     shown = run([str(installed / "python"), "-c", probe], tmp_path).stdout.splitlines()
     assert str(CHECKOUT) not in shown[0] and "site-packages" in shown[0]
-    assert shown[1] == "5000 ['carrier', 'payments', 'shop']"
+    assert shown[1] == "5000 ['carrier', 'payments', 'shop', 'supplier', 'warehouse']"
 
 
 def test_a_worker_from_the_wheel_starts_against_a_dev_server(

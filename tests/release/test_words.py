@@ -94,9 +94,9 @@ def test_patch_markers_are_read_from_history() -> None:
 def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
     found = {(s.patch_id, s.usage, s.where) for s in patch_sites(ROOT / "workflows")}
     assert found == {
-        ("approval-workflow", "patched", "workflows/orders/approval_step.py:48"),
+        ("approval-workflow", "patched", "workflows/orders/approval_step.py:46"),
         ("report-alerts", "patched", "workflows/reports.py:61"),
-        ("state-since", "patched", "workflows/search_attributes.py:53"),
+        ("state-since", "patched", "workflows/search_attributes.py:59"),
     }
 
 

@@ -30,26 +30,32 @@ def payload(value: object) -> dict[str, object]:
 Start = Callable[..., str]
 
 
-@pytest.fixture
-def codec(tmp_path: Path) -> Iterator[Start]:
-    """Starts codec endpoints; answers their base URL."""
-    started: list[ManagedProcess] = []
+@pytest.fixture(scope="module")
+def codec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Start]:
+    """Starts codec endpoints; answers their base URL. One process per environment for the
+    module: the endpoint keeps no state between requests, so the tests that ask for the same
+    environment share it, and it is stopped at the module's end."""
+    logs = tmp_path_factory.mktemp("codec")
+    started: dict[tuple[tuple[str, str], ...], tuple[ManagedProcess, str]] = {}
 
     def start(**env: str) -> str:
+        key = tuple(sorted(env.items()))
+        if key in started and started[key][0].alive():
+            return started[key][1]
         port = free_port()
         argv = python_module(
             "services.codec", "--port", str(port), "--ui-origin", UI, "--log-level", "warning"
         )
-        proc = ManagedProcess("codec", argv, log_path=tmp_path / f"codec-{port}.log", env=env)
-        started.append(proc.start())
+        proc = ManagedProcess("codec", argv, log_path=logs / f"codec-{port}.log", env=env)
         url = f"http://127.0.0.1:{port}"
+        started[key] = (proc.start(), url)
         proc.wait_ready(lambda: http_ok(f"{url}/healthz"), timeout=30)
         return url
 
     try:
         yield start
     finally:
-        for proc in started:
+        for proc, _ in started.values():
             proc.stop()
 
 

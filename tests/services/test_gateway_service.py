@@ -19,6 +19,8 @@ SECRETS = {
     "WEBHOOK_SECRET_CARRIER": "carrier-secret",
     "WEBHOOK_SECRET_SHOP": "shop-secret",
     "WEBHOOK_SECRET_PAYMENTS": "payments-secret",
+    "WEBHOOK_SECRET_SUPPLIER": "supplier-secret",
+    "WEBHOOK_SECRET_WAREHOUSE": "warehouse-secret",
 }
 
 

@@ -64,7 +64,7 @@ def test_a_rotating_secret_may_sign_twice() -> None:
 
 def test_the_shipped_mapping_loads_and_names_a_secret_per_source() -> None:
     events = EventMap.load(WEBHOOKS)
-    assert set(events.sources) == {"carrier", "shop", "payments"}
+    assert set(events.sources) == {"carrier", "shop", "payments", "supplier", "warehouse"}
     assert events.sources["shop"]["order-cancelled"].action == "update"
     with pytest.raises(ValueError, match="WEBHOOK_SECRET_SHOP"):
         load_secrets(events, {"WEBHOOK_SECRET_CARRIER": "a", "WEBHOOK_SECRET_PAYMENTS": "b"})
@@ -77,6 +77,38 @@ def test_a_mapping_that_cannot_work_is_refused_at_load() -> None:
         )
     with pytest.raises(ValidationError, match="data"):
         Route.model_validate({"action": "signal", "handler": "delivered", "data": "Nope"})
+
+
+def test_purchase_routes_are_checked_against_the_purchasing_contract() -> None:
+    events = EventMap.load(WEBHOOKS)
+    invoices = events.sources["supplier"]["invoice-issued"]
+    assert (invoices.process, invoices.action, invoices.handler) == (
+        "purchase",
+        "update",
+        "invoice_received",
+    )
+    assert invoices.target.workflow_id("R-1") == "purchase-R-1"
+    assert events.sources["carrier"]["shipment-delivered"].target.workflow_id("O-1") == "order-O-1"
+    wrong = {
+        "has no update handler 'delivered'": {"handler": "delivered", "data": "GoodsReceipt"},
+        "goods_received takes GoodsReceipt, not SupplierInvoice": {"data": "SupplierInvoice"},
+        "takes no Order data": {"data": "Order"},
+        "sends its data": {"send": "notice"},
+        "signal-with-start starts orders only": {
+            "action": "signal-with-start",
+            "handler": "supplier_confirmed",
+            "data": "SupplierConfirmation",
+        },
+    }
+    for message, change in wrong.items():
+        route = {"process": "purchase", "action": "update", "handler": "goods_received"}
+        with pytest.raises(ValidationError, match=message):
+            Route.model_validate({**route, "data": "GoodsReceipt", **change})
+    # An order route names no process, as before; a purchase handler is not an order's.
+    with pytest.raises(ValidationError, match="the order workflow takes no GoodsReceipt data"):
+        Route.model_validate(
+            {"action": "update", "handler": "goods_received", "data": "GoodsReceipt"}
+        )
 
 
 def test_receipts_claim_once_then_replays_are_seen(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from starters.demo import run_demo, summary_table
 from starters.drill.run import drill
 from starters.incidents_cli import incidents_app
 from starters.order_file import OrderFileError, load_order
+from starters.purchase_demo import buyer_login, demo_purchases_in
 from starters.purchasing_cli import purchase_app
 from starters.release_cli import backup, release_app, restore
 from starters.report_cli import report, schedules_and_first_report
@@ -160,6 +161,8 @@ def up(
                 results = await run_demo(client, console, orders)
                 console.print(summary_table(results, stack.ui_url))
                 waiting.extend(r.order_id for r in results if not r.status.is_terminal)
+                inbox = f"{stack.url('gateway')}/inbox"
+                await demo_purchases_in(client.client, console, stack.ui_url, inbox)
 
             run(go())
 
@@ -176,6 +179,7 @@ def up(
         console.print(
             f"Decide them in the inbox: {stack.url('gateway')}/inbox, {_demo_login(stack)}"
         )
+        console.print(f"Purchase exceptions wait there too: {buyer_login()}")
         if waiting:
             console.print("A demo carrier delivers the waiting demo orders once they are approved.")
         console.print("[bold]Stack is up.[/] Press Ctrl-C to stop it.")
@@ -266,6 +270,9 @@ def demo(orders: Annotated[int, typer.Option(min=3, max=500)] = 12) -> None:
     async def go(client: OrderClient) -> None:
         results = await run_demo(client, console, orders)
         console.print(summary_table(results, "http://localhost:8233"))
+        await demo_purchases_in(
+            client.client, console, "http://localhost:8233", "http://localhost:8103/inbox"
+        )
 
     _with_orders(go)
 

@@ -60,6 +60,11 @@ def cli(ports: Ports, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def said(shown: str, words: str) -> bool:
+    """The words in a row of a table, wherever the table wrapped its cell between them."""
+    return re.search(r"[\s│]+".join(map(re.escape, words.split())), shown) is not None
+
+
 def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -85,6 +90,19 @@ def test_up_runs_the_demo_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> No
     assert "Completed" in shown and "Compensated" in shown and "AwaitingApproval" in shown
     assert f"http://localhost:{ports.ui}/namespaces/default/workflows/order-D-" in shown
     assert f"http://127.0.0.1:{ports.gateway}/inbox" in shown and "sign in as alice / " in shown
+    # The demo purchases: one paid at once, one waiting for a buyer in the inbox, one whose
+    # duplicate invoice was refused.
+    purchases = re.findall(r"(P-\d{8}-\d{6}-[123]) │ (SUP-10\d) +│ (\w+)", shown)
+    assert [(p[1], p[2]) for p in purchases] == [
+        ("SUP-100", "Completed"),
+        ("SUP-101", "InException"),
+        ("SUP-102", "Completed"),
+    ], shown
+    assert said(shown, "paid 249.90 EUR") and said(shown, "refused os")
+    assert said(shown, "duplicate of") and said(shown, "waits for buyer in the inbox:")
+    review = f"{ports.gateway}/inbox/approval-purchase-{purchases[1][0]}-exception-1"
+    assert f"http://127.0.0.1:{review}" in shown
+    assert "Purchase exceptions wait there too: sign in as bruno" in shown
     assert "stopped cleanly: codec, temporal, erp, crm, worker, ops-worker, gateway" in rest
     assert not any(port_in_use(p) for p in ports.named().values())
     assert (tmp_path / "temporal.db").exists() and (tmp_path / "erp.db").exists()

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -113,3 +114,17 @@ def idempotency_keys(stack: Stack, prefix: str) -> int:
 
 def data_dir(stack: Stack) -> Path:
     return stack.data_dir
+
+
+async def erp_read(stack: Stack, path: str, **params: str) -> dict[str, Any]:
+    """A read endpoint of the reference ERP's API (`/purchase-orders`, `/supplier-payments`...)."""
+    token = stack.client_env()["ERP_API_TOKEN"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(
+            f"{stack.url('erp')}/api{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    answer.raise_for_status()
+    found: dict[str, Any] = answer.json()
+    return found

@@ -8,21 +8,29 @@ sees it, approves it with a comment, and the order completes with that decision 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from continuum.approvals.client import ApprovalClient
 from continuum.client import connect
 from continuum.order_client import OrderClient
+from continuum.purchasing.client import PurchaseClient
 from continuum.settings import ORDERS_TASK_QUEUE, get_settings
 from continuum.stack import Stack
 from domain.approvals.models import ApprovalState, ApprovalStatus
 from domain.orders.models import OrderStatus
-from services.gateway.approvals import waiting_query
+from domain.purchasing.models import PurchaseStatus, SupplierConfirmation
+from services.gateway.approvals import subject_of, waiting_query
+from starters.purchase_demo import Item, invoice, receipt_in_full, requisition, wait_for_status
 from tests import samples
+from tests.integration.conftest import erp_read
 from tests.integration.test_encryption import temporal_bytes
 from tests.integration.test_gateway import wait_status
 
@@ -171,3 +179,82 @@ async def test_a_sales_manager_approves_in_the_browser_and_the_order_completes(
     # Decided: it has left alice's inbox.
     await page.goto("/inbox")
     await expect(page.get_by_text(order.order_id)).to_have_count(0)
+
+
+@pytest.fixture
+async def purchases(gateway_stack: Stack) -> AsyncIterator[PurchaseClient]:
+    client = await connect(gateway_stack.temporal_address, gateway_stack.data_converter())
+    yield PurchaseClient(client, get_settings().task_queue)
+
+
+async def test_a_buyer_sees_the_exception_side_by_side_and_accepting_some_lines_pays_only_those(
+    gateway_stack: Stack, purchases: PurchaseClient, page: Page
+) -> None:
+    password = gateway_stack.client_env()["INBOX_DEMO_PASSWORD"]
+    req = requisition(
+        f"P-browser-{uuid.uuid4().hex[:8]}",
+        "SUP-101",
+        [
+            Item("SKU-002", "Coffee grinder", "4", "52.00"),
+            Item("SKU-006", "Tamper", "10", "9.50"),
+            Item("SKU-005", "Descaling kit", "5", "6.00"),
+        ],
+    )
+    rid = req.requisition_id
+    await purchases.start(req)
+    await purchases.confirm(SupplierConfirmation(requisition_id=rid, supplier_reference="SC-9"))
+    await wait_for_status(purchases, rid, {PurchaseStatus.RECEIVING})
+    await purchases.receive(receipt_in_full(req, f"GR-{rid}"))
+    # Lines 1 and 2 over the order price, line 3 as ordered.
+    sent = invoice(req, f"GP-{rid}", prices={1: "57.50", 2: "9.90"})
+    await purchases.invoice(sent)
+    pending = await wait_for_status(purchases, rid, {PurchaseStatus.IN_EXCEPTION})
+    assert pending.pending_review is not None and pending.payments == []
+    approval_id = pending.pending_review
+    review = await ApprovalClient(purchases.client).state(subject_of(approval_id))
+    assert review.kind == "purchase_exception" and review.parts == ["1", "2"]
+    buyer = next(
+        n for n, p in get_settings().approval_policy().people.items() if "buyer" in p.roles
+    )
+
+    await sign_in(page, buyer, password)
+    await reload_until_listed(page, review.summary)
+    await page.get_by_role("link", name=review.summary).click()
+    table = page.locator("table.side-by-side")
+    await expect(table.locator("thead")).to_contain_text(f"Receipt GR-{rid}")
+    await expect(table.locator("thead")).to_contain_text(f"Invoice GP-{rid}")
+    rows = table.locator("tbody tr.line")
+    await expect(rows).to_have_count(3)
+    # Per line: ordered at its price, the receipt, the invoice, and the match; under it, why.
+    first = rows.nth(0)
+    for text in ("SKU-002", "4 unit", "52.00", "4 × 57.50", "57.50", "price +5.50", "exception"):
+        await expect(first).to_contain_text(text)
+    why = table.locator('tr.why[data-line="1"]')
+    await expect(why).to_contain_text("57.50")
+    await expect(why.locator(".tolerance")).to_contain_text("tolerance applied: quantity 2 %")
+    await expect(rows.nth(1)).to_contain_text("10 × 9.90")
+    await expect(rows.nth(2)).to_contain_text("matched")
+    boxes = page.get_by_role("checkbox")
+    await expect(boxes).to_have_count(2)  # one per line in exception
+
+    await page.get_by_role("checkbox", name=re.compile(r"^Line 1 ")).check()
+    await page.get_by_label("Comment").first.fill("grinders went up, agreed by phone")
+    await page.get_by_role("button", name="Accept selected lines").click()
+    await expect(page.get_by_role("status")).to_contain_text("You accepted lines 1")
+    await expect(page.locator("ol.audit li").last).to_contain_text(buyer)
+
+    # Line 2 waits for a credit note; lines 1 (accepted) and 3 (matched) are paid, once.
+    after = await wait_for_status(purchases, rid, {PurchaseStatus.AWAITING_CREDIT_NOTE})
+    [payment] = after.payments
+    assert sorted(payment.lines) == [1, 3]
+    lines = {x.line_no: x for x in sent.lines}
+    net = sum((lines[n].quantity * lines[n].unit_price for n in (1, 3)), Decimal("0"))
+    assert payment.amount == (net * Decimal("1.19")).quantize(Decimal("0.01"))
+    [decision] = after.decisions
+    assert (decision.decided_by, decision.accepted_lines, decision.rejected_lines) == (
+        buyer,
+        [1],
+        [2],
+    )
+    paid = await erp_read(gateway_stack, "/supplier-payments", requisition_id=rid)
+    assert paid["count"] == 1 and sorted(paid["items"][0]["lines"]) == [1, 3]

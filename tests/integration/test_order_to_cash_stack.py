@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import WorkflowHandle
 
 from continuum.order_client import OrderClient, OrderError
 from continuum.stack import Stack
@@ -68,7 +70,7 @@ async def test_worker_killed_mid_order_finishes_with_nothing_twice(
     set_faults(stack, "erp", latency_ms=3000)
     try:
         await orders.start(order)
-        await wait_running(orders, order.order_id, "capture_payment")
+        await wait_running(orders.handle(order.order_id), "capture_payment")
         stack.processes["worker"].kill()  # SIGKILL: no chance to finish anything
         set_faults(stack, "erp")
         stack.start_worker()
@@ -79,22 +81,24 @@ async def test_worker_killed_mid_order_finishes_with_nothing_twice(
     assert erp_counts(stack, order.order_id) == ONE_OF_EACH
     assert len(crm_deals(stack, order.order_id)) == 1
     # The kill hit the capture in flight: it timed out on the dead worker and ran again, once.
-    [capture] = [s for s in await starts(orders, order.order_id) if s.name == "capture_payment"]
+    [capture] = [
+        s for s in await starts(orders.handle(order.order_id)) if s.name == "capture_payment"
+    ]
     assert capture.attempt > 1 and "timeout" in capture.last_failure.lower(), capture
 
 
-async def wait_running(orders: OrderClient, order_id: str, activity: str) -> None:
-    """Until a worker has started `activity` for the order (Temporal's pending activities)."""
+async def wait_running(handle: WorkflowHandle[Any, Any], activity: str) -> None:
+    """Until a worker has started `activity` for the workflow (Temporal's pending activities)."""
     deadline = time.monotonic() + 60
     while True:
-        described = await orders.handle(order_id).describe()
+        described = await handle.describe()
         if any(
             p.activity_type.name == activity
             and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             for p in described.raw_description.pending_activities
         ):
             return
-        assert time.monotonic() < deadline, f"{order_id} never ran {activity}"
+        assert time.monotonic() < deadline, f"{handle.id} never ran {activity}"
         await asyncio.sleep(0.05)
 
 
@@ -168,7 +172,7 @@ async def test_sigterm_drains_the_inflight_step_and_exits_zero(
     # Drained, not abandoned: the step in flight when SIGTERM came completed on its first
     # attempt, on the worker that was stopping.
     [sales_order] = [
-        s for s in await starts(orders, order.order_id) if s.name == "create_sales_order"
+        s for s in await starts(orders.handle(order.order_id)) if s.name == "create_sales_order"
     ]
     assert (sales_order.attempt, sales_order.worker_pid) == (1, old_pid)
 
@@ -181,9 +185,9 @@ class Start:
     last_failure: str
 
 
-async def starts(orders: OrderClient, order_id: str) -> list[Start]:
-    """Each activity's (last) start in the order's history: attempt, worker, previous failure."""
-    history = await orders.handle(order_id).fetch_history()
+async def starts(handle: WorkflowHandle[Any, Any]) -> list[Start]:
+    """Each activity's (last) start in the workflow's history: attempt, worker, previous failure."""
+    history = await handle.fetch_history()
     names = {
         e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
         for e in history.events

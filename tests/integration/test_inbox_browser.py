@@ -225,6 +225,8 @@ async def test_a_buyer_sees_the_exception_side_by_side_and_accepting_some_lines_
     await expect(table.locator("thead")).to_contain_text(f"Invoice GP-{rid}")
     rows = table.locator("tbody tr.line")
     await expect(rows).to_have_count(3)
+    # The lines are the requisition's as submitted (its descriptions come from the start input).
+    await expect(rows.nth(0)).to_contain_text("Coffee grinder")
     # Per line: ordered at its price, the receipt, the invoice, and the match; under it, why.
     first = rows.nth(0)
     for text in ("SKU-002", "4 unit", "52.00", "4 × 57.50", "57.50", "price +5.50", "exception"):
@@ -258,3 +260,40 @@ async def test_a_buyer_sees_the_exception_side_by_side_and_accepting_some_lines_
     )
     paid = await erp_read(gateway_stack, "/supplier-payments", requisition_id=rid)
     assert paid["count"] == 1 and sorted(paid["items"][0]["lines"]) == [1, 3]
+
+
+async def test_a_purchasing_manager_sees_the_requisition_lines_and_approves_it(
+    gateway_stack: Stack, purchases: PurchaseClient, page: Page
+) -> None:
+    password = gateway_stack.client_env()["INBOX_DEMO_PASSWORD"]
+    # Over the 1,000 EUR threshold: a purchasing manager approves the requisition first.
+    req = requisition(
+        f"P-approve-{uuid.uuid4().hex[:8]}",
+        "SUP-100",
+        [
+            Item("SKU-004", "Bean storage jar", "150", "6.50"),
+            Item("SKU-010", "Water filter", "40", "8.00"),
+        ],
+        requested_by="bruno",
+    )
+    rid = req.requisition_id
+    await purchases.start(req)
+    await wait_for_status(purchases, rid, {PurchaseStatus.AWAITING_APPROVAL})
+    approval = await ApprovalClient(purchases.client).state(f"purchase-{rid}")
+    assert approval.kind == "purchase" and approval.pending_role == "purchasing_manager"
+
+    await sign_in(page, "petra", password)
+    await reload_until_listed(page, approval.summary)
+    await page.get_by_role("link", name=approval.summary).click()
+    rows = page.locator("table.side-by-side tbody tr.line")
+    await expect(rows).to_have_count(2)
+    for n, text in enumerate(["Bean storage jar", "Water filter"]):
+        await expect(rows.nth(n)).to_contain_text(text)
+    await expect(rows.nth(0)).to_contain_text("150 unit")
+    await expect(rows.nth(1)).to_contain_text("8.00")
+    await expect(page.get_by_text("1,295.00 EUR net")).to_be_visible()
+    await expect(page.get_by_role("checkbox")).to_have_count(0)  # decided as a whole
+    await page.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_role("status")).to_contain_text("You approved")
+    after = await wait_for_status(purchases, rid, {PurchaseStatus.AWAITING_CONFIRMATION})
+    assert after.approval is not None and after.approval.decided_by == "petra"

@@ -28,6 +28,7 @@ from tests import samples
 from tests.integration.conftest import free_ports
 from tests.release.changed_order import PATCH, PatchedPausingOrderToCash, PausingOrderToCash
 from tests.release.conftest import cli, eventually, wait_status
+from tests.release.sites import site
 from workers.registry import WORKFLOWS
 from workflows.orders.order_to_cash import OrderToCash
 
@@ -136,7 +137,7 @@ async def test_patches_count_the_running_processes_on_each_side(
     approval = by_id["approval-workflow"]
     assert (approval.in_code, approval.old_path, approval.new_path) == ("patched", 0, 1)
     assert approval.verdict.startswith('ready: replace patched("approval-workflow")')
-    assert approval.where == ["workflows/orders/approval_step.py:48"]
+    assert approval.where == [site("workflows/orders/approval_step.py", "workflow.patched(PATCH)")]
     # Two orders and the approval started after "state-since": all of them hold its marker.
     state_since = by_id["state-since"]
     assert (state_since.old_path, state_since.new_path, state_since.unknown) == (0, 3, 0)

@@ -17,11 +17,13 @@ from continuum.release.patches import PatchReport, patch_sites
 from continuum.release.versioning import VersioningError, deployment_config
 from continuum.release.words import diverging_event, patch_marker
 from tests.release.changed_order import PausingOrderToCash
+from tests.release.sites import site
 from workers.registry import WORKFLOWS
 from workers.release import ALL_WORKFLOWS
 from workflows.orders.order_to_cash import OrderToCash
 
 ROOT = Path(__file__).parents[2]
+APPROVAL_STEP = "workflows/orders/approval_step.py"
 HISTORIES = ROOT / "tests" / "histories"
 
 
@@ -94,9 +96,9 @@ def test_patch_markers_are_read_from_history() -> None:
 def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
     found = {(s.patch_id, s.usage, s.where) for s in patch_sites(ROOT / "workflows")}
     assert found == {
-        ("approval-workflow", "patched", "workflows/orders/approval_step.py:46"),
-        ("report-alerts", "patched", "workflows/reports.py:61"),
-        ("state-since", "patched", "workflows/search_attributes.py:59"),
+        ("approval-workflow", "patched", site(APPROVAL_STEP, "workflow.patched(PATCH)")),
+        ("report-alerts", "patched", site("workflows/reports.py", "workflow.patched(")),
+        ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),
     }
 
 

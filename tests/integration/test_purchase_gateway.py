@@ -34,6 +34,12 @@ from tests.integration.purchase_support import (
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def gateway_stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): purchases with ids and invoice numbers of their own."""
+    return shared_stack
+
+
 @pytest.fixture
 async def purchases(gateway_stack: Stack) -> AsyncIterator[PurchaseClient]:
     client = await connect(gateway_stack.temporal_address, gateway_stack.data_converter())

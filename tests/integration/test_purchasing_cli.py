@@ -33,6 +33,12 @@ __all__ = ["purchases"]
 CLI = [sys.executable, "-m", "starters", "purchase"]
 
 
+@pytest.fixture(scope="module")
+def stack(shared_stack: Stack) -> Stack:
+    """The session's stack (`shared_stack`): purchases with ids and invoice numbers of their own."""
+    return shared_stack
+
+
 def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     """As a person runs it: its own process."""
     env = {**os.environ, **stack.client_env(), "COLUMNS": "200"}

@@ -8,7 +8,9 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
+from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 
 from continuum.converter import data_converter
 
@@ -41,3 +43,16 @@ async def connect(
         interceptors=[TracingInterceptor()],
         runtime=runtime,
     )
+
+
+def failure_reason(err: BaseException) -> str:
+    """What a failed workflow or call says, in its own words: the innermost application error
+    (the workflow's reason), else Temporal's message, else the error itself."""
+    cause: BaseException | None = err
+    while cause is not None and cause.__cause__ is not None:
+        if isinstance(cause, ApplicationError):
+            break
+        cause = cause.__cause__
+    if isinstance(cause, ApplicationError | RPCError):
+        return cause.message
+    return str(cause or err)

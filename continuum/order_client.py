@@ -18,11 +18,12 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient, ApprovalError, UnknownApproval
+from continuum.client import failure_reason
 from continuum.settings import get_settings
 from domain.approvals.legacy_gate import GateDecision, GateState
 from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
@@ -55,17 +56,6 @@ def _details(order: Order) -> str:
         f"| SKU | Qty | Unit price | Amount |\n|---|---|---|---|\n{rows}\n\n"
         f"**Total** {order.total} {order.currency}"
     )
-
-
-def _why(err: BaseException) -> str:
-    cause: BaseException | None = err
-    while cause is not None and cause.__cause__ is not None:
-        if isinstance(cause, ApplicationError):
-            break
-        cause = cause.__cause__
-    if isinstance(cause, ApplicationError | RPCError):
-        return cause.message
-    return str(cause or err)
 
 
 class OrderClient:
@@ -199,7 +189,7 @@ class OrderClient:
         try:
             return await self.handle(order_id).result()
         except WorkflowFailureError as err:
-            raise OrderError(f"order {order_id} failed: {_why(err)}") from None
+            raise OrderError(f"order {order_id} failed: {failure_reason(err)}") from None
         except RPCError as err:
             raise await self._rpc(order_id, err) from None
 
@@ -245,7 +235,7 @@ class OrderClient:
             )
             return result
         except WorkflowUpdateFailedError as err:
-            raise OrderError(f"order {order_id}: {_why(err)}") from None
+            raise OrderError(f"order {order_id}: {failure_reason(err)}") from None
         except RPCError as err:
             raise await self._rpc(order_id, err) from None
 

@@ -19,11 +19,12 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient, ApprovalError
+from continuum.client import failure_reason
 from continuum.settings import get_settings
 from domain.approvals.contract import approval_workflow_id
 from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
@@ -86,17 +87,6 @@ def _details(req: Requisition) -> str:
         f"| Line | Product | Qty | Price | Amount |\n|---|---|---|---|---|\n{rows}\n\n"
         f"**Total** {req.total} {req.currency} net"
     )
-
-
-def _why(err: BaseException) -> str:
-    cause: BaseException | None = err
-    while cause is not None and cause.__cause__ is not None:
-        if isinstance(cause, ApplicationError):
-            break
-        cause = cause.__cause__
-    if isinstance(cause, ApplicationError | RPCError):
-        return cause.message
-    return str(cause or err)
 
 
 class PurchaseClient:
@@ -237,7 +227,9 @@ class PurchaseClient:
         try:
             return await self.handle(requisition_id).result()
         except WorkflowFailureError as err:
-            raise PurchaseError(f"purchase {requisition_id} failed: {_why(err)}") from None
+            raise PurchaseError(
+                f"purchase {requisition_id} failed: {failure_reason(err)}"
+            ) from None
         except RPCError as err:
             raise await self._rpc(requisition_id, err) from None
 
@@ -288,7 +280,7 @@ class PurchaseClient:
             )
             return result
         except WorkflowUpdateFailedError as err:
-            raise PurchaseError(f"purchase {requisition_id}: {_why(err)}") from None
+            raise PurchaseError(f"purchase {requisition_id}: {failure_reason(err)}") from None
         except RPCError as err:
             raise await self._rpc(requisition_id, err) from None
 

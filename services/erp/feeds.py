@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
@@ -73,10 +74,19 @@ def _start(updated_since: datetime | None, cursor: str | None) -> tuple[str, int
     return "", 0
 
 
+def _page(
+    tx: Tx, sql: str, updated_since: datetime | None, cursor: str | None, limit: int
+) -> tuple[list[sqlite3.Row], str | None]:
+    """One page of a feed's rows, and the cursor of the next page (None: the feed's end)."""
+    rows = tx.all(sql, (*_start(updated_since, cursor), limit + 1))
+    last = rows[limit - 1] if len(rows) > limit else None
+    return rows[:limit], encode_cursor(last["updated_at"], last["id"]) if last else None
+
+
 def order_changes(
     tx: Tx, updated_since: datetime | None, cursor: str | None, limit: int
 ) -> OrderChangePage:
-    rows = tx.all(_ORDERS, (*_start(updated_since, cursor), limit + 1))
+    rows, next_cursor = _page(tx, _ORDERS, updated_since, cursor, limit)
     items = [
         OrderChange(
             order_id=row["order_id"],
@@ -88,19 +98,15 @@ def order_changes(
             currency=row["currency"],
             updated_at=parse_ts(row["updated_at"]),
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    last = rows[limit - 1] if len(rows) > limit else None
-    return OrderChangePage(
-        items=items,
-        next_cursor=encode_cursor(last["updated_at"], last["id"]) if last else None,
-    )
+    return OrderChangePage(items=items, next_cursor=next_cursor)
 
 
 def customer_changes(
     tx: Tx, updated_since: datetime | None, cursor: str | None, limit: int
 ) -> CustomerChangePage:
-    rows = tx.all(_CUSTOMERS, (*_start(updated_since, cursor), limit + 1))
+    rows, next_cursor = _page(tx, _CUSTOMERS, updated_since, cursor, limit)
     items = [
         CustomerChange(
             customer_id=row["customer_id"],
@@ -110,19 +116,15 @@ def customer_changes(
             credit_limit=Decimal(row["credit_limit"]),
             updated_at=parse_ts(row["updated_at"]),
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    last = rows[limit - 1] if len(rows) > limit else None
-    return CustomerChangePage(
-        items=items,
-        next_cursor=encode_cursor(last["updated_at"], last["id"]) if last else None,
-    )
+    return CustomerChangePage(items=items, next_cursor=next_cursor)
 
 
 def purchase_changes(
     tx: Tx, updated_since: datetime | None, cursor: str | None, limit: int
 ) -> PurchaseChangePage:
-    rows = tx.all(_PURCHASES, (*_start(updated_since, cursor), limit + 1))
+    rows, next_cursor = _page(tx, _PURCHASES, updated_since, cursor, limit)
     items = [
         PurchaseChange(
             purchase_order_id=row["purchase_order_id"],
@@ -136,10 +138,6 @@ def purchase_changes(
             currency=row["currency"],
             updated_at=parse_ts(row["updated_at"]),
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    last = rows[limit - 1] if len(rows) > limit else None
-    return PurchaseChangePage(
-        items=items,
-        next_cursor=encode_cursor(last["updated_at"], last["id"]) if last else None,
-    )
+    return PurchaseChangePage(items=items, next_cursor=next_cursor)

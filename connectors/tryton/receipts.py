@@ -184,37 +184,41 @@ class TrytonReceipts(TrytonPurchaseRecords):
         """A supplier return shipment; its moves name the purchase lines, so Tryton counts them
         against what was received (and drafts the credit it expects from the supplier)."""
         env = await self._environment()
+        moves = [
+            {
+                "product": line.product,
+                "quantity": float(quantity),
+                "unit": unit,
+                "origin": f"purchase.line,{line.id}",
+                "unit_price": line.unit_price,
+                "currency": env.currency,
+            }
+            for line, quantity, unit in wanted
+        ]
+        return await self._create_return(ref_id(purchase["party"]), reference, moves)
+
+    async def _create_return(
+        self, supplier: int | None, reference: str, moves: list[dict[str, Any]]
+    ) -> int:
+        """A draft supplier return shipment to the supplier's first address, its moves (product,
+        quantity, unit, origin, unit price, currency) from the return location to the supplier."""
+        env = await self._environment()
         purchasing = await self._purchasing_environment()
-        party = await self._read("party.party", int(ref_id(purchase["party"]) or 0), ["addresses"])
+        party = await self._read("party.party", int(supplier or 0), ["addresses"])
         addresses = list(party.get("addresses") or [])
+        places = {
+            "from_location": purchasing.return_location,
+            "to_location": purchasing.supplier_location,
+        }
         return await self._create(
             "stock.shipment.in.return",
             {
                 "company": env.company,
-                "supplier": ref_id(purchase["party"]),
-                "from_location": purchasing.return_location,
-                "to_location": purchasing.supplier_location,
+                "supplier": supplier,
+                **places,
                 "delivery_address": addresses[0] if addresses else None,
                 "reference": reference,
-                "moves": [
-                    [
-                        "create",
-                        [
-                            {
-                                "product": line.product,
-                                "quantity": float(quantity),
-                                "unit": unit,
-                                "from_location": purchasing.return_location,
-                                "to_location": purchasing.supplier_location,
-                                "origin": f"purchase.line,{line.id}",
-                                "unit_price": line.unit_price,
-                                "currency": env.currency,
-                                "company": env.company,
-                            }
-                            for line, quantity, unit in wanted
-                        ],
-                    ]
-                ],
+                "moves": [["create", [{**m, **places, "company": env.company} for m in moves]]],
             },
         )
 
@@ -304,42 +308,19 @@ class TrytonReceipts(TrytonPurchaseRecords):
             return_id = int(found[0]["id"])
         else:
             env = await self._environment()
-            purchasing = await self._purchasing_environment()
-            party = await self._read(
-                "party.party", int(ref_id(shipment["supplier"]) or 0), ["addresses"]
-            )
-            addresses = list(party.get("addresses") or [])
-            return_id = await self._create(
-                "stock.shipment.in.return",
+            done = [
                 {
-                    "company": env.company,
-                    "supplier": ref_id(shipment["supplier"]),
-                    "from_location": purchasing.return_location,
-                    "to_location": purchasing.supplier_location,
-                    "delivery_address": addresses[0] if addresses else None,
-                    "reference": reference,
-                    "moves": [
-                        [
-                            "create",
-                            [
-                                {
-                                    "product": ref_id(m["product"]),
-                                    "quantity": m["quantity"],
-                                    "unit": ref_id(m["unit"]),
-                                    "from_location": purchasing.return_location,
-                                    "to_location": purchasing.supplier_location,
-                                    "origin": m.get("origin"),
-                                    "unit_price": m.get("unit_price"),
-                                    "currency": ref_id(m.get("currency")) or env.currency,
-                                    "company": env.company,
-                                }
-                                for m in moves
-                                if m["state"] == "done"
-                            ],
-                        ]
-                    ],
-                },
-            )
+                    "product": ref_id(m["product"]),
+                    "quantity": m["quantity"],
+                    "unit": ref_id(m["unit"]),
+                    "origin": m.get("origin"),
+                    "unit_price": m.get("unit_price"),
+                    "currency": ref_id(m.get("currency")) or env.currency,
+                }
+                for m in moves
+                if m["state"] == "done"
+            ]
+            return_id = await self._create_return(ref_id(shipment["supplier"]), reference, done)
         await self._finish_return(return_id)
 
     async def _undo_return(self, erp_receipt_id: str) -> ErpReceipt:

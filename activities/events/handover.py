@@ -1,0 +1,40 @@
+"""Hands a process's events to its publisher: one signal-with-start, run as a local activity so
+that it costs the process one marker event and waits for the Temporal server only.
+
+Safe to repeat: a retried or replayed hand-over carries the same event ids and sequences, and
+the publisher drops a sequence it already has.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.client import Client
+
+from domain.events import contract
+from domain.events.models import Handover, HandoverResult, PublisherStart
+
+
+class EventHandover:
+    def __init__(self, client: Client, enabled: bool) -> None:
+        self.client = client
+        # False when this deployment has no event sinks: the process's command sequence stays
+        # the same (the marker is recorded either way), nothing is started.
+        self.enabled = enabled
+
+    @activity.defn(name="hand_over_events")
+    async def hand_over(self, handover: Handover) -> HandoverResult:
+        if not self.enabled or not handover.batch.events:
+            return HandoverResult(handed_over=0)
+        first = handover.batch.events[0]
+        await self.client.start_workflow(
+            contract.PUBLISHER_WORKFLOW,
+            PublisherStart(process_id=first.process_id),
+            id=handover.publisher_id,
+            task_queue=contract.TASK_QUEUE,
+            start_signal=contract.PUBLISH,
+            start_signal_args=[handover.batch],
+        )
+        return HandoverResult(handed_over=len(handover.batch.events))
+
+    def all(self) -> list[object]:
+        return [self.hand_over]

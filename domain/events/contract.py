@@ -1,0 +1,29 @@
+"""Business events' contract: what processes, the publisher and every subscriber agree on.
+
+A process hands its events to one publisher workflow per process (reached by signal-with-start
+from a local activity, so the order path waits for the Temporal server only, never for a
+subscriber). The publisher delivers them in order to every sink (signed webhooks, NATS
+JetStream, experimental Kafka) on its own task queue, so a slow subscriber never takes a
+slot from the order workers.
+"""
+
+from __future__ import annotations
+
+PUBLISHER_WORKFLOW = "EventPublisher"
+# Publishers run on their own queue, served by the events worker (workers/events.py).
+TASK_QUEUE = "continuum-events"
+# Signal EventBatch: events to deliver, in sequence order.
+PUBLISH = "publish"
+# CloudEvents `specversion`.
+SPEC_VERSION = "1.0"
+
+
+def publisher_id(process_id: str) -> str:
+    """One publisher per process (= per subject): `events-order-O-1`."""
+    return f"events-{process_id}"
+
+
+def event_id(process_id: str, sequence: int) -> str:
+    """Stable per process and event sequence: a retried, replayed, reset or repaired process
+    re-emits the same id (never the run id), so a consumer can drop duplicates."""
+    return f"{process_id}/{sequence}"

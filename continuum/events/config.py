@@ -7,12 +7,14 @@ Secrets never live here: each subscriber names the environment variable that hol
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from continuum.config_file import read_config, validate_config
+from domain.events.privacy import Privacy
+from domain.toml_lines import line_of
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "defaults" / "events.toml"
 
@@ -31,8 +33,11 @@ class Subscriber(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")
     url: AnyHttpUrl
     secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")  # the variable holding its HMAC secret
-    types: list[str] = ["*"]  # event types it wants ("order.*", "purchase.paid.v1", "*")
-    mode: Literal["binary", "structured"] = "binary"  # CloudEvents HTTP binding mode
+    types: list[str] = Field(["*"], min_length=1)  # "order.*", "purchase.paid.v1", "*"
+    # CloudEvents HTTP binding. Structured (the default) puts the whole event in the body, so
+    # the signature covers its id, type and subject too; in binary mode those travel in ce-*
+    # headers that the signature (over the body) does not cover.
+    mode: Literal["binary", "structured"] = "structured"
 
 
 class Nats(_Strict):
@@ -55,18 +60,19 @@ class Kafka(_Strict):
     topic: str = "continuum.events"
 
 
-class Privacy(_Strict):
-    """Personal fields in an event's data: left out, or encrypted with the codec's key."""
-
-    personal_fields: list[str] = ["name", "email", "phone", "address", "shipping_address"]
-    mode: Literal["omit", "encrypt"] = "omit"
-
-
 class EventsConfig(_Strict):
     subscribers: list[Subscriber] = []
     nats: Nats | None = None
     kafka: Kafka | None = None
     privacy: Privacy = Privacy()
+
+    @field_validator("subscribers")
+    @classmethod
+    def _one_name_each(cls, subscribers: list[Subscriber]) -> list[Subscriber]:
+        names = [s.name for s in subscribers]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"a second subscriber named {', '.join(twice)}")
+        return subscribers
 
     @property
     def enabled(self) -> bool:
@@ -75,5 +81,26 @@ class EventsConfig(_Strict):
 
 
 def load_events_config(path: Path = DEFAULT_FILE) -> EventsConfig:
-    data = read_config(path, "events config", EventsConfigError)
-    return validate_config(EventsConfig, data, path, "events config", EventsConfigError)
+    """The file's configuration; a mistake is one EventsConfigError line naming the file, the
+    line and the field."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise EventsConfigError(f"cannot read events config {path}: {err.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise EventsConfigError(f"events config {path} is not valid TOML: {err}") from None
+    try:
+        return EventsConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(first["loc"])
+        line = line_of(text, loc)
+        at = f" line {line}" if line else ""
+        field = ".".join(str(p) for p in loc) or "(top)"
+        message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise EventsConfigError(
+            f"events config {path}{at}: field {field}: {message}{more}"
+        ) from None

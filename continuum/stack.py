@@ -22,6 +22,8 @@ from temporalio.converter import DataConverter
 from continuum.codec import KEY_FILE_ENV, KEY_FILE_NAME, KEYS_ENV, ensure_key_file, load_keyring
 from continuum.converter import data_converter
 from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
+from continuum.events.config import DEFAULT_FILE as DEFAULT_EVENTS_FILE
+from continuum.events.config import load_events_config
 from continuum.passwords import write_users
 from continuum.search_attributes import dev_server_flags
 from continuum.settings import get_settings
@@ -139,6 +141,11 @@ class Stack:
     # tests when they ask; `ops_env` is added to its environment (e.g. WATCHDOG_CONFIG_FILE).
     with_ops_worker: bool = False
     ops_env: dict[str, str] = field(default_factory=dict)
+    # The events worker (business events to subscribers and the broker) starts whenever the
+    # events configuration has a sink: EVENTS_CONFIG_FILE in `worker_env` or the environment
+    # (the business worker reads it too: it hands events over only then); `events_env` is added
+    # to the events worker's environment only (e.g. the subscribers' secrets).
+    events_env: dict[str, str] = field(default_factory=dict)
     # More `temporal server start-dev` flags (e.g. a test's shorter long poll).
     temporal_flags: tuple[str, ...] = ()
     # The dev server's SQLite pragmas. Measured: WAL with normal sync is ~2.5x the throughput of
@@ -239,6 +246,8 @@ class Stack:
                 self.start_worker()
             if self.with_ops_worker:
                 self.start_ops_worker()
+            if with_worker and self.events_enabled():
+                self.start_events_worker()
             if self.with_gateway:
                 self.start_gateway()
         except BaseException:
@@ -370,6 +379,23 @@ class Stack:
         proc.wait_ready(lambda: "ops worker ready" in proc.tail(50), timeout=60)
         return proc
 
+    def events_enabled(self) -> bool:
+        """Whether the events configuration names a sink (a bad file stops the start here)."""
+        env = {**os.environ, **self.worker_env}
+        path = env.get("EVENTS_CONFIG_FILE") or str(DEFAULT_EVENTS_FILE)
+        try:
+            return load_events_config(Path(path)).enabled
+        except ValueError as err:
+            raise StackError(str(err)) from None
+
+    def start_events_worker(self) -> ManagedProcess:
+        """The events publishers and their deliveries, in a process of their own: a slow
+        subscriber never takes a slot from the business worker."""
+        env = {**self.client_env(), **self.worker_env, **self.events_env}
+        proc = self._process("events-worker", python_module("workers.events"), env)
+        proc.wait_ready(lambda: "events worker ready" in proc.tail(50), timeout=60)
+        return proc
+
     @property
     def inbox_users_file(self) -> Path:
         return self.data_dir / INBOX_USERS_FILE
@@ -409,6 +435,8 @@ class Stack:
             return self.start_worker()
         if name == "ops-worker":
             return self.start_ops_worker()
+        if name == "events-worker":
+            return self.start_events_worker()
         if name == "temporal":
             return self.start_temporal()
         if name == "gateway":

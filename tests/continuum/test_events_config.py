@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from cryptography.exceptions import InvalidTag
 
 from connectors.events.field_cipher import decrypt
 from continuum.events.config import DEFAULT_FILE, EventsConfigError, load_events_config
+from continuum.stack import Stack, StackError
+from continuum.supervisor import python_module
 from workers.connectors import ConfigurationError
 from workers.events import build_sinks, field_encryption
 
@@ -91,3 +94,29 @@ def test_encrypted_fields_open_with_the_codec_key_only(tmp_path: Path) -> None:
     assert decrypt(key, "order-O-1/3", sealed) == "ada@example.com"
     with pytest.raises(InvalidTag):  # bound to its event: moved to another, it does not open
         decrypt(key, "order-O-2/3", sealed)
+
+
+def test_the_stack_starts_the_events_worker_only_when_events_are_configured(
+    tmp_path: Path,
+) -> None:
+    off = Stack(tmp_path, worker_env={"EVENTS_CONFIG_FILE": str(_file(tmp_path, ""))})
+    assert not off.events_enabled()
+    on = Stack(tmp_path, worker_env={"EVENTS_CONFIG_FILE": str(DEFAULT_FILE)})
+    assert on.events_enabled()
+    bad = Stack(tmp_path, worker_env={"EVENTS_CONFIG_FILE": str(_file(tmp_path, "[nats\n"))})
+    with pytest.raises(StackError, match="not valid TOML"):
+        bad.events_enabled()
+
+
+def test_a_bad_file_stops_the_events_worker_before_it_starts(tmp_path: Path) -> None:
+    path = _file(tmp_path, GOOD.replace('"encrypt"', '"shout"'))
+    done = subprocess.run(
+        python_module("workers.events"),
+        env={**os.environ, "EVENTS_CONFIG_FILE": str(path), "TEMPORAL_ADDRESS": "127.0.0.1:1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    [line] = [x for x in (done.stdout + done.stderr).splitlines() if "events config" in x]
+    assert "cannot start the events worker" in line and "line 9: field privacy.mode" in line

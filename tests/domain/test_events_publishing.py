@@ -7,10 +7,15 @@ from typing import Any
 
 import pytest
 
+from continuum.defaults import WATCHDOG
+from domain.business_calendar import BusinessCalendar
 from domain.events import contract, publishing
 from domain.events.models import EventBatch, PublisherState
 from domain.events.privacy import Privacy, protect
-from tests.events_samples import batch, event
+from domain.watchdog.config import parse_config
+from domain.watchdog.findings import stalled_query
+from domain.watchdog.rules import StalledRule
+from tests.events_samples import T0, batch, event
 
 
 def _state(*sinks: str) -> PublisherState:
@@ -101,3 +106,13 @@ def test_personal_fields_are_encrypted_when_configured() -> None:
     assert seen == [("e/1", "email"), ("e/1", "name"), ("e/1", "name")]
     with pytest.raises(ValueError, match="codec key"):
         protect(DATA, Privacy(mode="encrypt"), "e/1")
+
+
+def test_the_shipped_watchdog_sees_a_lagging_publisher() -> None:
+    """Delivering since its oldest undelivered event's time, for longer than the rule allows."""
+    config = parse_config(WATCHDOG.read_text(), str(WATCHDOG))
+    rule = config.rule("events-publisher-lagging")
+    assert isinstance(rule, StalledRule)
+    query = stalled_query(rule, T0, BusinessCalendar())
+    assert query.startswith("WorkflowType = 'EventPublisher' AND ExecutionStatus = 'Running'")
+    assert "ProcessStatus IN ('Delivering')" in query and "StateSince < '" in query

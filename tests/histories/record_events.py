@@ -1,7 +1,8 @@
 """Record the EventPublisher's histories for replay: `python -m tests.histories.record_events`.
 
 On the time-skipping server with in-memory sinks (tests/events_sinks.py), plaintext (CI replays
-them without a codec key), into tests/histories/events/; a file that exists is kept unless named
+them without a codec key), into tests/histories/events/ (a process's own, after its events
+patch, into tests/histories/); a file that exists is kept unless named
 (`python -m tests.histories.record_events NAME`). Never re-record to make a failing replay pass.
 """
 
@@ -11,23 +12,35 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.events.handover import EventHandover
+from activities.notifications import NotificationActivities
 from continuum.converter import plaintext_data_converter
 from continuum.events.config import EventsConfig
 from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
+from domain.approvals.contract import approval_workflow_id
+from domain.approvals.models import ApprovalDecision, ApprovalLevel, Verdict
 from domain.events import contract
 from domain.events.models import EventBatch, PublisherStart, PublisherState
 from tests.events_samples import batch
 from tests.events_sinks import MemorySink
+from tests.workflows.test_approval import request as approval_request
+from tests.workflows.test_approval import wait_state as wait_approval
 from workers.events import build_events_worker
+from workflows.approval import Approval
 from workflows.events_publisher import EventPublisher
 
 HERE = Path(__file__).parent / "events"
+# The processes' histories after their events patch sit with the others (tests/histories/),
+# replayed by tests/workflows/test_replay.py against the business worker's workflows.
+PROCESSES = Path(__file__).parent
 QUEUE = "events-recorder"
 Recorded = dict[str, tuple[WorkflowHistory, str]]
 
@@ -75,10 +88,56 @@ async def _hand_over(
     )
 
 
+async def approval_escalated_decided(env: WorkflowEnvironment) -> Recorded:
+    """After the "approval-events" patch: requested, escalated past the SLA, decided."""
+    sink = MemorySink("all")
+    req = approval_request(
+        subject_id="order-H-approval-events",
+        order_id="H-approval-events",
+        summary="order-H-approval-events for ACME",
+        levels=[
+            ApprovalLevel(
+                role="sales_manager", sla=timedelta(hours=8), escalation_role="sales_director"
+            )
+        ],
+    )
+    async with (
+        build_events_worker(env.client, EventsConfig(), [sink], task_queue=QUEUE),
+        Worker(
+            env.client,
+            task_queue="approvals-recorder",
+            workflows=[Approval],
+            activities=[
+                *NotificationActivities(None).all(),
+                *EventHandover(env.client, True, task_queue=QUEUE).all(),
+            ],
+        ),
+    ):
+        handle = await env.client.start_workflow(
+            Approval.run,
+            req,
+            id=approval_workflow_id(req.subject_id),
+            task_queue="approvals-recorder",
+        )
+        await sink.wait_for(1)
+        await env.sleep(timedelta(days=7))
+        await wait_approval(handle, lambda s: s.pending_role == "sales_director")
+        decision = ApprovalDecision(approver="dave", verdict=Verdict.APPROVED)
+        await handle.execute_update(Approval.decide, decision)
+        outcome = await handle.result()
+        await sink.wait_for(3)
+    return {
+        "approval_events_escalated_decided": (await handle.fetch_history(), outcome.status.value)
+    }
+
+
 SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Recorded]]] = {
     "delivered_then_idle": delivered_then_idle,
     "continued_as_new": continued_as_new,
+    "approval_escalated_decided": approval_escalated_decided,
 }
+# Scenario → the folder its files go to.
+FOLDER = {"approval_escalated_decided": PROCESSES}
 
 
 async def record(names: list[str]) -> None:
@@ -91,7 +150,7 @@ async def record(names: list[str]) -> None:
     try:
         for name in names or list(SCENARIOS):
             for stem, (history, status) in (await SCENARIOS[name](env)).items():
-                path = HERE / f"{stem}.json"
+                path = FOLDER.get(name, HERE) / f"{stem}.json"
                 if names or not path.exists():
                     path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
                     print(f"{path.name}: {status}, {len(history.events)} events")

@@ -10,15 +10,18 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from temporalio import activity, workflow
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.events.delivery import EventDelivery
 from continuum.events.config import EventsConfig
 from domain.events import contract
 from domain.events.models import EventBatch, PublisherStart, PublisherState
+from domain.events.privacy import Privacy
 from tests.events_samples import batch
 from tests.events_sinks import MemorySink
-from workers.events import build_events_worker
+from workers.events import EVENT_WORKFLOWS, build_events_worker
 from workflows.events_publisher import EventPublisher
 
 Handle = WorkflowHandle[EventPublisher, PublisherState]
@@ -134,3 +137,12 @@ async def test_it_completes_when_idle_and_a_later_event_starts_a_fresh_run(
         assert second.result_run_id != first.result_run_id
         state = await second.result()
     assert a.sequences() == [1, 2, 3] and state.received == 1
+
+
+def test_the_events_worker_registers_the_publisher_and_its_activities() -> None:
+    assert [workflow._Definition.must_from_class(c).name for c in EVENT_WORKFLOWS] == [
+        contract.PUBLISHER_WORKFLOW
+    ]
+    steps = EventDelivery([], Privacy()).all()
+    names = {activity._Definition.must_from_callable(fn).name: fn.__name__ for fn in steps}
+    assert names == {contract.EVENT_SINKS: "event_sinks", contract.DELIVER_EVENTS: "deliver_events"}

@@ -108,7 +108,7 @@ async def approval_escalated_decided(env: WorkflowEnvironment) -> Recorded:
             task_queue="approvals-recorder",
             workflows=[Approval],
             activities=[
-                *NotificationActivities(None).all(),
+                *NotificationActivities(None).all(),  # type: ignore[list-item]
                 *EventHandover(env.client, True, task_queue=QUEUE).all(),
             ],
         ),

@@ -302,7 +302,7 @@ async def test_an_undeliverable_notice_does_not_decide_the_approval(harness: Har
         task_queue=harness.task_queue,
         workflows=[Approval],
         # The approval hands its business events over (a no-op: events are off).
-        activities=[*notices.all(), *EventHandover(harness.env.client, False).all()],
+        activities=[*notices.all(), *EventHandover(harness.env.client, False).all()],  # type: ignore[list-item]
     ):
         handle = await start(harness, req)
         outcome = await handle.result()

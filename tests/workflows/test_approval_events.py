@@ -44,7 +44,7 @@ async def test_requested_escalated_and_decided_reach_the_subscriber_in_order(
             task_queue=queue,
             workflows=[Approval],
             activities=[
-                *NotificationActivities(None).all(),
+                *NotificationActivities(None).all(),  # type: ignore[list-item]
                 *EventHandover(client, True, task_queue=events_queue).all(),
             ],
         ),

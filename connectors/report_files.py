@@ -351,6 +351,11 @@ def _purchase_charts(report: DailyReport) -> dict[str, bytes]:
     if p is None or not p.available:
         return {}
     charts: dict[str, bytes] = {}
+    if p.closed:
+        by = p.closed_by_status
+        charts["purchase_outcomes.png"] = _bar(
+            "Purchases closed, by status", list(by), list(by.values()), "purchases"
+        )
     if p.exceptions_by_reason:
         reasons = p.exceptions_by_reason
         charts["purchase_exceptions_by_reason.png"] = _bar(

@@ -378,7 +378,8 @@ class PurchaseFigures(BaseModel):
     payments: int = 0
     paid: dict[str, Decimal] = Field(default_factory=dict)  # per currency, gross
     dpo_days: dict[str, float] = Field(default_factory=dict)  # per currency
-    # The lists behind the figures (purchases.csv, exceptions.csv, charts).
+    # The lists behind the figures (purchase_cycles.csv, purchase_exceptions.csv, the charts):
+    # the reviews opened or decided in the window, and those still open.
     cycles: list[PurchaseCycle] = Field(default_factory=list)
     exceptions: list[ExceptionReview] = Field(default_factory=list)
     ledger: PurchaseLedger | None = None
@@ -399,7 +400,6 @@ def purchase_figures(
     start: datetime,
     end: datetime,
     now: datetime,
-    ledger: PurchaseLedger | None = None,
 ) -> PurchaseFigures:
     closed_by: Counter[str] = Counter()
     open_by: Counter[str] = Counter()
@@ -439,6 +439,7 @@ def purchase_figures(
     waiting = [r for r in reviews if r.closed_at is None and r.opened_at < now]
     decided = [r for r in reviews if r.outcome in DECIDED and _within(r.closed_at, start, end)]
     day_payments = [p for p in payments if _within(p.paid_at, start, end)]
+    shown = {id(r) for r in opened + decided}
     ages = [r.age_seconds(now) for r in waiting]
     decide = [r.age_seconds(now) for r in decided]
     cycle_seconds = [c.seconds for c in cycles]
@@ -475,8 +476,10 @@ def purchase_figures(
         paid=_per_currency_sum(day_payments),
         dpo_days=_dpo(day_payments),
         cycles=sorted(cycles, key=lambda c: (c.paid_at, c.requisition_id)),
-        exceptions=sorted(reviews, key=lambda r: (r.opened_at, r.requisition_id, r.round_no)),
-        ledger=ledger,
+        exceptions=sorted(
+            (r for r in reviews if id(r) in shown or r.closed_at is None),
+            key=lambda r: (r.opened_at, r.requisition_id, r.round_no),
+        ),
     )
 
 

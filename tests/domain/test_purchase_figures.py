@@ -416,6 +416,7 @@ def test_the_files_show_the_section_and_where_each_figure_comes_from(tmp_path: P
         "purchase_cycles.csv",
         "purchase_ledger.csv",
         "purchase_exceptions_by_reason.png",
+        "purchase_outcomes.png",
         "purchase_exception_age.png",
         "purchase_cycle_times.png",
     } <= set(written.files)
@@ -432,3 +433,27 @@ def test_the_files_show_the_section_and_where_each_figure_comes_from(tmp_path: P
     assert "<h2>Procure-to-pay</h2>" in page
     assert "first-pass match rate</td><td>50.0% of 2 invoice(s)" in page
     assert "Where each figure comes from" in page and "Temporal visibility" in page
+
+
+def test_the_listed_reviews_are_the_days_and_those_still_open() -> None:
+    old = result(
+        "R-old",
+        [
+            (-40, "exception review 1", "line 1: invoiced 12 but received 10 → buyer"),
+            (-30, "exception review 1 withdrawn", "cleared"),
+        ],
+    )
+    records = [
+        PurchaseRecord(
+            workflow_id=f"purchase-{r.requisition_id}",
+            execution_status="RUNNING",
+            started_at=at(-50),
+            result=r,
+        )
+        for r in (old, accepted_purchase(), disputed_purchase())
+    ]
+    f = purchase_figures(PurchaseRuns(started=0, records=records), START, END, NOW)
+    assert [(x.requisition_id, x.outcome) for x in f.exceptions] == [
+        ("R-accepted", "accepted"),  # opened the day before, decided that day
+        ("R-disputed", "open"),
+    ]

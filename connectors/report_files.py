@@ -397,7 +397,7 @@ def _page(report: DailyReport, charts: Sequence[str], tables: Sequence[str]) -> 
         ledger = report.purchases.ledger
         notes += [n for n in (report.purchases.note, ledger.note if ledger else "") if n]
     empty = (
-        "<p class='empty'>No orders and no sales on this day: an empty report.</p>"
+        "<p class='empty'>No orders, no sales and no purchases on this day: an empty report.</p>"
         if report.empty
         else ""
     )

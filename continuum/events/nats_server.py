@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from continuum.supervisor import ManagedProcess, port_in_use
+from continuum.supervisor import ManagedProcess
 
 LOOPBACK = "127.0.0.1"
+READY_LINE = "Server is ready"  # its log says so once JetStream takes clients
 
 
 class NatsServerError(RuntimeError):
@@ -53,5 +54,5 @@ def nats_server(port: int, store_dir: Path, log_path: Path) -> ManagedProcess:
 def start_nats_server(port: int, store_dir: Path, log_path: Path) -> ManagedProcess:
     """Started, and ready when JetStream takes clients (its log says so)."""
     proc = nats_server(port, store_dir, log_path).start()
-    proc.wait_ready(lambda: port_in_use(port) and "Server is ready" in proc.tail(200), timeout=30)
+    proc.wait_ready(lambda: READY_LINE in proc.tail(200), timeout=30)
     return proc

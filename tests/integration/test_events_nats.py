@@ -9,14 +9,17 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import nats
 import pytest
+from typer.testing import CliRunner
 
 from connectors.events.nats import MSG_ID, JetStreamSink
 from domain.errors import TransientError
 from domain.events.contract import event_id
 from domain.events.models import BusinessEvent
+from starters.cli import app
 from tests.integration.nats_broker import NatsBroker
 
 pytestmark = pytest.mark.integration
@@ -137,3 +140,39 @@ async def test_each_event_is_a_binary_mode_cloudevent_on_its_type_subject(
     finally:
         await nc.close()
     assert info.config.duplicate_window == 3600
+
+
+def events_file(tmp_path: Path, broker: NatsBroker) -> Path:
+    path = tmp_path / "events.toml"
+    path.write_text(
+        f'[nats]\nurl = "{broker.url}"\nembedded = false\n'
+        f'stream = "{STREAM}"\nsubject_prefix = "{PREFIX}"\n'
+    )
+    return path
+
+
+def test_events_tail_prints_one_line_per_event_filtered_by_type_and_subject(
+    nats_broker: NatsBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The events the tests above stored: NATS-1 (12), NATS-2 (one order.paid.v1).
+    monkeypatch.setenv("EVENTS_CONFIG_FILE", str(events_file(tmp_path, nats_broker)))
+    args = ["events", "tail", "--from-start", "--idle", "1"]
+    answer = CliRunner().invoke(app, [*args, "--type", "order.paid.*", "--subject", "NATS-1"])
+    assert answer.exit_code == 0, answer.output
+    lines = answer.output.splitlines()
+    paid = [e for e in order_events("NATS-1", 12) if e.type == "order.paid.v1"]
+    assert lines == [
+        f"{e.time.isoformat().replace('+00:00', 'Z')}  order.paid.v1  NATS-1  {e.id}" for e in paid
+    ]
+
+
+def test_events_tail_without_a_broker_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    off = tmp_path / "off.toml"
+    off.write_text("# no broker\n")
+    monkeypatch.setenv("EVENTS_CONFIG_FILE", str(off))
+    answer = CliRunner().invoke(app, ["events", "tail"])
+    assert answer.exit_code == 1
+    assert "no broker is configured" in answer.output
+    assert str(off) in " ".join(answer.output.split())

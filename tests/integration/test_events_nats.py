@@ -16,6 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from connectors.events.nats import MSG_ID, JetStreamSink
+from continuum.events.config import Nats
+from continuum.stack import Ports, Stack, StackError
+from continuum.supervisor import free_port, port_in_use
 from domain.errors import TransientError
 from domain.events.contract import event_id
 from domain.events.models import BusinessEvent
@@ -176,3 +179,18 @@ def test_events_tail_without_a_broker_says_so(
     assert answer.exit_code == 1
     assert "no broker is configured" in answer.output
     assert str(off) in " ".join(answer.output.split())
+
+
+def test_the_stack_starts_its_embedded_nats_server_and_stops_it(tmp_path: Path) -> None:
+    port = free_port()
+    stack = Stack(tmp_path, Ports(), nats=Nats(url=f"nats://127.0.0.1:{port}"))
+    proc = stack.start_nats()
+    try:
+        assert port_in_use(port)
+        # `continuum up` refuses to start over a taken port, the broker's included.
+        with pytest.raises(StackError, match=f"{port} \\(NATS\\)"):
+            stack.check_ports()
+    finally:
+        stack.stop()
+    assert not proc.alive()
+    assert (tmp_path / "nats" / "jetstream").is_dir()

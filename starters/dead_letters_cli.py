@@ -44,7 +44,8 @@ def dead_letters(
     letters = _letters(limit)
     if as_json:
         rows = [
-            {k: v for k, v in vars(d).items() if k != "body"} | {"body": d.body.decode("replace")}
+            {k: v for k, v in vars(d).items() if k != "body"}
+            | {"body": d.body.decode(errors="replace")}
             for d in letters
         ]
         print(json.dumps(rows, indent=2))

@@ -8,14 +8,17 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import nats
 import pytest
+from typer.testing import CliRunner
 
 from continuum.events.broker import ensure_inbound, list_dead_letters
 from continuum.events.config import Nats
 from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from services.gateway.signatures import HEADER, sign
+from starters.cli import app
 from tests.integration.nats_broker import NatsBroker
 
 pytestmark = pytest.mark.integration
@@ -95,3 +98,36 @@ async def test_the_gateway_dead_letters_what_it_cannot_apply_and_redelivers_what
         await nc.close()
     assert info.num_ack_pending == 1
     assert [d.event_id for d in await list_dead_letters(config)] == ["GW-1"]
+
+
+def test_the_incident_console_lists_a_dead_letter_and_redrives_it(
+    gateway: ManagedProcess, config: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the test above: GW-1 (malformed) waits as a dead letter."""
+    events = tmp_path / "events.toml"
+    events.write_text(f'[nats]\nurl = "{config.url}"\nembedded = false\n')
+    monkeypatch.setenv("EVENTS_CONFIG_FILE", str(events))
+    listed = CliRunner().invoke(app, ["incidents", "dead-letters", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (letter,) = json.loads(listed.output)
+    assert (letter["event_id"], letter["code"]) == ("GW-1", "MalformedEvent")
+
+    again = CliRunner().invoke(
+        app, ["incidents", "redrive", str(letter["sequence"]), "--by", "olga"]
+    )
+    assert again.exit_code == 0, again.output
+    assert "re-drove" in again.output and "GW-1" in again.output
+    # Still malformed: the gateway dead-letters it again, as a new letter, the old one gone.
+    deadline = time.monotonic() + 60
+    while True:
+        letters = asyncio.run(list_dead_letters(config))
+        if letters and letters[0].sequence != letter["sequence"]:
+            break
+        assert time.monotonic() < deadline, gateway.tail()
+        time.sleep(0.2)
+    assert [(d.event_id, d.code) for d in letters] == [("GW-1", "MalformedEvent")]
+
+    monkeypatch.setenv("EVENTS_CONFIG_FILE", str(Path(__file__).parents[1] / "events_off.toml"))
+    refused = CliRunner().invoke(app, ["incidents", "dead-letters"])
+    assert refused.exit_code == 1
+    assert "no broker is configured" in refused.output

@@ -33,7 +33,7 @@ def _letters(limit: int) -> list[DeadLetter]:
     try:
         return asyncio.run(list_dead_letters(configured_nats(), limit))
     except (BrokerError, EventsConfigError) as err:
-        raise fail(str(err)) from None
+        raise fail(escape(str(err))) from None
 
 
 def dead_letters(
@@ -67,11 +67,11 @@ def redrive_command(
     try:
         config = configured_nats()
     except (BrokerError, EventsConfigError) as err:
-        raise fail(str(err)) from None
+        raise fail(escape(str(err))) from None
     for sequence in sequences:
         try:
             letter = asyncio.run(redrive(config, sequence, by))
         except BrokerError as err:
-            raise fail(str(err)) from None
+            raise fail(escape(str(err))) from None
         what = f"{letter.event_type or '?'} {letter.event_id or '?'} from {letter.source}"
         console.print(f"re-drove #{sequence}: {escape(what)} → {escape(letter.subject)}")

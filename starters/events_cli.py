@@ -61,4 +61,4 @@ def tail_command(
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_follow(tuple(type_ or ()), subject, from_start, idle))
     except (BrokerError, EventsConfigError) as err:
-        raise fail(str(err)) from None
+        raise fail(escape(str(err))) from None

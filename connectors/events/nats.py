@@ -84,12 +84,25 @@ class JetStreamSink:
             if self._js is not None and self._nc is not None and not self._nc.is_closed:
                 return self._js
             try:
+                # First without reconnecting: a broker that is down fails this attempt at once
+                # (told to reconnect, nats-py would retry the first connection for ever).
+                probe = await nats.connect(
+                    self.url,
+                    connect_timeout=CONNECT_TIMEOUT,
+                    allow_reconnect=False,
+                    # nats-py gives up on a server after this many failed attempts (0: never).
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.2,
+                    error_cb=_quiet,
+                )
+                await probe.close()
                 nc = await nats.connect(
                     self.url,
                     connect_timeout=CONNECT_TIMEOUT,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     allow_reconnect=True,
+                    error_cb=_quiet,
                 )
             except (OSError, nats.errors.Error, TimeoutError) as err:
                 raise TransientError(
@@ -150,6 +163,11 @@ class JetStreamSink:
         if nc is not None and not nc.is_closed:
             with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
                 await nc.drain()
+
+
+async def _quiet(err: Exception) -> None:
+    """nats-py's default error callback prints a traceback per failed reconnect attempt; the
+    failure that matters reaches the caller as TransientError."""
 
 
 async def _api(call: Awaitable[object], what: str) -> None:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import nats
@@ -34,6 +36,8 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, StorageType, StreamConfig
 
 from continuum.events.config import DEFAULT_FILE, EventsConfig, Nats, load_events_config
+
+log = logging.getLogger("continuum.events.broker")
 
 CONFIG_ENV = "EVENTS_CONFIG_FILE"
 MSG_ID = "Nats-Msg-Id"
@@ -68,17 +72,35 @@ def configured_nats(environ: Mapping[str, str] | None = None) -> Nats:
     return config.nats
 
 
+async def _quiet(err: Exception) -> None:
+    """nats-py's default error callback prints a traceback per failed reconnect attempt."""
+    log.debug("nats: %r", err)
+
+
 async def connect(url: str, *, reconnect: bool = False) -> NatsClient:
+    """Connected, or a BrokerError at once when nothing answers (nats-py, told to reconnect,
+    would also retry the first connection for ever). With `reconnect`, a connection that drops
+    later is made again, without end."""
+    options: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, "error_cb": _quiet}
     try:
-        return await nats.connect(
-            url,
-            connect_timeout=CONNECT_TIMEOUT,
-            allow_reconnect=reconnect,
-            max_reconnect_attempts=-1 if reconnect else 0,
-            reconnect_time_wait=0.5,
+        nc = await nats.connect(
+            url, allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.2, **options
         )
+        if reconnect:
+            await nc.close()
+            nc = await nats.connect(
+                url,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                **options,
+            )
+        return nc
     except (OSError, nats.errors.Error, TimeoutError) as err:
-        raise BrokerError(f"cannot reach the NATS server at {url} ({err!r})") from None
+        raise BrokerError(
+            f"cannot reach the NATS server at {url} ({type(err).__name__}); is it running? "
+            "(`make run` starts it when [nats] embedded = true)"
+        ) from None
 
 
 async def ensure_stream(js: JetStreamContext, name: str, subject: str, config: Nats) -> None:

@@ -194,3 +194,28 @@ def test_the_stack_starts_its_embedded_nats_server_and_stops_it(tmp_path: Path) 
         stack.stop()
     assert not proc.alive()
     assert (tmp_path / "nats" / "jetstream").is_dir()
+
+
+async def test_a_broker_down_from_the_start_fails_the_delivery_as_transient_at_once() -> None:
+    sink = JetStreamSink(
+        f"nats://127.0.0.1:{free_port()}",
+        stream=STREAM,
+        subject_prefix=PREFIX,
+        duplicate_window_seconds=3600,
+    )
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="cannot reach"):
+        await sink.deliver(order_events("NATS-3", 1)[0])
+    assert time.monotonic() - started < 10  # not nats-py's endless first-connection retries
+    await sink.close()
+
+
+def test_events_tail_with_the_broker_down_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    down = tmp_path / "down.toml"
+    down.write_text(f'[nats]\nurl = "nats://127.0.0.1:{free_port()}"\n')
+    monkeypatch.setenv("EVENTS_CONFIG_FILE", str(down))
+    answer = CliRunner().invoke(app, ["events", "tail"])
+    assert answer.exit_code == 1
+    assert "cannot reach the NATS server" in answer.output

@@ -33,6 +33,7 @@ from continuum.settings import Settings, get_settings
 from domain.events.contract import TASK_QUEUE
 from domain.events.privacy import Encrypt
 from domain.events.sinks import EventSink
+from workers.broker_sinks import broker_sinks
 from workers.connectors import ConfigurationError
 from workflows.events_publisher import EventPublisher
 from workflows.policies import STICKY_QUEUE_TIMEOUT
@@ -72,11 +73,6 @@ def webhook_sinks(
         )
         for s in config.subscribers
     ]
-
-
-def broker_sinks(config: EventsConfig) -> list[EventSink]:
-    """NATS JetStream and (experimental) Kafka join here (connectors/events/nats.py, kafka.py)."""
-    return []
 
 
 def build_sinks(

@@ -262,6 +262,9 @@ class ContinuityReport(BaseModel):
     sync: SyncCheck | None = None
     detection: DetectionReport | None = None
     invariants: list[InvariantResult]
+    # Wall-clock seconds per part of the drill (stack start, load, settling, detection...), in
+    # the order they ran: where the drill's own time goes.
+    phases: dict[str, float] = Field(default_factory=dict)
 
     @property
     def passed(self) -> bool:

@@ -41,6 +41,7 @@ from domain.drill_detection import (
 from domain.orders.models import Order
 from starters.carrier import Carrier
 from starters.drill.faults import FaultInjector, now
+from starters.drill.phases import Phases
 
 HERE = Path(__file__).parent
 POLL = 1.0  # seconds between looks at the alerts
@@ -106,6 +107,7 @@ class DetectionDrill:
     make_order: Callable[[int], Order]  # the n-th order of the light load
     launched: list[str]
     kinds: dict[str, OrderKind]
+    phases: Phases = field(default_factory=Phases)  # the detection's own parts, timed
     held: set[str] = field(default_factory=set)  # deliveries the carrier holds back
     _next: int = 0
 
@@ -115,7 +117,8 @@ class DetectionDrill:
             update={"watchdog_every_seconds": self.plan.every_seconds}
         )
         await schedules.apply(self.client, [schedules.watchdog_schedule(settings)])
-        await self._until_no_alert_open(alerts)
+        with self.phases.timed("detection: earlier alerts resolving"):
+            await self._until_no_alert_open(alerts)
         done = asyncio.Event()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._load(done))
@@ -123,7 +126,8 @@ class DetectionDrill:
             try:
                 quiet_from = now()
                 self.console.log(f"detection: {self.plan.quiet_seconds:.0f} s without a stop")
-                await asyncio.sleep(self.plan.quiet_seconds)
+                with self.phases.timed("detection: quiet"):
+                    await asyncio.sleep(self.plan.quiet_seconds)
                 quiet_until = now()
                 stops = [
                     await self._stop(
@@ -140,7 +144,8 @@ class DetectionDrill:
                 ]
             finally:
                 done.set()
-        fired = await self._fired(alerts)
+        with self.phases.timed("detection: reading alerts"):
+            fired = await self._fired(alerts)
         return judge(quiet_from, quiet_until, stops, fired, self.plan.grace)
 
     # --- the stops ---------------------------------------------------------------------------
@@ -159,13 +164,16 @@ class DetectionDrill:
         record = Stop(
             kind=kind, label=label, expected_rule=EXPECTED[kind], subject=subject, began=began
         )
-        alert = await self._wait_fired(alerts, record)
-        await lift()
+        with self.phases.timed(f"detection: {kind.value} until paged"):
+            alert = await self._wait_fired(alerts, record)
+        with self.phases.timed(f"detection: {kind.value} lifted"):
+            await lift()
         record = record.model_copy(update={"recovered": now(), "alert": alert})
         took = "missed" if alert is None else f"paged after {record.seconds_to_detect:.1f} s"
         self.console.log(f"detection: {label}: {took}; lifted")
         if alert is not None:
-            await self._wait_resolved(alerts, alert)
+            with self.phases.timed(f"detection: {kind.value} until resolved"):
+                await self._wait_resolved(alerts, alert)
         return record
 
     async def _worker_down(self) -> None:

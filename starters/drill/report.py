@@ -67,7 +67,10 @@ def print_report(console: Console, report: ContinuityReport, files: Sequence[Pat
                 summary.add_row("reconciliation", f"{drift}; reported, not an invariant")
             met = ", ".join(sync.faults_met) or "none"
             summary.add_row("sync met", met)
-    summary.add_row("took", f"{took:.0f} s")
+    summary.add_row("took", f"{took:.0f} s from the first order to the final sync's end")
+    if report.phases:
+        parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report.phases.items())
+        summary.add_row("time per part", parts)
     console.print(summary)
 
     faults = Table(title="Faults injected")

@@ -57,6 +57,7 @@ from starters.drill.detection import (
 )
 from starters.drill.facts import add_records, sync_facts, temporal_facts
 from starters.drill.faults import FULL_TIMELINE, SHORT_TIMELINE, FaultInjector, FaultStep, now
+from starters.drill.phases import Phases
 from starters.drill.report import draw_detection, draw_timeline, print_report
 from starters.drill.sync import SyncPasses
 
@@ -147,24 +148,28 @@ async def launch(
 
 
 async def run_drill(
-    plan: DrillPlan, data_dir: Path, console: Console
+    plan: DrillPlan, data_dir: Path, console: Console, phases: Phases | None = None
 ) -> tuple[ContinuityReport, list[OrderFacts]]:
+    phases = phases or Phases()
     stack_dir = data_dir / "stack"
     await asyncio.to_thread(shutil.rmtree, stack_dir, ignore_errors=True)
     # The ops worker runs the watchdog with the drill's own rules, for the detection part.
     stack = Stack(stack_dir, free_ports(), with_ops_worker=True, ops_env=ops_env(plan.detection))
     born = now()  # the ERP's seed records date from here: the final reconciliation's window
-    with console.status("starting a fresh embedded stack on free ports…"):
+    with (
+        console.status("starting a fresh embedded stack on free ports…"),
+        phases.timed("stack start"),
+    ):
         await asyncio.to_thread(stack.start)
     try:
-        return await _drive(plan, stack, console, born)
+        return await _drive(plan, stack, console, born, phases)
     finally:
-        with console.status("stopping the stack…"):
+        with console.status("stopping the stack…"), phases.timed("stack stop"):
             await asyncio.to_thread(stack.stop)
 
 
 async def _drive(
-    plan: DrillPlan, stack: Stack, console: Console, born: datetime
+    plan: DrillPlan, stack: Stack, console: Console, born: datetime, phases: Phases
 ) -> tuple[ContinuityReport, list[OrderFacts]]:
     client = await connect(stack.temporal_address, stack.data_converter(), runtime=quiet_runtime())
     orders = OrderClient(client, get_settings().task_queue)
@@ -189,47 +194,57 @@ async def _drive(
                 settled_now = len(launched) - len(carrier.unsettled(launched))
                 progress.update(settled, completed=settled_now, total=total)
 
-            try:
-                async with asyncio.TaskGroup() as group:
-                    faults = group.create_task(injector.run(plan.timeline, origin, console.log))
-                    loading = group.create_task(
-                        launch(orders, [o for o, _ in batch], plan.rate, origin, launched)
-                    )
-                    # Sync passes back to back for as long as orders and faults keep coming.
-                    syncing = group.create_task(
-                        sync.while_busy(lambda: not (loading.done() and faults.done()))
-                    )
-                    while not (loading.done() and faults.done() and syncing.done()):
-                        await one_round()
+            async def until_settled(phase: str) -> None:
+                with phases.timed(phase):
+                    deadline = time.monotonic() + plan.settle_within
+                    while carrier.unsettled(launched) and time.monotonic() < deadline:
                         await asyncio.sleep(ROUND)
+                        await one_round()
+
+            try:
+                with phases.timed("load and faults"):
+                    async with asyncio.TaskGroup() as group:
+                        faults = group.create_task(injector.run(plan.timeline, origin, console.log))
+                        loading = group.create_task(
+                            launch(orders, [o for o, _ in batch], plan.rate, origin, launched)
+                        )
+                        # Sync passes back to back for as long as orders and faults keep coming.
+                        syncing = group.create_task(
+                            sync.while_busy(lambda: not (loading.done() and faults.done()))
+                        )
+                        while not (loading.done() and faults.done() and syncing.done()):
+                            await one_round()
+                            await asyncio.sleep(ROUND)
             except ExceptionGroup as failed:
                 raise failed.exceptions[0] from None
-            deadline = time.monotonic() + plan.settle_within
-            while carrier.unsettled(launched) and time.monotonic() < deadline:
-                await asyncio.sleep(ROUND)
-                await one_round()
+            await until_settled("settling")
             stats = {s: (await injector.faults(s, "GET"))["stats"] for s in ("erp", "crm")}
-            detection = await DetectionDrill(
-                plan.detection,
-                stack,
-                client,
-                orders,
-                carrier,
-                injector,
-                console,
-                lambda n: drill_order(f"DR-{run_id}-D{n:04d}", n),
-                launched,
-                kinds,
-            ).run()
-            deadline = time.monotonic() + plan.settle_within
-            while carrier.unsettled(launched) and time.monotonic() < deadline:
-                await asyncio.sleep(ROUND)
-                await one_round()
-    with console.status("a final sync pass and a reconciliation, the orders settled…"):
+            with phases.timed("detection"):
+                detection = await DetectionDrill(
+                    plan.detection,
+                    stack,
+                    client,
+                    orders,
+                    carrier,
+                    injector,
+                    console,
+                    lambda n: drill_order(f"DR-{run_id}-D{n:04d}", n),
+                    launched,
+                    kinds,
+                    phases,
+                ).run()
+            await until_settled("settling after detection")
+    with (
+        console.status("a final sync pass and a reconciliation, the orders settled…"),
+        phases.timed("final sync"),
+    ):
         final = await sync.run("final", reconcile_since=born)
     console.log(f"sync: {len(sync.passes)} passes; the final one took {final.seconds:.1f} s")
     finished_at = now()
-    with console.status("reading the ERP, the CRM and every order's history…"):
+    with (
+        console.status("reading the ERP, the CRM and every order's history…"),
+        phases.timed("reading facts"),
+    ):
         facts = await temporal_facts(client, kinds, carrier.standings)
         data = stack.data_dir
         add_records(facts, data / "erp.db", data / "crm.db")
@@ -248,6 +263,7 @@ async def _drive(
     )
     report.detection = detection
     report.invariants += detection_invariants(detection)
+    report.phases = phases.seconds
     return report, facts
 
 
@@ -281,20 +297,23 @@ def drill(
         plan.timeline = [FaultStep.model_validate(step) for step in steps]
     data_dir = data_dir.resolve()
     signal.signal(signal.SIGTERM, _interrupt)
+    phases = Phases()
     try:
-        report, facts = asyncio.run(run_drill(plan, data_dir, console))
+        report, facts = asyncio.run(run_drill(plan, data_dir, console, phases))
     except (StackError, ProcessError, TimeoutError, RPCError, OrderError) as err:
         Console(stderr=True).print(f"[bold red]error:[/] the drill could not run: {err}")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted; the drill's stack was stopped")
         raise typer.Exit(130) from None
+    with phases.timed("charts"):
+        chart = draw_timeline(data_dir / "timeline.png", report, facts)
+        charts = [chart]
+        if report.detection is not None:
+            charts.append(draw_detection(data_dir / "detection.png", report.detection))
+    report.phases = phases.seconds  # the stack's stop and the charts came after the report
     report_file = data_dir / "report.json"
     report_file.write_text(report.model_dump_json(indent=2))
-    chart = draw_timeline(data_dir / "timeline.png", report, facts)
-    charts = [chart]
-    if report.detection is not None:
-        charts.append(draw_detection(data_dir / "detection.png", report.detection))
     print_report(console, report, [report_file, *charts])
     if report.passed and not keep:
         shutil.rmtree(data_dir / "stack", ignore_errors=True)

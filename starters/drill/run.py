@@ -34,6 +34,7 @@ from temporalio.service import RPCError
 
 from continuum.client import connect
 from continuum.order_client import OrderClient, OrderError
+from continuum.purchasing.client import PurchaseClient
 from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, free_port
@@ -45,6 +46,7 @@ from domain.drill import (
     check_sync,
     detection_invariants,
 )
+from domain.drill_purchases import check_purchases
 from domain.orders.models import Order, OrderLine, PaymentMethod
 from starters.carrier import Carrier
 from starters.demo import ADDRESS, CUSTOMERS
@@ -58,6 +60,12 @@ from starters.drill.detection import (
 from starters.drill.facts import add_records, sync_facts, temporal_facts
 from starters.drill.faults import FULL_TIMELINE, SHORT_TIMELINE, FaultInjector, FaultStep, now
 from starters.drill.phases import Phases
+from starters.drill.purchases import (
+    DrillPurchase,
+    PurchaseDesk,
+    drill_purchases,
+    purchase_facts,
+)
 from starters.drill.report import draw_detection, draw_timeline, print_report
 from starters.drill.sync import SyncPasses
 
@@ -72,6 +80,7 @@ class DrillPlan:
     timeline: list[FaultStep]
     settle_within: float  # seconds orders may take to settle once the load and faults are over
     detection: DetectionPlan  # then: stops of business, each to be paged
+    purchases: int = 0  # started evenly through the load, among the orders
 
 
 # Measured on a shared 2-core machine: about 1.5 to 3 orders/s end to end (ten steps each).
@@ -81,9 +90,15 @@ SHORT = DrillPlan(
     timeline=SHORT_TIMELINE,
     settle_within=150.0,
     detection=SHORT_DETECTION,
+    purchases=18,  # three of each kind
 )
 FULL = DrillPlan(
-    orders=600, rate=2.5, timeline=FULL_TIMELINE, settle_within=300.0, detection=FULL_DETECTION
+    orders=600,
+    rate=2.5,
+    timeline=FULL_TIMELINE,
+    settle_within=300.0,
+    detection=FULL_DETECTION,
+    purchases=48,
 )
 
 
@@ -147,6 +162,16 @@ async def launch(
         launched.append(order.order_id)
 
 
+async def launch_purchases(
+    desk: PurchaseDesk, batch: Sequence[DrillPurchase], over: float, origin: float
+) -> None:
+    """The purchases spread evenly over `over` seconds from `origin` (the orders' load)."""
+    for i, purchase in enumerate(batch):
+        due = origin + (i + 0.5) * over / len(batch)
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        await desk.start(purchase, START_WITHIN)
+
+
 async def run_drill(
     plan: DrillPlan, data_dir: Path, console: Console, phases: Phases | None = None
 ) -> tuple[ContinuityReport, list[OrderFacts]]:
@@ -179,6 +204,11 @@ async def _drive(
     kinds = {order.order_id: kind for order, kind in batch}
     launched: list[str] = []
     carrier = Carrier(orders, "drill-carrier")
+    # The drill's purchases under the configured policy (its tolerances judge the payments).
+    desk = PurchaseDesk(
+        PurchaseClient(client, get_settings().task_queue), get_settings().purchasing_policy()
+    )
+    buying = drill_purchases(plan.purchases, run_id)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     started_at, origin = now(), time.monotonic()
     async with httpx.AsyncClient(timeout=10) as http:
@@ -186,9 +216,12 @@ async def _drive(
         with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
             started = progress.add_task("orders started", total=plan.orders)
             settled = progress.add_task("orders settled", total=plan.orders)
+            bought = progress.add_task("purchases settled", total=plan.purchases)
 
             async def one_round() -> None:
                 await carrier.round(launched)
+                await desk.round()
+                progress.update(bought, completed=len(desk.scripts) - len(desk.unsettled()))
                 total = max(plan.orders, len(launched))  # the detection part adds orders
                 progress.update(started, completed=len(launched), total=total)
                 settled_now = len(launched) - len(carrier.unsettled(launched))
@@ -197,7 +230,9 @@ async def _drive(
             async def until_settled(phase: str) -> None:
                 with phases.timed(phase):
                     deadline = time.monotonic() + plan.settle_within
-                    while carrier.unsettled(launched) and time.monotonic() < deadline:
+                    while (
+                        carrier.unsettled(launched) or desk.unsettled()
+                    ) and time.monotonic() < deadline:
                         await asyncio.sleep(ROUND)
                         await one_round()
 
@@ -208,6 +243,9 @@ async def _drive(
                         loading = group.create_task(
                             launch(orders, [o for o, _ in batch], plan.rate, origin, launched)
                         )
+                        if buying:
+                            load_seconds = plan.orders / plan.rate
+                            group.create_task(launch_purchases(desk, buying, load_seconds, origin))
                         # Sync passes back to back for as long as orders and faults keep coming.
                         syncing = group.create_task(
                             sync.while_busy(lambda: not (loading.done() and faults.done()))
@@ -234,6 +272,7 @@ async def _drive(
                     phases,
                 ).run()
             await until_settled("settling after detection")
+            await desk.stop()
     with (
         console.status("a final sync pass and a reconciliation, the orders settled…"),
         phases.timed("final sync"),
@@ -252,6 +291,7 @@ async def _drive(
         mirrored = sync_facts(
             sync.passes, data / "erp.db", data / "crm.db", data / "continuum.db", started_at
         )
+        purchased = await purchase_facts(desk, data / "erp.db") if buying else None
     windows = faults.result()
     report = build_report(
         facts,
@@ -260,6 +300,7 @@ async def _drive(
         finished_at=finished_at,
         fault_stats=stats,
         sync=check_sync(mirrored, windows),
+        purchases=check_purchases(purchased) if purchased is not None else None,
     )
     report.detection = detection
     report.invariants += detection_invariants(detection)
@@ -281,6 +322,12 @@ def drill(
         bool, typer.Option("--keep", help="Keep the stack's databases and logs after a pass.")
     ] = False,
     rate: Annotated[float | None, typer.Option(min=0.1, help="Orders started per second.")] = None,
+    purchases: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="How many purchases among the orders (default 18 short, 48 full)."
+        ),
+    ] = None,
     timeline: Annotated[
         Path | None, typer.Option(help="A JSON list of fault steps instead of the default.")
     ] = None,
@@ -292,6 +339,8 @@ def drill(
         plan.orders = orders
     if rate is not None:
         plan.rate = rate
+    if purchases is not None:
+        plan.purchases = purchases
     if timeline is not None:
         steps = json.loads(timeline.read_text())
         plan.timeline = [FaultStep.model_validate(step) for step in steps]

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from continuum import schedules
+from continuum import search_attributes as sa
 from continuum.alert_client import AlertClient, listing_query
 from continuum.order_client import OrderClient
 from continuum.settings import get_settings
@@ -240,13 +241,16 @@ class DetectionDrill:
 
     # --- the alerts ----------------------------------------------------------------------------
 
-    async def _fired(self, alerts: AlertClient) -> list[FiredAlert]:
-        """Every alert that paged, each occurrence (run) of a condition on its own."""
+    async def _fired(self, alerts: AlertClient, where: str = "") -> list[FiredAlert]:
+        """Every alert that paged (of those `where` narrows the listing to), each occurrence
+        (run) of a condition on its own. Each listed run's state is a query its worker answers
+        (a closed one by replaying it): the waits below narrow the listing to the alerts they
+        are about, and only the final look reads them all."""
         found: list[FiredAlert] = []
         runs = [
             wf
             async for wf in self.client.list_workflows(
-                listing_query(), limit=1000, rpc_timeout=RPC_TIMEOUT
+                listing_query() + where, limit=1000, rpc_timeout=RPC_TIMEOUT
             )
         ]
         for wf in runs:
@@ -272,8 +276,9 @@ class DetectionDrill:
 
     async def _wait_fired(self, alerts: AlertClient, stop: Stop) -> FiredAlert | None:
         deadline = time.monotonic() + self.plan.page_within
+        rule = f" AND {sa.ALERT_RULE.name} = '{stop.expected_rule}'"
         while time.monotonic() < deadline:
-            for alert in await self._fired(alerts):
+            for alert in await self._fired(alerts, rule):
                 if matches(stop, alert) and alert.fired_at >= stop.began:
                     return alert
             await asyncio.sleep(POLL)
@@ -281,8 +286,9 @@ class DetectionDrill:
 
     async def _wait_resolved(self, alerts: AlertClient, alert: FiredAlert) -> None:
         deadline = time.monotonic() + self.plan.resolve_within
+        runs = f" AND WorkflowId = '{alert.alert_id}'"
         while time.monotonic() < deadline:
-            for fired in await self._fired(alerts):
+            for fired in await self._fired(alerts, runs):
                 same = fired.alert_id == alert.alert_id and fired.fired_at == alert.fired_at
                 if same and fired.resolved_at is not None:
                     return

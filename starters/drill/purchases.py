@@ -4,7 +4,7 @@ started alongside the orders, through the same faults, and reads back what came 
 Each purchase has a kind (`domain.drill_purchases.PurchaseKind`) and a script: the supplier
 confirms the purchase order, the warehouse and the supplier send the goods receipt and the
 invoices in the kind's order, and for one kind a buyer accepts the exception. `PurchaseDesk`
-advances every script a step at a time from what Temporal's visibility shows (one list call
+advances every script from what Temporal's visibility shows (one list call
 per round, as the carrier does for orders), each step in a task of its own so that a step
 waiting out a fault holds up nobody else; a step that fails is tried again at a later round,
 documents under an update id of their own, so that a retry after a lost answer is the same
@@ -112,10 +112,11 @@ def drill_purchase(rid: str, kind: PurchaseKind) -> DrillPurchase:
             kind, req, [receipt_in_full(req), invoice(req, f"OS-{rid}", prices={1: "21.30"})]
         )
     if kind is PurchaseKind.DUPLICATE:
+        # The goods last: the purchase cannot be paid and done before the duplicate arrives.
         req = requisition(rid, "SUP-102", [Item("SKU-008", "Cup set", "3", "21.00")])
         first = invoice(req, f"OS-{rid}-17")
         again = first.model_copy(update={"reference": f"os {rid} 17".lower()})
-        return DrillPurchase(kind, req, [receipt_in_full(req), first, again])
+        return DrillPurchase(kind, req, [first, again, receipt_in_full(req)])
     req = requisition(
         rid,
         "SUP-100",
@@ -259,22 +260,25 @@ class PurchaseDesk:
             script.confirmed = True
 
     async def _send(self, script: Script) -> None:
-        """The next document, under an update id of its own (a retry is the same document)."""
-        p, n = script.purchase, script.sent
-        document = p.documents[n]
-        update_id = f"drill:{p.requisition_id}:document-{n + 1}"
-        try:
-            if isinstance(document, GoodsReceipt):
-                await self.purchases.receive(document, update_id)
-            else:
-                await self.purchases.invoice(document, update_id)
-        except PurchaseError as refused:
-            self._refused(script, f"document {n + 1}: {refused}")
-            if script.refusals < GIVE_UP_AFTER:
+        """The documents not yet taken, one after another as they would arrive, each under an
+        update id of its own (a retry is the same document); a failure leaves the rest to a
+        later round."""
+        p = script.purchase
+        while (n := script.sent) < len(p.documents):
+            document = p.documents[n]
+            update_id = f"drill:{p.requisition_id}:document-{n + 1}"
+            try:
+                if isinstance(document, GoodsReceipt):
+                    await self.purchases.receive(document, update_id)
+                else:
+                    await self.purchases.invoice(document, update_id)
+            except PurchaseError as refused:
+                self._refused(script, f"document {n + 1}: {refused}")
+                if script.refusals < GIVE_UP_AFTER:
+                    return
+            except RPCError:
                 return
-        except RPCError:
-            return
-        script.sent, script.refusals = n + 1, 0
+            script.sent, script.refusals = n + 1, 0
 
     async def _decide(self, script: Script) -> None:
         rid = script.purchase.requisition_id

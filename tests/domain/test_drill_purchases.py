@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from continuum.settings import get_settings
 from domain.drill import FaultKind, FaultWindow, Invariant, build_report
 from domain.drill_invariants import PURCHASE_INVARIANTS
 from domain.drill_purchases import (
@@ -32,10 +33,14 @@ from domain.purchasing.models import (
     RefusedDocument,
     Requisition,
     RequisitionLine,
+    Supplier,
     SupplierInvoice,
     Tolerance,
 )
-from domain.purchasing.policy import TolerancePolicy
+from domain.purchasing.policy import TolerancePolicy, exception_plan, purchase_approval_plan
+from domain.purchasing.rules import duplicate_problem
+from domain.purchasing.settlement import exception_variance
+from starters.drill.purchases import CYCLE, drill_purchases
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 D = Decimal
@@ -337,3 +342,34 @@ def test_the_report_judges_purchase_invariants_only_when_purchases_ran() -> None
     assert judged.keys() >= PURCHASE_INVARIANTS
     assert not judged[Invariant.PAID_WITHIN_RECEIVED].held and not report.passed
     assert report.purchases == check
+
+
+def test_the_drills_purchases_are_what_their_kinds_say() -> None:
+    """Under the shipped policy: no approval, and the match each kind is meant to meet."""
+    policy = get_settings().purchasing_policy()
+    batch = drill_purchases(12, "T")
+    assert [p.kind for p in batch] == [*CYCLE, *CYCLE] and set(CYCLE) == set(PurchaseKind)
+    for p in batch:
+        req = p.requisition
+        supplier = Supplier(supplier_id=req.supplier_id, name="S", currency="EUR")
+        assert not purchase_approval_plan(req, supplier, policy).required, p.kind
+        receipts = [d for d in p.documents if isinstance(d, GoodsReceipt)]
+        invoices = [d for d in p.documents if isinstance(d, SupplierInvoice)]
+        assert len(receipts) == 1 and len(invoices) == (
+            2 if p.kind is PurchaseKind.DUPLICATE else 1
+        )
+        if p.kind is PurchaseKind.DUPLICATE:
+            assert duplicate_problem(invoices[1], invoices[:1])  # the retyped number is refused
+            assert p.documents[-1] is receipts[0]  # the goods last: not done before the duplicate
+        if p.kind is PurchaseKind.INVOICE_FIRST:
+            assert p.documents[0] is invoices[0]
+        match = three_way_match(req, receipts, invoices[:1], policy.tolerances)
+        statuses = {line.status.value for line in match.lines}
+        if p.kind in (PurchaseKind.EXCEPTION, PurchaseKind.DECIDED):
+            assert statuses == {"exception"}
+            plan = exception_plan(exception_variance(match), policy)
+            assert plan.levels[0].role == policy.buyer_role  # bruno's to decide
+        else:
+            assert match.clean and statuses == (
+                {"within_tolerance"} if p.kind is PurchaseKind.TOLERANCE else {"matched"}
+            ), p.kind

@@ -13,6 +13,7 @@ invariant held, 1 when one broke, 2 when the drill itself could not run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -162,6 +163,12 @@ async def launch(
         launched.append(order.order_id)
 
 
+async def _keep_playing(desk: PurchaseDesk) -> None:
+    while True:
+        await desk.round()
+        await asyncio.sleep(ROUND)
+
+
 async def launch_purchases(
     desk: PurchaseDesk, batch: Sequence[DrillPurchase], over: float, origin: float
 ) -> None:
@@ -257,20 +264,27 @@ async def _drive(
                 raise failed.exceptions[0] from None
             await until_settled("settling")
             stats = {s: (await injector.faults(s, "GET"))["stats"] for s in ("erp", "crm")}
-            with phases.timed("detection"):
-                detection = await DetectionDrill(
-                    plan.detection,
-                    stack,
-                    client,
-                    orders,
-                    carrier,
-                    injector,
-                    console,
-                    lambda n: drill_order(f"DR-{run_id}-D{n:04d}", n),
-                    launched,
-                    kinds,
-                    phases,
-                ).run()
+            # The drill's supplier and buyer keep playing while detection runs, as its carrier does.
+            buying_on = asyncio.create_task(_keep_playing(desk))
+            try:
+                with phases.timed("detection"):
+                    detection = await DetectionDrill(
+                        plan.detection,
+                        stack,
+                        client,
+                        orders,
+                        carrier,
+                        injector,
+                        console,
+                        lambda n: drill_order(f"DR-{run_id}-D{n:04d}", n),
+                        launched,
+                        kinds,
+                        phases,
+                    ).run()
+            finally:
+                buying_on.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await buying_on
             await until_settled("settling after detection")
             await desk.stop()
     with (

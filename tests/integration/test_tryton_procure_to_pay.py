@@ -252,6 +252,8 @@ async def test_worker_killed_once_tryton_made_the_payment_pays_once(
     assert (await purchases.invoice(sent)).accepted
     made = (await held(hold))["id"]
     stack.processes["worker"].kill()  # SIGKILL: no chance to finish anything
+    dead = await in_tryton(tryton, rid)
+    assert [(p["id"], p["state"]) for p in dead.payments] == [(made, "draft")]
     stack.start_worker()
     result = await asyncio.wait_for(purchases.result(rid), 90)
     assert result.status is PurchaseStatus.COMPLETED, result.reason
@@ -284,6 +286,12 @@ async def test_tryton_killed_once_it_posted_the_invoice_leaves_one_invoice_and_o
     await held(hold)
     restarted = stack.restart("erp", kill=True)
     assert restarted.alive() and stack.processes["erp"] is restarted
+    # The posting outlived the kill (a retry may have paid it since).
+    after_kill = await in_tryton(tryton, rid)
+    assert [(i["reference"], i["state"]) for i in after_kill.invoices] in (
+        [(sent.reference, "posted")],
+        [(sent.reference, "paid")],
+    ), after_kill.invoices
     result = await asyncio.wait_for(purchases.result(rid), 120)
     assert result.status is PurchaseStatus.COMPLETED, result.reason
     assert [a.reference for a in result.invoices] == [sent.reference] and result.refused == []

@@ -4,7 +4,8 @@ The request goes through and the service does its work (Tryton commits a transac
 answers), but its answer is held: the moment "done in the ERP, unknown to the worker" that a
 SIGKILL of the worker or of the ERP turns into a retry. A test arms a `Hold` with what the
 request contains, waits until the answer is held, then kills what it wants to kill; the held
-connection is closed when either side closes (the worker never gets the answer).
+connection is closed when either side closes (the worker never gets the answer), or at once
+when the hold says `drop`.
 
 HTTP/1.x without pipelining (httpx), so on one connection an answer follows its request: from
 the held request on, whatever the service sends back on that connection is held.
@@ -31,6 +32,8 @@ class Hold:
     # Which answer to hold: another one (a warning a connector acknowledges and asks again) is
     # passed on, and the next request that `matches` accepts is tried instead.
     answer_matches: Callable[[bytes], bool] = lambda answer: True
+    # Close the connection once the answer is held, instead of keeping it open until a kill.
+    drop: bool = False
     request: bytes = b""
     answer: bytes = b""
     answered: threading.Event = field(default_factory=threading.Event)  # all of it is held
@@ -102,6 +105,8 @@ class _Connection:
                     continue
                 if hold.answer_matches(hold.answer):
                     hold.answered.set()
+                    if hold.drop:
+                        return  # the caller sees the connection closed without an answer
                 else:  # not this one: passed on, and the next such request is held instead
                     self.client.sendall(hold.answer)
                     self.hold = None
@@ -149,10 +154,12 @@ class HoldingRelay:
         self,
         matches: Callable[[bytes], bool],
         answer_matches: Callable[[bytes], bool] = lambda answer: True,
+        *,
+        drop: bool = False,
     ) -> Hold:
         """Holds the first answer that `answer_matches` accepts to a request that `matches`
-        accepts (once)."""
-        hold = Hold(matches, answer_matches)
+        accepts (once); `drop`: then closes the connection (the caller never gets it)."""
+        hold = Hold(matches, answer_matches, drop)
         with self._lock:
             self._armed = hold
         return hold

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -27,7 +27,9 @@ from continuum.purchasing.client import PurchaseClient
 from continuum.settings import get_settings
 from continuum.stack import Stack
 from domain.approvals.models import Verdict
+from domain.errors import IntegrationError
 from domain.purchasing.models import (
+    PaymentDue,
     PurchaseResult,
     PurchaseStatus,
     SupplierConfirmation,
@@ -55,6 +57,7 @@ __all__ = ["tryton_template"]  # a fixture, imported for pytest
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(TRYTON_MISSING, reason=SKIP_REASON)]
 
 D = Decimal
+T = TypeVar("T")
 
 
 @dataclass
@@ -348,3 +351,100 @@ async def test_an_invoice_over_tolerance_waits_in_the_inbox_and_is_paid_only_onc
         "account.payment", [("id", "=", after.payments[0]["id"])], ["create_date"]
     )
     assert made["create_date"] >= decision.at.replace(tzinfo=None), (made, decision.at)
+
+
+class LostAnswers:
+    """Matches each write to Tryton the first time it is sent (anything but a read or a login;
+    a JSON-RPC call by its method and parameters, not its id): its answer is then lost once."""
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+        self.lost: list[str] = []
+
+    def __call__(self, request: bytes) -> bool:
+        line, _, rest = request.partition(b"\r\n")
+        if line.startswith(b"GET "):
+            return False
+        payload = rest.partition(b"\r\n\r\n")[2]
+        if b"/rpc/" in line:
+            call = json.loads(payload)
+            if str(call["method"]).startswith("common."):
+                return False
+            payload = json.dumps([call["method"], call["params"]]).encode()
+        key = line.split(b" ")[1] + payload
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        self.lost.append(
+            line.decode().split(" ")[1].split("/", 2)[-1] + " " + payload[:60].decode()
+        )
+        return True
+
+
+async def test_a_purchase_whose_every_write_loses_its_answer_once_is_one_of_each_in_tryton(
+    tryton_stack: TrytonStack, tryton: TrytonErpClient
+) -> None:
+    """The connector's side of both kills, at every write of a purchase rather than one: each
+    write reaches Tryton and commits, and its answer is lost (the connection closes, as when
+    the worker or Tryton dies), the first time it is sent; the step is asked again with the
+    same key, as Temporal retries it, until it answers. Through a relay of its own on the
+    module's Tryton."""
+    credentials = TrytonLayout(tryton_stack.stack.erp_home).credentials()
+    lost = LostAnswers()
+    with HoldingRelay(upstream_port=tryton_stack.stack.ports.erp) as relay:
+        client = TrytonErpClient(
+            TrytonSettings(
+                url=relay.url,
+                database=credentials.database,
+                application_key=credentials.application_key,
+                login=credentials.login,
+                password=credentials.password,
+            )
+        )
+
+        async def step(call: Callable[[], Awaitable[T]]) -> T:
+            for _ in range(40):
+                relay.hold(lost, drop=True)
+                try:
+                    return await call()
+                except IntegrationError as err:
+                    assert err.retryable, err
+            raise AssertionError(f"never answered; lost: {lost.lost}")
+
+        try:
+            req = requisition(
+                fresh("P-lost"),
+                "SUP-102",
+                [
+                    Item("SKU-008", "Cup set", "6", "21.00"),
+                    Item("SKU-005", "Descaling kit", "2", "30.00"),
+                ],
+            )
+            rid = req.requisition_id
+            po = await step(lambda: client.create_purchase_order(req, idempotency_key=f"{rid}:po"))
+            pid = po.purchase_order_id
+            await step(
+                lambda: client.confirm_purchase_order(pid, "SC-1", idempotency_key=f"{rid}:c")
+            )
+            goods = receipt_in_full(req)
+            await step(lambda: client.record_goods_receipt(pid, goods, idempotency_key=f"{rid}:gr"))
+            sent = invoice(req, f"OS-{rid}")
+            await step(lambda: client.post_supplier_invoice(pid, sent, idempotency_key=f"{rid}:i"))
+            due = PaymentDue(
+                invoice_reference=sent.reference,
+                lines=[1, 2],
+                amount=sent.gross,
+                tax=sent.tax,
+                currency="EUR",
+                due_on=sent.due_on,
+            )
+            paid = await step(
+                lambda: client.pay_supplier(pid, "SUP-102", due, idempotency_key=f"{rid}:pay")
+            )
+        finally:
+            await client.aclose()
+    assert paid.status == "paid" and paid.amount == sent.gross
+    one_of_each(await in_tryton(tryton, rid), sent.reference, sent.gross)
+    # Every kind of write lost its answer once: creates, buttons, wizards, the books.
+    for write in ("purchase.purchase ", "stock.shipment.in ", "account.payment ", "invoice.post"):
+        assert any(write in w for w in lost.lost), (write, lost.lost)

@@ -4,8 +4,8 @@ The request goes through and the service does its work (Tryton commits a transac
 answers), but its answer is held: the moment "done in the ERP, unknown to the worker" that a
 SIGKILL of the worker or of the ERP turns into a retry. A test arms a `Hold` with what the
 request contains, waits until the answer is held, then kills what it wants to kill; the held
-connection is closed when either side closes (the worker never gets the answer), or at once
-when the hold says `drop`.
+connection stays open until the test releases it or the caller closes it (the worker never gets
+the answer), or is closed at once when the hold says `drop`.
 
 HTTP/1.x without pipelining (httpx), so on one connection an answer follows its request: from
 the held request on, whatever the service sends back on that connection is held.
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from continuum.supervisor import free_port
 
 HEAD_END = b"\r\n\r\n"
+HOLD_LIMIT = 300.0  # seconds a held connection stays open at most without a `release()`
 
 
 @dataclass
@@ -32,11 +33,16 @@ class Hold:
     # Which answer to hold: another one (a warning a connector acknowledges and asks again) is
     # passed on, and the next request that `matches` accepts is tried instead.
     answer_matches: Callable[[bytes], bool] = lambda answer: True
-    # Close the connection once the answer is held, instead of keeping it open until a kill.
+    # Close the connection as soon as the answer is held, instead of at `release()`.
     drop: bool = False
     request: bytes = b""
     answer: bytes = b""
     answered: threading.Event = field(default_factory=threading.Event)  # all of it is held
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        """Closes the held connection (the caller sees it closed without an answer)."""
+        self.released.set()
 
     def complete(self) -> bool:
         head, found, rest = self.answer.partition(HEAD_END)
@@ -114,6 +120,10 @@ class _Connection:
         except OSError:
             pass
         finally:
+            # The service closes after its answer (HTTP/1.0): the caller waits on until released.
+            hold = self.hold
+            if hold is not None and hold.answered.is_set() and not hold.drop:
+                hold.released.wait(HOLD_LIMIT)
             self.close()
 
     def close(self) -> None:
@@ -132,6 +142,7 @@ class HoldingRelay:
         self.upstream_port = upstream_port
         self.port = free_port()
         self._armed: Hold | None = None
+        self._holds: list[Hold] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -145,6 +156,8 @@ class HoldingRelay:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for hold in self._holds:
+            hold.release()
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
@@ -162,6 +175,7 @@ class HoldingRelay:
         hold = Hold(matches, answer_matches, drop)
         with self._lock:
             self._armed = hold
+            self._holds.append(hold)
         return hold
 
     def rearm(self, hold: Hold) -> None:

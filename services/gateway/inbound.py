@@ -30,6 +30,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from continuum.client import finished_state
 from continuum.order_client import OrderClient, OrderError
 from domain.approvals.policy import ApprovalPolicy
 from domain.orders.lifecycle import EventNotice
@@ -242,6 +243,6 @@ class Inbound:
                 )
             return _unavailable(missing.message)
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            state = description.status.name.lower() if description.status else "closed"
+            state = await finished_state(handle, description.status)
             return GatewayError(409, "WorkflowClosed", f"{what} is already finished ({state})")
         return GatewayError(502, "TemporalError", f"{what}: {err.message}")

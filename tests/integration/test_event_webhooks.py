@@ -130,7 +130,14 @@ async def test_continue_as_new_while_a_subscriber_is_down_loses_and_repeats_noth
         await flaky.up()
         await flaky.wait_for(count, within=90)
         state = await handle.query(EventPublisher.state)
+        first_run = client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+        history = await first_run.fetch_history()
     assert state.runs > 1
+    # The first run continued as new with the down subscriber's delivery still retrying: it
+    # was cancelled after the grace, and its batch went again in a later run.
+    assert any(
+        e.HasField("activity_task_cancel_requested_event_attributes") for e in history.events
+    )
     for subscriber in (steady, flaky):
         assert subscriber.ids() == [contract.event_id(process_id, n) for n in range(1, count + 1)]
     for sink in sinks:

@@ -17,10 +17,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.events.purchases import RejectionCause
     from domain.purchasing.models import CancelPurchase, PurchaseResult, PurchaseStatus, Requisition
     from domain.purchasing.steps import PurchaseUndo
     from workflows.failures import reason
     from workflows.policies import NOTIFY, WRITE, ActivityOptions
+    from workflows.purchasing.business_events import PurchaseAnnouncer
     from workflows.purchasing.payments import PaymentTimers
     from workflows.purchasing.review import ExceptionReviews
     from workflows.purchasing.tracking import PurchaseTracker
@@ -34,12 +36,24 @@ Undo = tuple[str, Step[PurchaseUndo, BaseModel], PurchaseUndo]
 
 
 class Stop(Exception):
-    """Ends the forward path: rejected, failed for good, or cancelled."""
+    """Ends the forward path: rejected, failed for good, or cancelled (`cause`, `failed_step`
+    and `by` say so in the purchase's last business event)."""
 
-    def __init__(self, status: PurchaseStatus, reason: str) -> None:
+    def __init__(
+        self,
+        status: PurchaseStatus,
+        reason: str,
+        *,
+        cause: RejectionCause | None = None,
+        failed_step: str | None = None,
+        by: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.cause = cause
+        self.failed_step = failed_step
+        self.by = by
 
 
 class PurchaseCalls:
@@ -49,6 +63,7 @@ class PurchaseCalls:
     _reviews: ExceptionReviews
     _timers: PaymentTimers
     _cancel: CancelPurchase | None
+    _announce: PurchaseAnnouncer
 
     def _request_stop(self, request: CancelPurchase) -> None:
         raise NotImplementedError  # PurchaseMessages
@@ -88,7 +103,9 @@ class PurchaseCalls:
             if tolerate and isinstance(cause, ApplicationError) and cause.type == tolerate:
                 raise
             status = PurchaseStatus.COMPENSATED if self._saga else PurchaseStatus.REJECTED
-            raise Stop(status, f"{step_name(step)} failed: {reason(err)}") from err
+            failed_step = step_name(step)
+            why = f"{failed_step} failed: {reason(err)}"
+            raise Stop(status, why, failed_step=failed_step) from err
 
     async def _try(self, step: Step[A, R], arg: A) -> bool:
         """A notice whose failure must not stop the purchase: logged and kept as an event."""
@@ -101,26 +118,40 @@ class PurchaseCalls:
             self._track.record(f"{step_name(step)} failed", reason(err))
             return False
 
-    async def _unwind(self, status: PurchaseStatus, why: str) -> PurchaseResult:
-        result = self._track.result
+    async def _unwind(self, stop: Stop) -> PurchaseResult:
+        """Undoes in reverse, tells the purchase's last business event and hands it over."""
+        result, status, why = self._track.result, stop.status, stop.reason
         self._timers.cancel()
         await self._reviews.withdraw(why)
+        undone, broken = [], []
         if result.payments:
             # Money left: returning goods or reversing invoices now is for people to decide.
             paid = f"{len(result.payments)} payment(s) made, nothing undone"
             self._track.set_status(PurchaseStatus.NEEDS_ATTENTION, f"{why}; {paid}")
-            return result
-        if self._saga:
-            self._track.set_status(PurchaseStatus.COMPENSATING, why)
-        undone = await self._saga.unwind()
-        result.compensated = [r.step + (f" ({r.detail})" if r.detail else "") for r in undone]
-        if broken := failed(undone):
-            status = PurchaseStatus.NEEDS_ATTENTION
-            why = f"{why}; could not undo: {', '.join(broken)}"
-        self._track.set_status(status, why)
+        else:
+            if self._saga:
+                self._track.set_status(PurchaseStatus.COMPENSATING, why)
+            records = await self._saga.unwind()
+            result.compensated = [r.step + (f" ({r.detail})" if r.detail else "") for r in records]
+            broken = failed(records)
+            undone = [r.step for r in records if not r.detail.startswith("failed:")]
+            if broken:
+                status = PurchaseStatus.NEEDS_ATTENTION
+                why = f"{why}; could not undo: {', '.join(broken)}"
+            self._track.set_status(status, why)
+        self._announce.stopped(
+            result,
+            cause=stop.cause,
+            failed_step=stop.failed_step,
+            cancelled_by=stop.by,
+            undone=undone,
+            not_undone=broken,
+        )
+        await self._announce.flush()
         return result
 
     def _checkpoint(self) -> None:
         if self._cancel is not None:
             why = f": {self._cancel.reason}" if self._cancel.reason else ""
-            raise Stop(PurchaseStatus.CANCELLED, f"cancelled by {self._cancel.requested_by}{why}")
+            by = self._cancel.requested_by
+            raise Stop(PurchaseStatus.CANCELLED, f"cancelled by {by}{why}", by=by)

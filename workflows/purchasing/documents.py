@@ -51,19 +51,20 @@ class PurchaseDocuments(PurchaseCalls):
             receipt = result.receipts[len(self._recorded)]
             request = ReceiptRequest(purchase_order_id=self._po, receipt=receipt)
             if receipt.kind is ReceiptKind.RECEIPT:
-                await self._write(
+                recorded = await self._write(
                     P.record_goods_receipt,
                     request,
                     lambda r: ("return goods", P.return_goods, self._undo(r.erp_receipt_id)),
                 )
             else:  # goods already went back: nothing to undo
-                await self._write(P.record_goods_receipt, request)
+                recorded = await self._write(P.record_goods_receipt, request)
             self._recorded.append(receipt)
+            self._announce.goods_received(receipt, recorded)
             return True
         if len(result.invoices) > len(self._posted):
             invoice = result.invoices[len(self._posted)]
             try:
-                await self._write(
+                posted = await self._write(
                     P.post_supplier_invoice,
                     InvoiceRequest(purchase_order_id=self._po, invoice=invoice),
                     lambda r: (
@@ -80,6 +81,7 @@ class PurchaseDocuments(PurchaseCalls):
                 return True
             self._posted.append(invoice)
             self._track.add_key(f"invoice:{invoice.reference}")
+            self._announce.invoice_received(invoice, posted)
             return True
         return False
 
@@ -107,10 +109,12 @@ class PurchaseDocuments(PurchaseCalls):
             )
             self._paying = True  # a cancellation is refused from now on
             try:
-                self._track.result.payments.append(await self._write(P.pay_supplier, request))
+                payment = await self._write(P.pay_supplier, request)
             finally:
                 self._paying = False
+            self._track.result.payments.append(payment)
             self._paid.add(due.key)
+            self._announce.paid(payment)
             return True
         return False
 

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.purchasing.erp import PurchasingActivities
     from domain.approvals.policy import ApprovalPlan
     from domain.durations import spoken
+    from domain.events.purchases import RejectionCause
     from domain.idempotency import step_key
     from domain.purchasing.contract import WORKFLOW_NAME, ProcureToPayInput, workflow_id
     from domain.purchasing.models import (
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval_child import start_approval, until_decided
     from workflows.failures import reason
     from workflows.policies import READ
+    from workflows.purchasing.business_events import PurchaseAnnouncer
     from workflows.purchasing.calls import Stop
     from workflows.purchasing.documents import PurchaseDocuments
     from workflows.purchasing.messages import PurchaseMessages
@@ -63,8 +65,11 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
     def __init__(self, input: ProcureToPayInput) -> None:
         self._req, self._policy = input.requisition, input.policy
         self._track = PurchaseTracker(input.requisition)
+        self._announce = PurchaseAnnouncer(input.requisition)
         self._saga = Saga(workflow_id(input.requisition.requisition_id))
-        self._reviews = ExceptionReviews(input.requisition, input.policy, self._track)
+        self._reviews = ExceptionReviews(
+            input.requisition, input.policy, self._track, self._announce
+        )
         self._timers = PaymentTimers()
         self._confirmation: SupplierConfirmation | None = None
         self._cancel: CancelPurchase | None = None
@@ -80,8 +85,11 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
     async def run(self, input: ProcureToPayInput) -> PurchaseResult:
         req = input.requisition
         self._track.start()
+        self._announce.requested()
         if violations := validate_requisition(req):
             self._track.set_status(PurchaseStatus.INVALID, describe(violations))
+            self._announce.invalid([v.field for v in violations])
+            await self._announce.flush()
             raise ApplicationError(
                 f"invalid requisition {req.requisition_id}: {describe(violations)}",
                 [v.model_dump() for v in violations],
@@ -91,12 +99,15 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
         try:
             await self._purchase()
         except Stop as stop:
-            return await self._unwind(stop.status, stop.reason)
+            return await self._unwind(stop)
         except asyncio.CancelledError:
             # Cancelled in Temporal itself (Web UI, `temporal workflow cancel`) while waiting.
-            return await self._unwind(PurchaseStatus.CANCELLED, "cancelled in Temporal")
+            cancelled = Stop(PurchaseStatus.CANCELLED, "cancelled in Temporal", by="temporal")
+            return await self._unwind(cancelled)
         self._timers.cancel()  # a due that a credit note settled leaves its timer behind
         self._track.set_status(PurchaseStatus.COMPLETED)
+        self._announce.completed(self._track.result)
+        await self._announce.flush()
         return self._track.result
 
     async def _purchase(self) -> None:
@@ -104,7 +115,8 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
         check = SupplierCheck(requisition_id=rid, supplier_id=req.supplier_id)
         supplier = await self._call(P.check_supplier, check, READ)
         if supplier.status is SupplierStatus.BLOCKED:
-            raise Stop(PurchaseStatus.REJECTED, f"supplier {supplier.supplier_id} is blocked")
+            blocked = f"supplier {supplier.supplier_id} is blocked"
+            raise Stop(PurchaseStatus.REJECTED, blocked, cause=RejectionCause.SUPPLIER_BLOCKED)
         await self._approve(purchase_approval_plan(req, supplier, self._policy))
 
         self._track.set_status(PurchaseStatus.ORDERING)
@@ -119,6 +131,7 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
         )
         self._po = self._track.result.purchase_order_id = order.purchase_order_id
         self._track.add_key(f"po:{self._po}")
+        self._announce.ordered(order)
         confirmation = await self._await_confirmation()
         reference = confirmation.supplier_reference
         await self._write(
@@ -128,6 +141,7 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
             ),
         )
         self._track.result.confirmed = confirmation
+        self._announce.confirmed(self._po, confirmation)
         self._track.set_status(PurchaseStatus.RECEIVING)
         await self._settle()
 
@@ -155,12 +169,15 @@ class ProcureToPay(PurchaseMessages, PurchaseDocuments):
         try:
             outcome = self._track.result.approval = handle.result()
         except ChildWorkflowError as err:
-            raise Stop(PurchaseStatus.REJECTED, f"approval failed: {reason(err)}") from err
+            failed = f"approval failed: {reason(err)}"
+            raise Stop(PurchaseStatus.REJECTED, failed, cause=RejectionCause.NOT_APPROVED) from err
         who = outcome.decided_by or "the approval deadline"
         if not outcome.approved:
             comment = f": {outcome.comment}" if outcome.comment else ""
-            raise Stop(PurchaseStatus.REJECTED, f"rejected by {who}{comment}")
+            why = f"rejected by {who}{comment}"
+            raise Stop(PurchaseStatus.REJECTED, why, cause=RejectionCause.NOT_APPROVED)
         self._track.record("approved", f"by {who}")
+        self._announce.approved(outcome)
 
     async def _await_confirmation(self) -> SupplierConfirmation:
         """Reminds the supplier after `confirmation_reminder`; at `confirmation_deadline` the

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.approval_child import ApprovalHandle, cancel_approval, start_approval
     from workflows.failures import reason
+    from workflows.purchasing.business_events import PurchaseAnnouncer
     from workflows.purchasing.tracking import PurchaseTracker
 
 
@@ -80,8 +81,14 @@ class Review:
 
 
 class ExceptionReviews:
-    def __init__(self, req: Requisition, policy: PurchasingPolicy, track: PurchaseTracker) -> None:
-        self.req, self.policy, self.track = req, policy, track
+    def __init__(
+        self,
+        req: Requisition,
+        policy: PurchasingPolicy,
+        track: PurchaseTracker,
+        announce: PurchaseAnnouncer,
+    ) -> None:
+        self.req, self.policy, self.track, self.announce = req, policy, track, announce
         self.pending: Review | None = None
         self.rounds = 0
         # Document reasons (another currency, a tax figure) someone decided on. The match puts
@@ -123,8 +130,9 @@ class ExceptionReviews:
         handle = await start_approval(request, f"Exception review {n} of purchase {rid}")
         seen = reviewed_documents(report, lines)
         self.pending = Review(n, handle, lines, reasons, variance, seen)
-        self.track.result.pending_review = approval_workflow_id(subject)
+        review_id = self.track.result.pending_review = approval_workflow_id(subject)
         self.track.record(f"exception review {n}", f"{' | '.join(why)} → {plan.levels[0].role}")
+        self.announce.exception_opened(n, review_id, lines, why, variance, plan.levels[0].role)
         workflow.metric_meter().create_counter(Metric.EXCEPTIONS, "Exception reviews").add(1)
 
     def cleared(self, report: MatchReport) -> bool:
@@ -144,6 +152,7 @@ class ExceptionReviews:
         await cancel_approval(review.handle)
         self._close()
         self.track.record(f"exception review {review.round_no} withdrawn", why)
+        self.announce.exception_withdrawn(review.round_no, review.variance)
 
     def decision(self) -> ExceptionDecision:
         """The finished review's decision, which the purchase keeps as evidence. A review that
@@ -177,6 +186,7 @@ class ExceptionReviews:
             f"rejected {_listed(decision.rejected_lines)}"
             + (f"; {', '.join(review.reasons)}" if review.reasons else ""),
         )
+        self.announce.exception_decided(decision)
         return decision
 
     def _close(self) -> None:

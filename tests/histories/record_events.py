@@ -29,13 +29,18 @@ from domain.approvals.contract import approval_workflow_id
 from domain.approvals.models import ApprovalDecision, ApprovalLevel, Verdict
 from domain.events import contract
 from domain.events.models import EventBatch, PublisherStart, PublisherState
+from domain.purchasing.models import CancelPurchase, PurchaseStatus, SupplierConfirmation
 from tests.events_samples import batch
 from tests.events_sinks import MemorySink
+from tests.fakes import InMemoryErp
+from tests.workflows import purchase_support as purchases
 from tests.workflows.test_approval import request as approval_request
 from tests.workflows.test_approval import wait_state as wait_approval
+from tests.workflows.test_purchase_events import purchase_worker
 from workers.events import build_events_worker
 from workflows.approval import Approval
 from workflows.events_publisher import EventPublisher
+from workflows.purchasing.procure_to_pay import ProcureToPay
 
 HERE = Path(__file__).parent / "events"
 # The processes' histories after their events patch sit with the others (tests/histories/),
@@ -131,13 +136,55 @@ async def approval_escalated_decided(env: WorkflowEnvironment) -> Recorded:
     }
 
 
+async def purchase_events(env: WorkflowEnvironment) -> Recorded:
+    """After the "purchase-events" patch: one purchase matched and paid on its due date
+    (requested, ordered, confirmed, goods received, invoice received, paid, completed), one
+    cancelled awaiting the supplier's confirmation (requested, ordered, cancelled)."""
+    sink = MemorySink("all")
+    queue = "purchases-recorder"
+    paid = purchases.requisition(requisition_id="H-purchase-events-paid")
+    dropped = purchases.requisition(requisition_id="H-purchase-events-cancelled")
+    async with (
+        build_events_worker(env.client, EventsConfig(), [sink], task_queue=QUEUE),
+        purchase_worker(env.client, queue, InMemoryErp(), QUEUE),
+    ):
+        handle = await purchases.start(env.client, queue, paid)
+        await purchases.wait_status(handle, PurchaseStatus.AWAITING_CONFIRMATION)
+        confirmation = SupplierConfirmation(
+            requisition_id=paid.requisition_id, supplier_reference="S-7"
+        )
+        await handle.signal(ProcureToPay.supplier_confirmed, confirmation)
+        await purchases.wait_status(handle, PurchaseStatus.RECEIVING)
+        await handle.execute_update(ProcureToPay.goods_received, purchases.receipt(paid, "GR-1"))
+        day = await purchases.today(env)
+        due = day + timedelta(days=30)
+        bill = purchases.invoice(paid, "INV-1", purchases.as_ordered(paid), issued=day, due=due)
+        await handle.execute_update(ProcureToPay.invoice_received, bill)
+        result = await handle.result()
+        await sink.wait_for(7)
+        other = await purchases.start(env.client, queue, dropped)
+        await purchases.wait_status(other, PurchaseStatus.AWAITING_CONFIRMATION)
+        bye = CancelPurchase(requisition_id=dropped.requisition_id, requested_by="ada")
+        await other.execute_update(ProcureToPay.cancel, bye)
+        undone = await other.result()
+        await sink.wait_for(10)
+    return {
+        "procure_to_pay_events_matched_and_paid": (
+            await handle.fetch_history(),
+            result.status.value,
+        ),
+        "procure_to_pay_events_cancelled": (await other.fetch_history(), undone.status.value),
+    }
+
+
 SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Recorded]]] = {
     "delivered_then_idle": delivered_then_idle,
     "continued_as_new": continued_as_new,
     "approval_escalated_decided": approval_escalated_decided,
+    "purchase_events": purchase_events,
 }
 # Scenario → the folder its files go to.
-FOLDER = {"approval_escalated_decided": PROCESSES}
+FOLDER = {"approval_escalated_decided": PROCESSES, "purchase_events": PROCESSES}
 
 
 async def record(names: list[str]) -> None:

@@ -41,6 +41,8 @@ RECORDED = (
     "order_to_cash_out_of_stock",
     "order_to_cash_payment_declined",
     "order_to_cash_state_since_two_levels",
+    "procure_to_pay_events_cancelled",
+    "procure_to_pay_events_matched_and_paid",
     "procure_to_pay_exception_accepted",
     "procure_to_pay_matched_and_paid",
     "report_daily",
@@ -83,6 +85,8 @@ STATE_SINCE = {
     "procure_to_pay_matched_and_paid",
     "approval_purchase_exception_accepted",
     "approval_events_escalated_decided",
+    "procure_to_pay_events_cancelled",
+    "procure_to_pay_events_matched_and_paid",
 }
 
 
@@ -159,4 +163,19 @@ def test_both_sides_of_the_approval_events_patch_are_replayed() -> None:
     assert after == {"approval_events_escalated_decided"}
     assert _markers("approval_events_escalated_decided").count("core_local_activity") == 3
     for stem in set(approvals) - after:
+        assert "core_local_activity" not in _markers(stem), stem
+
+
+def test_both_sides_of_the_purchase_events_patch_are_replayed() -> None:
+    """Purchases recorded before it hand nothing over; the two after it hand over their events
+    in one local activity per workflow task that emitted: the paid one six (requested,
+    ordered, confirmed, goods received, invoice received, paid with completed), the cancelled
+    one three (requested, ordered, cancelled after its undo)."""
+    buys = [s for s in RECORDED if s.startswith("procure_to_pay_")]
+    after = {s for s in buys if any("purchase-events" in p for p in _patches(s))}
+    assert after == {"procure_to_pay_events_matched_and_paid", "procure_to_pay_events_cancelled"}
+    assert _markers("procure_to_pay_events_matched_and_paid").count("core_local_activity") == 6
+    assert _markers("procure_to_pay_events_cancelled").count("core_local_activity") == 3
+    assert _activities("procure_to_pay_events_cancelled")[-1] == "cancel_purchase_order"
+    for stem in set(buys) - after:
         assert "core_local_activity" not in _markers(stem), stem

@@ -43,6 +43,7 @@ async def heartbeating(details: Callable[[], object] | None = None) -> AsyncIter
     A timer on the loop, not a task: every external call runs inside one, and most end long
     before the first beat, so a task created and cancelled per call was pure overhead."""
     loop = asyncio.get_running_loop()
+    timer: asyncio.TimerHandle
 
     def beat() -> None:
         nonlocal timer

@@ -203,6 +203,9 @@ SERVICE_OWNERS = (
     Probe("pydantic", ("pydantic", "pydantic_core")),
     Probe("logging and redaction", ("logging", "continuum/redaction", "uvicorn/logging")),
     Probe("fault injector", ("services/faults",)),
+    Probe(
+        "hand-over to a worker thread", ("anyio/to_thread", "anyio/_backends", "threading", "queue")
+    ),
     Probe("our handlers and stores", ("services/",)),
     Probe("fastapi + starlette", ("fastapi", "starlette")),
     Probe("uvicorn + h11 (HTTP server)", ("uvicorn", "h11", "httptools")),
@@ -370,6 +373,19 @@ async def main(orders: int, rate: int, twin: bool, data_dir: Path, record: bool)
         append("Where the CPU goes: worker and services under a burst", command, where, body)
 
 
+def reread(directory: Path) -> str:
+    """The tables again from the raw profiles a run left (`<kind>-<process>.txt`)."""
+    parts = []
+    for path in sorted(directory.glob("*-*.txt")):
+        name = path.stem.split("-", 1)[1]
+        probes, owners = (
+            (WORKER_PROBES, WORKER_OWNERS) if name == "worker" else (SERVICE_PROBES, SERVICE_OWNERS)
+        )
+        busy = Profile.parse(path.read_text().splitlines()).busy()
+        parts.append(f"#### {path.stem} ({busy.samples} samples)\n\n{table(busy, probes, owners)}")
+    return "\n\n".join(parts)
+
+
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
     parser.add_argument("--orders", type=int, default=150, help="orders in the profiled burst")
@@ -377,7 +393,13 @@ def cli() -> None:
     parser.add_argument("--twin", action="store_true", help="also profile a burst of twins")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a temp dir (kept)")
     parser.add_argument("--record", action="store_true", help="append to BENCHMARKS.md")
+    parser.add_argument(
+        "--reread", type=Path, default=None, help="tables from a run's raw profiles"
+    )
     args = parser.parse_args()
+    if args.reread is not None:
+        print(reread(args.reread))
+        return
     if not 10 <= args.orders <= 5000:
         parser.error("--orders 10–5,000")
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="continuum-profile-"))

@@ -56,7 +56,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def idempotency_key(
+# `async`: FastAPI runs a plain `def` dependency in a worker thread, a hand-over per write.
+async def idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(description="required on every write; the same key means the same request"),

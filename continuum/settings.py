@@ -19,6 +19,8 @@ from continuum.approvals.config import DEFAULT_FILE as DEFAULT_APPROVAL_FILE
 from continuum.approvals.config import load_approval_policy
 from continuum.defaults import WATCHDOG as DEFAULT_WATCHDOG_FILE
 from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
+from continuum.events.config import DEFAULT_FILE as DEFAULT_EVENTS_FILE
+from continuum.events.config import EventsConfig, load_events_config
 from continuum.purchasing.config import DEFAULT_FILE as DEFAULT_PURCHASING_FILE
 from continuum.purchasing.config import load_purchasing_policy
 from domain.approvals.policy import ApprovalPolicy
@@ -115,6 +117,9 @@ class Settings(BaseSettings):
     ops_metrics_host: str = Field("127.0.0.1", alias="OPS_METRICS_HOST")
     ops_metrics_port: int = Field(9465, ge=0, le=65535, alias="OPS_METRICS_PORT")
 
+    # Business events (issue 20): subscribers, broker, privacy; continuum/defaults/events.toml.
+    events_config_file: Path = Field(DEFAULT_EVENTS_FILE, alias="EVENTS_CONFIG_FILE")
+
     @property
     def erp(self) -> ErpBackend:
         return ERP_BACKENDS[self.erp_backend]
@@ -145,6 +150,9 @@ class Settings(BaseSettings):
             credit_usage_threshold=self.approval_credit_usage,
             deadline=timedelta(hours=self.approval_deadline_hours),
         )
+
+    def events_config(self) -> EventsConfig:
+        return load_events_config(self.events_config_file)
 
     def purchasing_policy(self) -> PurchasingPolicy:
         return load_purchasing_policy(self.purchasing_config_file, self.approval_policy())

@@ -22,6 +22,9 @@ from temporalio.converter import DataConverter
 from continuum.codec import KEY_FILE_ENV, KEY_FILE_NAME, KEYS_ENV, ensure_key_file, load_keyring
 from continuum.converter import data_converter
 from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
+from continuum.events.broker import events_config
+from continuum.events.config import Nats
+from continuum.events.nats_server import READY_LINE, nats_server, port_of
 from continuum.passwords import write_users
 from continuum.search_attributes import dev_server_flags
 from continuum.settings import get_settings
@@ -139,11 +142,19 @@ class Stack:
     # tests when they ask; `ops_env` is added to its environment (e.g. WATCHDOG_CONFIG_FILE).
     with_ops_worker: bool = False
     ops_env: dict[str, str] = field(default_factory=dict)
+    # The events worker (business events to subscribers and the broker) starts whenever the
+    # events configuration has a sink: EVENTS_CONFIG_FILE in `worker_env` or the environment
+    # (the business worker reads it too: it hands events over only then); `events_env` is added
+    # to the events worker's environment only (e.g. the subscribers' secrets).
+    events_env: dict[str, str] = field(default_factory=dict)
     # More `temporal server start-dev` flags (e.g. a test's shorter long poll).
     temporal_flags: tuple[str, ...] = ()
     # The dev server's SQLite pragmas. Measured: WAL with normal sync is ~2.5x the throughput of
     # SQLite's defaults; the benchmarks pass () to measure the defaults for comparison.
     sqlite_pragmas: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
+    # The events' broker to embed (events.toml [nats] with embedded = true): nats-server with
+    # JetStream on the url's port, its streams under <data dir>/nats.
+    nats: Nats | None = None
 
     @property
     def erp(self) -> ErpBackend:
@@ -199,6 +210,8 @@ class Stack:
             del named["gateway"]
         if not self.with_ops_worker:
             del named["ops worker metrics"]
+        if self.nats is not None:
+            named["NATS"] = port_of(self.nats.url)
         taken = [f"{port} ({name})" for name, port in named.items() if port_in_use(port)]
         if taken:
             raise StackError(
@@ -233,12 +246,16 @@ class Stack:
             # Before the dev server: its Web UI is pointed at the codec endpoint.
             self.start_codec(env)
             self.start_temporal()
+            if self.nats is not None:
+                self.start_nats()
             for service in ("erp", "crm"):
                 self.start_service(service, env)
             if with_worker:
                 self.start_worker()
             if self.with_ops_worker:
                 self.start_ops_worker()
+            if with_worker and self.events_enabled():
+                self.start_events_worker()
             if self.with_gateway:
                 self.start_gateway()
         except BaseException:
@@ -370,6 +387,30 @@ class Stack:
         proc.wait_ready(lambda: "ops worker ready" in proc.tail(50), timeout=60)
         return proc
 
+    def events_enabled(self) -> bool:
+        """Whether the events configuration names a sink (a bad file stops the start here)."""
+        try:
+            return events_config({**os.environ, **self.worker_env}).enabled
+        except ValueError as err:
+            raise StackError(str(err)) from None
+
+    def start_events_worker(self) -> ManagedProcess:
+        """The events publishers and their deliveries, in a process of their own: a slow
+        subscriber never takes a slot from the business worker."""
+        env = {**self.client_env(), **self.worker_env, **self.events_env}
+        proc = self._process("events-worker", python_module("workers.events"), env)
+        proc.wait_ready(lambda: "events worker ready" in proc.tail(50), timeout=60)
+        return proc
+
+    def start_nats(self) -> ManagedProcess:
+        """Before the workers and the gateway: the publisher and the consumer find it up."""
+        assert self.nats is not None
+        port = port_of(self.nats.url)
+        proc = nats_server(port, self.data_dir / "nats", self.data_dir / "logs" / "nats.log")
+        self.processes["nats"] = proc.start()
+        proc.wait_ready(lambda: READY_LINE in proc.tail(200), timeout=30)
+        return proc
+
     @property
     def inbox_users_file(self) -> Path:
         return self.data_dir / INBOX_USERS_FILE
@@ -409,12 +450,16 @@ class Stack:
             return self.start_worker()
         if name == "ops-worker":
             return self.start_ops_worker()
+        if name == "events-worker":
+            return self.start_events_worker()
         if name == "temporal":
             return self.start_temporal()
         if name == "gateway":
             return self.start_gateway()
         if name == "codec":
             return self.start_codec(self.client_env())
+        if name == "nats":
+            return self.start_nats()
         return self.start_service(name, self.client_env())
 
     def stop(self) -> dict[str, int | None]:

@@ -8,6 +8,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.events.handover import EventHandover
 from activities.notifications import NotificationActivities, Notifier
 from activities.orders.crm import CrmActivities
 from activities.orders.erp import ErpActivities
@@ -19,6 +20,7 @@ from domain.crm import CrmPort
 from domain.erp import ErpPort
 from store import Store
 from store.sync import SyncStore
+from workers.events import events_enabled
 from workflows.approval import Approval
 from workflows.orders.order_to_cash import OrderToCash
 from workflows.policies import STICKY_QUEUE_TIMEOUT
@@ -84,6 +86,8 @@ def build_worker(
         activities=[
             *activities(erp, crm, sync_store),
             *ReportActivities(erp, crm, client, reports or report_config()).all(),
+            # Business events: handed to the processes' publishers when events are configured.
+            *EventHandover(client, events_enabled(get_settings())).all(),
         ],
         **tuning,
     )

@@ -23,11 +23,12 @@ from continuum.converter import data_converter
 from continuum.release.check import check
 from continuum.release.histories import Sample
 from continuum.release.patches import PatchList, patch_lifecycle
+from workers.events import EVENT_WORKFLOWS
 from workers.ops import OPS_WORKFLOWS
 from workers.registry import WORKFLOWS
 
-# Everything the working tree runs: the business worker's and the ops worker's processes.
-ALL_WORKFLOWS = [*WORKFLOWS, *OPS_WORKFLOWS]
+# Everything the working tree runs: the business, ops and events workers' processes.
+ALL_WORKFLOWS = [*WORKFLOWS, *OPS_WORKFLOWS, *EVENT_WORKFLOWS]
 
 
 async def _run(command: str, sample: Sample) -> BaseModel:

@@ -36,9 +36,14 @@ with workflow.unsafe.imports_passed_through():
         NoticeKind,
         Verdict,
     )
+    from domain.events import approvals as events
     from workflows import search_attributes as sa
+    from workflows.events import Events
     from workflows.failures import reason
     from workflows.policies import NOTIFY
+
+# Approvals started before it hand over no business events (their histories have no markers).
+EVENTS_PATCH = "approval-events"
 
 
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
@@ -48,6 +53,7 @@ class Approval:
         self._request = request
         self._published: list[Any] | None = None
         self._unschedulable: str | None = None
+        self._events = Events(workflow.info().workflow_id, events.SOURCE, EVENTS_PATCH)
         try:
             # The first level opens at once, so a decision sent with the start is not refused.
             self._state = rules.new_state(request, workflow.now())
@@ -65,6 +71,7 @@ class Approval:
         if request.order_id:
             workflow.upsert_search_attributes([sa.ORDER_ID.value_set(request.order_id)])
         self._publish()
+        self._emit_requested()
         try:
             while state.status is ApprovalStatus.PENDING:
                 await self._watch(state.current_level or 0)
@@ -76,7 +83,37 @@ class Approval:
             self._publish()
             raise
         self._publish()
-        return self._outcome()
+        outcome = self._outcome()
+        self._emit_decided(outcome)
+        await self._events.flush()
+        return outcome
+
+    def _emit_requested(self) -> None:
+        state, request = self._state, self._request
+        data = events.ApprovalRequested(
+            subject_id=state.subject_id,
+            kind=request.kind,
+            order_id=request.order_id,
+            amount=request.amount,
+            currency=request.currency,
+            levels=[level.role for level in request.levels],
+            pending_role=state.pending_role,
+            sla_deadline=state.sla_deadline,
+            final_deadline=state.final_deadline,
+        )
+        self._events.emit(events.REQUESTED, state.subject_id, data)
+
+    def _emit_decided(self, outcome: ApprovalOutcome) -> None:
+        data = events.ApprovalDecided(
+            subject_id=outcome.subject_id,
+            kind=self._request.kind,
+            order_id=self._request.order_id,
+            status=outcome.status.value,
+            verdict=outcome.verdict.value if outcome.verdict else None,
+            decided_by=outcome.decided_by,
+            timed_out=outcome.timed_out,
+        )
+        self._events.emit(events.DECIDED, outcome.subject_id, data)
 
     async def _watch(self, index: int) -> None:
         """Reminds, escalates and expires level `index` until it is decided or time runs out."""
@@ -100,6 +137,14 @@ class Approval:
             if not exhausted and level.sla_deadline and now >= level.sla_deadline:
                 if role := rules.escalate(state, self._request, now):
                     self._publish()
+                    escalated = events.ApprovalEscalated(
+                        subject_id=state.subject_id,
+                        level=level.index,
+                        from_role=level.roles[-2],
+                        to_role=role,
+                        sla_deadline=level.sla_deadline,
+                    )
+                    self._events.emit(events.ESCALATED, state.subject_id, escalated)
                     await self._notify(NoticeKind.ESCALATION, level, f"escalated to {role}")
                 else:
                     exhausted = True

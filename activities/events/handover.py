@@ -7,6 +7,9 @@ the publisher drops a sequence it already has.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 from temporalio.client import Client
 
@@ -15,8 +18,11 @@ from domain.events.models import Handover, HandoverResult, PublisherStart
 
 
 class EventHandover:
-    def __init__(self, client: Client, enabled: bool) -> None:
+    def __init__(
+        self, client: Client, enabled: bool, task_queue: str = contract.TASK_QUEUE
+    ) -> None:
         self.client = client
+        self.task_queue = task_queue  # the events worker's
         # False when this deployment has no event sinks: the process's command sequence stays
         # the same (the marker is recorded either way), nothing is started.
         self.enabled = enabled
@@ -30,11 +36,11 @@ class EventHandover:
             contract.PUBLISHER_WORKFLOW,
             PublisherStart(process_id=first.process_id),
             id=handover.publisher_id,
-            task_queue=contract.TASK_QUEUE,
+            task_queue=self.task_queue,
             start_signal=contract.PUBLISH,
             start_signal_args=[handover.batch],
         )
         return HandoverResult(handed_over=len(handover.batch.events))
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.hand_over]

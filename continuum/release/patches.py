@@ -36,6 +36,10 @@ from continuum.release.words import patch_marker
 
 Usage = Literal["patched", "deprecate_patch"]
 _CALLS: dict[str, Usage] = {"patched": "patched", "deprecate_patch": "deprecate_patch"}
+# A process's business events (workflows/events.py) ask `patched(patch)` at their first emit:
+# `Events(process_id, source, patch)` is that patch's site.
+_EMITTER = "Events"
+_EMITTER_PATCH = 2
 
 
 class PatchSite(BaseModel):
@@ -106,6 +110,12 @@ def _calls(tree: ast.Module) -> Iterator[tuple[Usage, ast.expr, int]]:
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name in _CALLS:
             yield _CALLS[name], node.args[0], node.lineno
+        elif name == _EMITTER:
+            keyword = next((k.value for k in node.keywords if k.arg == "patch"), None)
+            if keyword is not None:
+                yield "patched", keyword, node.lineno
+            elif len(node.args) > _EMITTER_PATCH:
+                yield "patched", node.args[_EMITTER_PATCH], node.lineno
 
 
 def patch_sites(root: Path) -> list[PatchSite]:

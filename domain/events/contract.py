@@ -14,6 +14,16 @@ PUBLISHER_WORKFLOW = "EventPublisher"
 TASK_QUEUE = "continuum-events"
 # Signal EventBatch: events to deliver, in sequence order.
 PUBLISH = "publish"
+# Query PublisherState: what it holds, how far each sink has got.
+STATE = "state"
+# The publisher's activities (workers/events.py registers them): the sinks this deployment
+# delivers to, asked at each run's start; one batch of events to one sink.
+EVENT_SINKS = "event_sinks"
+DELIVER_EVENTS = "deliver_events"
+# The publisher's ProcessStatus: events wait for a sink (StateSince = the oldest one's time),
+# or every sink has everything.
+DELIVERING = "Delivering"
+IDLE = "Idle"
 # CloudEvents `specversion`.
 SPEC_VERSION = "1.0"
 

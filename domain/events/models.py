@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,8 +42,54 @@ class HandoverResult(BaseModel):
     handed_over: int  # 0 when this worker publishes nothing (no sinks configured)
 
 
-class PublisherStart(BaseModel):
-    """The publisher's start input (signal-with-start); its own state travels across
-    continue-as-new in the fields the publisher adds."""
+class PublisherState(BaseModel):
+    """What a publisher holds: the events not yet delivered to every sink, in sequence order,
+    and how far each sink has got. Carried across continue-as-new whole."""
 
     process_id: str
+    pending: list[BusinessEvent] = []
+    last_sequence: int = 0  # the highest sequence received (this chain of runs)
+    # sink name → the last sequence it has (delivered, or not wanted by its filter)
+    lanes: dict[str, int] = {}
+    received: int = 0
+    duplicates: int = 0  # sequences received again (a retried hand-over) and dropped
+    runs: int = 1
+
+
+class PublisherStart(BaseModel):
+    """The publisher's start input (signal-with-start carries only `process_id`); a
+    continued-as-new run carries its state, and tests shorten the thresholds."""
+
+    process_id: str
+    state: PublisherState | None = None
+    # Continue as new past this many history events (or when Temporal suggests it).
+    continue_after_events: int = Field(2_000, ge=100)
+    # Every sink has everything and nothing arrived for this long: the run completes (a later
+    # hand-over starts a fresh one; consumers drop a repeated id).
+    idle_after: timedelta = timedelta(minutes=10)
+    # Before continuing as new, deliveries under way get this long to finish; one still
+    # retrying then (its sink is down) is cancelled and sent again by the next run.
+    grace: timedelta = timedelta(seconds=30)
+
+
+class SinkQuery(BaseModel):
+    process_id: str
+
+
+class SinkList(BaseModel):
+    names: list[str]
+
+
+class Delivery(BaseModel):
+    """One batch of events, in sequence order, for one sink (the activity's input)."""
+
+    sink: str
+    events: list[BusinessEvent]
+
+
+class DeliveryReceipt(BaseModel):
+    sink: str
+    through: int  # the last sequence the sink now has (delivered or not wanted)
+    delivered: int
+    skipped: int  # not wanted by the sink's type filter
+    gone: bool = False  # the sink is no longer configured: its lane closes

@@ -7,7 +7,6 @@ a configuration half understood.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Iterable
 from typing import Any
@@ -24,6 +23,7 @@ from domain.alerts.contract import (
 )
 from domain.alerts.routing import route_problems
 from domain.business_calendar import BusinessCalendar
+from domain.toml_lines import Loc, line_of
 from domain.watchdog.rules import KINDS, Rule, clock_span
 from domain.watchdog.spans import Span
 
@@ -118,9 +118,6 @@ class WatchdogConfig(BaseModel):
         )
 
 
-Loc = tuple[str | int, ...]
-
-
 def _references(config: WatchdogConfig) -> Iterable[tuple[Loc, str]]:
     """Names that point nowhere (a rule's route, a level's receivers) and routes an Alert cannot
     follow."""
@@ -181,7 +178,7 @@ def _without_tags(loc: Loc) -> Loc:
 
 
 def _where(source: str, text: str, data: dict[str, Any], loc: Loc, message: str) -> str:
-    line = _line_of(text, loc)
+    line = line_of(text, loc)
     at = f" line {line}" if line else ""
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
         rules = data.get("rules") or []
@@ -191,37 +188,3 @@ def _where(source: str, text: str, data: dict[str, Any], loc: Loc, message: str)
         return f"watchdog config {source}{at}: rule {name!r}, field {field}: {message}"
     field = ".".join(str(p) for p in loc) or "(top)"
     return f"watchdog config {source}{at}: field {field}: {message}"
-
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
-
-
-def _key_path(text: str) -> tuple[str, ...]:
-    return tuple(part.strip().strip("\"'") for part in text.split("."))
-
-
-def _line_of(text: str, loc: Loc) -> int | None:
-    """The line where `loc` (a validation error's location) is written, or its nearest parent.
-
-    A small scan of the TOML text, enough for tables, arrays of tables and keys: each line is
-    given the path it defines, e.g. ("rules", 2, "longer_than") or ("routes", "critical").
-    """
-    lines: dict[Loc, int] = {}
-    counts: dict[tuple[str, ...], int] = {}
-    table: Loc = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if header := _HEADER.match(line):
-            path = _key_path(header.group(2))
-            if header.group(1) == "[[":
-                counts[path] = counts.get(path, -1) + 1
-                table = (*path, counts[path])
-            else:
-                table = path
-            lines.setdefault(table, number)
-        elif key := _KEY.match(line):
-            lines.setdefault((*table, *_key_path(key.group(1))), number)
-    for end in range(len(loc), 0, -1):
-        if (found := lines.get(loc[:end])) is not None:
-            return found
-    return None

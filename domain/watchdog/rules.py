@@ -29,6 +29,7 @@ from pydantic import (
 
 from domain.alerts.contract import Severity
 from domain.approvals.models import ApprovalStatus
+from domain.events import contract as events
 from domain.orders.models import OrderStatus
 from domain.reports import SUCCESS_TARGET
 from domain.sync.models import FEEDS
@@ -71,6 +72,13 @@ PROCESSES: dict[str, Process] = {
     ),
     "repair": Process(
         workflow_type="IncidentRepair", status_attribute="ProcessStatus", noun="repair job"
+    ),
+    # A process's business-event publisher: Delivering since its oldest undelivered event.
+    "publisher": Process(
+        workflow_type=events.PUBLISHER_WORKFLOW,
+        status_attribute="ProcessStatus",
+        statuses=frozenset({events.DELIVERING, events.IDLE}),
+        noun="event publisher",
     ),
 }
 

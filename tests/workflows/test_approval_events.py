@@ -24,9 +24,9 @@ from workflows.approval import Approval
 
 
 async def test_requested_escalated_and_decided_reach_the_subscriber_in_order(
-    ts_env: WorkflowEnvironment,
+    events_env: WorkflowEnvironment,
 ) -> None:
-    client, run = ts_env.client, uuid.uuid4().hex[:8]
+    client, run = events_env.client, uuid.uuid4().hex[:8]
     queue, events_queue = f"approvals-{run}", f"events-{run}"
     sink = MemorySink("all")
     req = request(
@@ -52,7 +52,7 @@ async def test_requested_escalated_and_decided_reach_the_subscriber_in_order(
         workflow_id = approval_workflow_id(req.subject_id)
         handle = await client.start_workflow(Approval.run, req, id=workflow_id, task_queue=queue)
         await sink.wait_for(1)
-        await ts_env.sleep(timedelta(days=7))  # past the first SLA in business time
+        await events_env.sleep(timedelta(days=7))  # past the first SLA in business time
         await wait_state(handle, lambda s: s.pending_role == "sales_director")
         await handle.execute_update(
             Approval.decide, ApprovalDecision(approver="dave", verdict=Verdict.APPROVED)

@@ -68,16 +68,20 @@ def purchase_worker(client: Client, task_queue: str, erp: InMemoryErp, events_qu
 
 @asynccontextmanager
 async def running(env: WorkflowEnvironment) -> AsyncIterator[tuple[str, MemorySink]]:
-    """A purchase worker and an events worker; the sink takes the purchases' events only
-    (their Approval children publish their own, approval.*)."""
+    """A purchase worker and an events worker delivering to one sink."""
     run = uuid.uuid4().hex[:8]
     queue, events_queue = f"purchases-{run}", f"events-{run}"
-    sink = MemorySink("purchases", types=("purchase.*",))
+    sink = MemorySink("all")
     async with (
         build_events_worker(env.client, EventsConfig(), [sink], task_queue=events_queue),
         purchase_worker(env.client, queue, InMemoryErp(), events_queue),
     ):
         yield queue, sink
+
+
+def purchase_events(sink: MemorySink) -> list[BusinessEvent]:
+    """The purchases' own events (their Approval children publish approval.*)."""
+    return [e for e in sink.delivered if e.source == events.SOURCE]
 
 
 async def _confirm(handle: Handle, req: Requisition) -> None:
@@ -106,19 +110,20 @@ def _check_envelopes(delivered: list[BusinessEvent], req: Requisition) -> None:
 
 
 async def test_a_matched_purchase_tells_each_step_then_completed(
-    ts_env: WorkflowEnvironment,
+    events_env: WorkflowEnvironment,
 ) -> None:
-    req, day = requisition(), await today(ts_env)
-    async with running(ts_env) as (queue, sink):
-        handle = await start(ts_env.client, queue, req)
+    req, day = requisition(), await today(events_env)
+    async with running(events_env) as (queue, sink):
+        handle = await start(events_env.client, queue, req)
         await _confirm(handle, req)
         await handle.execute_update(ProcureToPay.goods_received, receipt(req, "GR-1"))
         bill = invoice(req, "INV-1", as_ordered(req), issued=day, due=day + timedelta(days=30))
         await handle.execute_update(ProcureToPay.invoice_received, bill)
         result: PurchaseResult = await handle.result()  # skips to the due date
         await sink.wait_for(7)
+    delivered = purchase_events(sink)
     assert result.status is PurchaseStatus.COMPLETED, result.reason
-    assert [e.type for e in sink.delivered] == [
+    assert [e.type for e in delivered] == [
         events.REQUESTED,
         events.ORDERED,
         events.CONFIRMED,
@@ -127,10 +132,8 @@ async def test_a_matched_purchase_tells_each_step_then_completed(
         events.PAID,
         events.COMPLETED,
     ]
-    _check_envelopes(sink.delivered, req)
-    requested, ordered, confirmed, received, invoiced, paid, completed = (
-        e.data for e in sink.delivered
-    )
+    _check_envelopes(delivered, req)
+    requested, ordered, confirmed, received, invoiced, paid, completed = (e.data for e in delivered)
     assert requested["total"] == str(req.total) and len(requested["lines"]) == 3
     assert requested["requested_by"] == "ada" and requested["supplier_id"] == "SUP-100"
     assert ordered["purchase_order_id"] == result.purchase_order_id
@@ -142,18 +145,18 @@ async def test_a_matched_purchase_tells_each_step_then_completed(
     assert completed["paid"] == str(payment.amount)
     assert completed["payment_ids"] == [payment.payment_id]
     # The time of each event is the workflow's: paid and completed on the due date.
-    assert sink.delivered[-1].time.date() == bill.due_on
+    assert delivered[-1].time.date() == bill.due_on
 
 
 async def test_an_approved_purchase_with_an_accepted_exception(
-    ts_env: WorkflowEnvironment,
+    events_env: WorkflowEnvironment,
 ) -> None:
-    req, day = requisition(LARGE), await today(ts_env)
+    req, day = requisition(LARGE), await today(events_env)
     rid = req.requisition_id
-    approvals = ApprovalClient(ts_env.client)
-    async with running(ts_env) as (queue, sink):
-        handle = await start(ts_env.client, queue, req)
-        await approval(ts_env.client, workflow_id(rid))
+    approvals = ApprovalClient(events_env.client)
+    async with running(events_env) as (queue, sink):
+        handle = await start(events_env.client, queue, req)
+        await approval(events_env.client, workflow_id(rid))
         yes = ApprovalDecision(approver="max", verdict=Verdict.APPROVED, comment="Max says ok")
         await approvals.decide(workflow_id(rid), yes)
         await _confirm(handle, req)
@@ -161,13 +164,14 @@ async def test_an_approved_purchase_with_an_accepted_exception(
         dearer = {1: ("3", "520.00")}  # 4 % over the order price (2 % allowed): an exception
         bill = invoice(req, "INV-1", dearer, issued=day, due=day)
         await handle.execute_update(ProcureToPay.invoice_received, bill)
-        await approval(ts_env.client, exception_subject(rid, 1))
+        await approval(events_env.client, exception_subject(rid, 1))
         accept = ApprovalDecision(approver="bea", verdict=Verdict.APPROVED, comment="agreed")
         await approvals.decide(exception_subject(rid, 1), accept)
         result = await handle.result()
-        await sink.wait_for(10)
+        await sink.wait_for(14)  # and each Approval child's requested and decided
+    delivered = purchase_events(sink)
     assert result.status is PurchaseStatus.COMPLETED, result.reason
-    assert [e.type for e in sink.delivered] == [
+    assert [e.type for e in delivered] == [
         events.REQUESTED,
         events.APPROVED,
         events.ORDERED,
@@ -179,8 +183,8 @@ async def test_an_approved_purchase_with_an_accepted_exception(
         events.PAID,
         events.COMPLETED,
     ]
-    _check_envelopes(sink.delivered, req)
-    by_type = {e.type: e.data for e in sink.delivered}
+    _check_envelopes(delivered, req)
+    by_type = {e.type: e.data for e in delivered}
     assert by_type[events.APPROVED]["decided_by"] == "max"
     opened, decided = by_type[events.EXCEPTION_OPENED], by_type[events.EXCEPTION_DECIDED]
     assert (opened["round_no"], opened["lines"], opened["reviewer_role"]) == (1, [1], "buyer")
@@ -195,11 +199,11 @@ async def test_an_approved_purchase_with_an_accepted_exception(
 
 
 async def test_a_cancelled_purchase_says_who_cancelled_and_what_was_undone(
-    ts_env: WorkflowEnvironment,
+    events_env: WorkflowEnvironment,
 ) -> None:
     req = requisition()
-    async with running(ts_env) as (queue, sink):
-        handle = await start(ts_env.client, queue, req)
+    async with running(events_env) as (queue, sink):
+        handle = await start(events_env.client, queue, req)
         await wait_status(handle, PurchaseStatus.AWAITING_CONFIRMATION)
         bye = CancelPurchase(
             requisition_id=req.requisition_id, requested_by="ada", reason="not needed"
@@ -207,29 +211,30 @@ async def test_a_cancelled_purchase_says_who_cancelled_and_what_was_undone(
         await handle.execute_update(ProcureToPay.cancel, bye)
         result = await handle.result()
         await sink.wait_for(3)
+    delivered = purchase_events(sink)
     assert result.status is PurchaseStatus.CANCELLED
-    assert [e.type for e in sink.delivered] == [events.REQUESTED, events.ORDERED, events.CANCELLED]
-    _check_envelopes(sink.delivered, req)
-    cancelled = sink.delivered[-1].data
+    assert [e.type for e in delivered] == [events.REQUESTED, events.ORDERED, events.CANCELLED]
+    _check_envelopes(delivered, req)
+    cancelled = delivered[-1].data
     assert cancelled["cancelled_by"] == "ada"
     assert cancelled["undone"] == ["cancel purchase order"]
     assert "not needed" not in json.dumps(cancelled)
 
 
 async def test_a_blocked_supplier_and_an_invalid_requisition_are_rejected_with_a_cause(
-    ts_env: WorkflowEnvironment,
+    events_env: WorkflowEnvironment,
 ) -> None:
     blocked = requisition(supplier_id="SUP-103")
     invalid = requisition(currency="eur")
-    async with running(ts_env) as (queue, sink):
-        first = await start(ts_env.client, queue, blocked)
+    async with running(events_env) as (queue, sink):
+        first = await start(events_env.client, queue, blocked)
         assert (await first.result()).status is PurchaseStatus.REJECTED
         await sink.wait_for(2)
-        second = await start(ts_env.client, queue, invalid)
+        second = await start(events_env.client, queue, invalid)
         await wait_status(second, PurchaseStatus.INVALID)
         await sink.wait_for(4)
     by_subject: dict[str, list[BusinessEvent]] = {}
-    for event in sink.delivered:
+    for event in purchase_events(sink):
         by_subject.setdefault(event.subject, []).append(event)
     for req, cause, fields in (
         (blocked, "supplier_blocked", []),

@@ -97,6 +97,11 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
     found = {(s.patch_id, s.usage, s.where) for s in patch_sites(ROOT / "workflows")}
     assert found == {
         ("approval-workflow", "patched", site(APPROVAL_STEP, "workflow.patched(PATCH)")),
+        (
+            "concurrent-writes",
+            "patched",
+            site("workflows/orders/order_to_cash.py", "workflow.patched(CONCURRENT_WRITES)"),
+        ),
         ("report-alerts", "patched", site("workflows/reports.py", "workflow.patched(")),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),
     }

@@ -3,6 +3,8 @@
 Every write that succeeds registers its undo; a step that fails for good, a rejection after
 writes, or a cancellation undoes them in reverse order (saga). A write in flight when a
 cancellation arrives is allowed to finish, so that what it did is known and can be undone.
+Stock, sales order and CRM deal need nothing from each other: they are written at once
+(`workflows.orders.writes`).
 What people and systems tell the order arrives through `OrderMessages`; the gate of orders
 started before the Approval process, through `LegacyGateHandlers`.
 """
@@ -46,21 +48,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.orders.legacy_gate import LegacyGateHandlers
     from workflows.orders.messages import OrderMessages
     from workflows.orders.tracking import OrderTracker
+    from workflows.orders.writes import CONCURRENT_WRITES, Stop, at_once, in_turn
     from workflows.policies import READ, WRITE, ActivityOptions
     from workflows.saga import Saga, Undoing, failed
     from workflows.steps import Step, step_name
 
 A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
-
-
-class _Stop(Exception):
-    """Ends the forward path: the order was rejected, failed for good, or cancelled."""
-
-    def __init__(self, status: OrderStatus, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
@@ -88,7 +82,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             )
         try:
             await self._fulfil(input)
-        except _Stop as stop:
+        except Stop as stop:
             return await self._unwind(stop.status, stop.reason)
         except asyncio.CancelledError:
             # Cancelled in Temporal itself (Web UI, `temporal workflow cancel`) while waiting.
@@ -109,13 +103,13 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             self._call(erp.check_stock, StockCheck(order_id=oid, lines=order.lines), READ),
         )
         if credit.blocked:
-            raise _Stop(OrderStatus.REJECTED, f"customer {credit.customer_id} is blocked")
+            raise Stop(OrderStatus.REJECTED, f"customer {credit.customer_id} is blocked")
         if stock.shortages:
             short = ", ".join(
                 f"{s.sku} (requested {s.requested}, available {s.available})"
                 for s in stock.shortages
             )
-            raise _Stop(OrderStatus.REJECTED, f"insufficient stock: {short}")
+            raise Stop(OrderStatus.REJECTED, f"insufficient stock: {short}")
         self._checkpoint()
         await self._approve(input, credit)
 
@@ -123,24 +117,33 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             return lambda record_id: (label, step, Undo(order_id=oid, record_id=record_id))
 
         release = undo("release stock", erp.release_stock)
-        await self._write(
-            erp.reserve_stock,
-            StockReservation(order_id=oid, lines=order.lines),
-            lambda r: release(r.reservation_id),
-        )
         cancel_so = undo("cancel sales order", erp.cancel_sales_order)
-        sales_order = await self._write(
-            erp.create_sales_order,
-            SalesOrderRequest(order=order),
-            lambda r: cancel_so(r.sales_order_id),
-        )
-        so_id = result.sales_order_id = sales_order.sales_order_id
         lost = DealStageChange(order_id=oid, stage=DealStage.CLOSED_LOST)
-        deal = await self._write(
-            crm.upsert_deal,
-            DealUpdate(order=order, stage=DealStage.CONTRACT_SENT),
-            lambda _: ("mark deal lost", crm.set_deal_stage, lost),
+        # Three writes that need nothing from each other (each starts when awaited).
+        writes = (
+            self._write(
+                erp.reserve_stock,
+                StockReservation(order_id=oid, lines=order.lines),
+                lambda r: release(r.reservation_id),
+            ),
+            self._write(
+                erp.create_sales_order,
+                SalesOrderRequest(order=order),
+                lambda r: cancel_so(r.sales_order_id),
+            ),
+            self._write(
+                crm.upsert_deal,
+                DealUpdate(order=order, stage=DealStage.CONTRACT_SENT),
+                lambda _: ("mark deal lost", crm.set_deal_stage, lost),
+            ),
         )
+        if workflow.patched(CONCURRENT_WRITES):
+            temporal = CancelRequest(order_id=oid, requested_by="temporal")
+            cancelled = lambda: self._request_stop(temporal)  # noqa: E731
+            _, sales_order, deal = await at_once(*writes, saga=self._saga, on_cancel=cancelled)
+        else:
+            _, sales_order, deal = await in_turn(*writes)
+        so_id = result.sales_order_id = sales_order.sales_order_id
         result.deal_id = deal.deal_id
         refund = undo("refund payment", erp.refund_payment)
         payment = await self._write(
@@ -196,7 +199,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         self._checkpoint()
         assert decision is not None  # None only when stopped, and the checkpoint raised
         if not decision.approved:
-            raise _Stop(OrderStatus.REJECTED, decision.reason)
+            raise Stop(OrderStatus.REJECTED, decision.reason)
         self._track.record("approved", f"by {decision.decided_by}")
         self._track.set_status(OrderStatus.PROCESSING, "")
 
@@ -242,7 +245,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
                 return await handle
         except ActivityError as err:
             status = OrderStatus.COMPENSATED if self._saga else OrderStatus.REJECTED
-            raise _Stop(status, f"{step_name(step)} failed: {reason(err)}") from err
+            raise Stop(status, f"{step_name(step)} failed: {reason(err)}") from err
 
     async def _unwind(self, status: OrderStatus, why: str) -> OrderResult:
         if self._saga:
@@ -257,4 +260,4 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
     def _checkpoint(self) -> None:
         if self._cancel is not None:
             why = f": {self._cancel.reason}" if self._cancel.reason else ""
-            raise _Stop(OrderStatus.CANCELLED, f"cancelled by {self._cancel.requested_by}{why}")
+            raise Stop(OrderStatus.CANCELLED, f"cancelled by {self._cancel.requested_by}{why}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.common import SearchAttributeKey
 
 from activities.calls import call
@@ -32,12 +32,25 @@ from domain.alerts.figures import (
 from domain.approvals.contract import Message as ApprovalMessage
 from domain.approvals.contract import approval_workflow_id
 from domain.crm import CrmPort, DealStage
-from domain.erp import ErpPort
+from domain.erp import ErpPort, PurchaseChange
 from domain.figures import closed_orders_query, literal, started_orders_query
 from domain.orders import contract as orders
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.contract import Message as OrderMessage
 from domain.orders.models import OrderStatus
+from domain.purchasing import figures as purchasing
+from domain.purchasing.contract import Message as PurchaseMessage
+from domain.purchasing.figures import (
+    MAX_LEDGER_ORDERS,
+    MAX_PURCHASES_READ,
+    PurchaseFigures,
+    PurchaseLedger,
+    PurchaseRecord,
+    PurchaseRuns,
+    ledger_lines,
+    purchase_figures,
+)
+from domain.purchasing.models import PurchaseResult
 from domain.reports import (
     CrmFigures,
     DailyReport,
@@ -52,6 +65,7 @@ from domain.reports import (
     WebhookAnswer,
     feed_lag,
 )
+from domain.visibility import PROCESS_STATUS
 from store import StoreError
 from store.sync import SyncStore
 
@@ -59,12 +73,17 @@ log = logging.getLogger(__name__)
 # Typed keys for reading visibility (names from the order's contract).
 _ORDER_ID = SearchAttributeKey.for_keyword(orders.ORDER_ID.name)
 _ORDER_STATUS = SearchAttributeKey.for_keyword(orders.ORDER_STATUS.name)
+_PROCESS_STATUS = SearchAttributeKey.for_keyword(PROCESS_STATUS.name)
 
 FEEDS = ("orders", "customers")
 # Bounds the per-order queries for overdue approvals; past it the count says it is partial.
 MAX_WAITING_QUERIED = 500
 # Alert state queries in flight at once: the ops worker answers them beside its own work.
 ALERT_QUERIES_AT_ONCE = 20
+# Purchase records read at once (results from the server, queries answered by the workers).
+PURCHASE_READS_AT_ONCE = 20
+# A page of the ERP's purchase feed.
+LEDGER_PAGE = 200
 
 
 @runtime_checkable
@@ -106,6 +125,8 @@ class ReportActivities:
             self.report_order_runs,
             self.report_sync_figures,
             self.report_alerts,
+            self.report_purchases,
+            self.report_purchase_ledger,
             self.write_report_files,
             self.post_report,
         ]
@@ -283,6 +304,64 @@ class ReportActivities:
         if total > MAX_ALERTS_READ:
             notes.append(f"alerts read: the first {MAX_ALERTS_READ} of {total}")
         return alert_figures(records, window.start, window.end, "; ".join(notes))
+
+    @activity.defn(name="report_purchases")
+    async def report_purchases(self, window: ReportWindow) -> PurchaseFigures:
+        """The ProcureToPay runs the day touched (visibility), each read through its own record:
+        a completed run's result from the server, any other's `status` query (answered by the
+        worker that runs purchases: without it, the section says how many it could not read)."""
+        client = self._client()
+        start, end = literal(window.start), literal(window.end)
+        query = purchasing.touched_query(start, end)
+        started = (await client.count_workflows(purchasing.started_query(start, end))).count
+        total = (await client.count_workflows(query)).count
+        listed = [wf async for wf in client.list_workflows(query, limit=MAX_PURCHASES_READ)]
+        gate = asyncio.Semaphore(PURCHASE_READS_AT_ONCE)
+
+        async def read(wf: WorkflowExecution) -> PurchaseRecord:
+            status = wf.status.name if wf.status else "UNKNOWN"
+            record = PurchaseRecord(
+                workflow_id=wf.id,
+                execution_status=status,
+                process_status=wf.typed_search_attributes.get(_PROCESS_STATUS),
+                started_at=wf.start_time,
+                closed_at=wf.close_time,
+            )
+            handle = client.get_workflow_handle(wf.id, run_id=wf.run_id, result_type=PurchaseResult)
+            async with gate:
+                try:
+                    if status == "COMPLETED":
+                        record.result = await handle.result(rpc_timeout=timedelta(seconds=10))
+                    else:
+                        record.result = await handle.query(
+                            PurchaseMessage.STATUS,
+                            result_type=PurchaseResult,
+                            rpc_timeout=timedelta(seconds=5),
+                        )
+                except Exception as err:  # an RPC error, a timeout, an undecodable record
+                    log.info("purchase record of %s could not be read: %s", wf.id, err)
+                activity.heartbeat(wf.id)
+            return record
+
+        records = await asyncio.gather(*(read(wf) for wf in listed))
+        note = f"purchases read: the first {len(listed)} of {total}" if total > len(listed) else ""
+        runs = PurchaseRuns(started=started, records=list(records), note=note)
+        return purchase_figures(runs, window.start, window.end, window.as_of)
+
+    @activity.defn(name="report_purchase_ledger")
+    async def report_purchase_ledger(self, window: ReportWindow) -> PurchaseLedger:
+        """The ERP's purchase orders as they stand now, paged through its purchase feed."""
+        changes: list[PurchaseChange] = []
+        cursor: str | None = None
+        while len(changes) < MAX_LEDGER_ORDERS:
+            page = await call(self.erp.purchase_changes(None, cursor, LEDGER_PAGE))
+            changes += page.items
+            activity.heartbeat(len(changes))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        note = f"ledger: the first {len(changes)} purchase orders" if cursor is not None else ""
+        return PurchaseLedger(lines=ledger_lines(changes), note=note)
 
     @activity.defn(name="write_report_files")
     async def write_report_files(self, report: DailyReport) -> ReportFiles:

@@ -133,6 +133,59 @@ def summary_rows(report: DailyReport) -> list[Row]:
             lag = "" if feed.lag_seconds is None else feed.lag_seconds
             rows.append(("sync", f"lag_seconds_{feed.feed}", lag))
     rows += _alert_rows(report)
+    rows += _purchase_rows(report)
+    return rows
+
+
+_PURCHASE_FIGURES = (
+    "started",
+    "closed",
+    "invoices",
+    "first_pass",
+    "first_pass_rate",
+    "exceptions_opened",
+    "exceptions_open",
+    "open_age_p50_seconds",
+    "open_age_max_seconds",
+    "exceptions_decided",
+    "decide_p50_seconds",
+    "decide_p95_seconds",
+    "completed",
+    "cycle_p50_seconds",
+    "cycle_p95_seconds",
+    "payments",
+)
+
+
+def _purchase_rows(report: DailyReport) -> list[Row]:
+    p = report.purchases
+    if p is None:
+        return []  # a report made before the procure-to-pay section
+    if not p.available:
+        return [("purchases", "unavailable", p.note)]
+    rows: list[Row] = [
+        ("purchases", name, "" if (value := getattr(p, name)) is None else value)
+        for name in _PURCHASE_FIGURES
+    ]
+    rows += [("purchases", f"closed_{s}", n) for s, n in p.closed_by_status.items()]
+    rows += [("purchases", f"open_{s}", n) for s, n in p.open_by_status.items()]
+    rows += [("purchases", f"exceptions_{r}", n) for r, n in p.exceptions_by_reason.items()]
+    rows += [("purchases", f"paid_{c}", v) for c, v in p.paid.items()]
+    rows += [("purchases", f"dpo_days_{c}", v) for c, v in p.dpo_days.items()]
+    ledger = p.ledger
+    if ledger is not None and not ledger.available:
+        rows.append(("purchase_ledger", "unavailable", ledger.note))
+    elif ledger is not None:
+        for line in ledger.lines:
+            c = line.currency
+            rows += [
+                ("purchase_ledger", f"orders_{c}", line.orders),
+                ("purchase_ledger", f"ordered_{c}", line.total),
+                ("purchase_ledger", f"received_{c}", line.received),
+                ("purchase_ledger", f"invoiced_{c}", line.invoiced),
+                ("purchase_ledger", f"paid_{c}", line.paid),
+                ("purchase_ledger", f"received_not_invoiced_{c}", line.received_not_invoiced),
+            ]
     return rows
 
 
@@ -193,6 +246,68 @@ def _tables(report: DailyReport) -> dict[str, bytes]:
                 for a in report.alerts.alerts
             ),
         )  # fmt: skip
+    purchases = report.purchases
+    if purchases is not None and purchases.available:
+        files["purchase_exceptions.csv"] = _csv(
+            (
+                "requisition_id",
+                "round",
+                "opened_at",
+                "closed_at",
+                "outcome",
+                "decided_by",
+                "age_seconds",
+                "lines",
+                "kinds",
+                "reasons",
+            ),
+            (
+                (
+                    x.requisition_id,
+                    x.round_no,
+                    _iso(x.opened_at),
+                    _iso(x.closed_at),
+                    x.outcome,
+                    x.decided_by or "",
+                    f"{x.age_seconds(report.window.as_of):.0f}",
+                    " ".join(str(n) for n in x.lines),
+                    " ".join(k.value for k in x.kinds),
+                    " | ".join(x.reasons),
+                )
+                for x in purchases.exceptions
+            ),
+        )
+        files["purchase_cycles.csv"] = _csv(
+            ("requisition_id", "started_at", "paid_at", "cycle_seconds"),
+            (
+                (c.requisition_id, _iso(c.started_at), _iso(c.paid_at), f"{c.seconds:.0f}")
+                for c in purchases.cycles
+            ),
+        )
+        if purchases.ledger is not None and purchases.ledger.available:
+            files["purchase_ledger.csv"] = _csv(
+                (
+                    "currency",
+                    "orders",
+                    "ordered",
+                    "received",
+                    "invoiced",
+                    "paid",
+                    "received_not_invoiced",
+                ),
+                (
+                    (
+                        x.currency,
+                        x.orders,
+                        x.total,
+                        x.received,
+                        x.invoiced,
+                        x.paid,
+                        x.received_not_invoiced,
+                    )
+                    for x in purchases.ledger.lines
+                ),
+            )
     files["sync.csv"] = _csv(
         ("feed", "newest_change", "synced_through", "lag_seconds"),
         (
@@ -227,6 +342,38 @@ def _charts(report: DailyReport) -> dict[str, bytes]:
         )
     if erp is not None and erp.inventory:
         charts["inventory.png"] = _stock(report)
+    charts.update(_purchase_charts(report))
+    return charts
+
+
+def _purchase_charts(report: DailyReport) -> dict[str, bytes]:
+    p = report.purchases
+    if p is None or not p.available:
+        return {}
+    charts: dict[str, bytes] = {}
+    if p.closed:
+        by = p.closed_by_status
+        charts["purchase_outcomes.png"] = _bar(
+            "Purchases closed, by status", list(by), list(by.values()), "purchases"
+        )
+    if p.exceptions_by_reason:
+        reasons = p.exceptions_by_reason
+        charts["purchase_exceptions_by_reason.png"] = _bar(
+            "Exception reviews opened, by reason", list(reasons), list(reasons.values()), "reviews"
+        )
+    if p.open_age_buckets:
+        ages = p.open_age_buckets
+        charts["purchase_exception_age.png"] = _bar(
+            "Exceptions waiting on a person, by age", list(ages), list(ages.values()), "reviews"
+        )
+    if p.cycles:
+        fig = Figure(figsize=(7, 3.5), layout="constrained")
+        ax = fig.add_subplot()
+        days = [c.seconds / 86400 for c in p.cycles]
+        ax.hist(days, bins=min(20, max(5, len(days))), color="#3b6ea5")
+        ax.set_title("Completed purchases: requisition → payment")
+        ax.set_xlabel("days")
+        charts["purchase_cycle_times.png"] = _png(fig)
     return charts
 
 
@@ -246,8 +393,11 @@ def _page(report: DailyReport, charts: Sequence[str], tables: Sequence[str]) -> 
     notes = [
         n for n in (k.note, report.erp.note, report.crm.note, report.sync.note, alert_note) if n
     ]
+    if report.purchases is not None:
+        ledger = report.purchases.ledger
+        notes += [n for n in (report.purchases.note, ledger.note if ledger else "") if n]
     empty = (
-        "<p class='empty'>No orders and no sales on this day: an empty report.</p>"
+        "<p class='empty'>No orders, no sales and no purchases on this day: an empty report.</p>"
         if report.empty
         else ""
     )
@@ -261,6 +411,7 @@ td{{padding:.1em .8em}} .empty{{font-weight:bold}} img{{max-width:100%}}</style>
 <body><h1>Daily report {day} ({e(report.window.timezone)})</h1>
 <p>{e(verdict)}</p>{empty}
 {_alerts_section(report)}
+{_purchases_section(report)}
 {"".join(f"<p>Note: {e(n)}</p>" for n in notes)}
 {images}
 <h2>Figures</h2><table><tr><th>section</th><th>figure</th><th>value</th></tr>
@@ -304,6 +455,63 @@ def _alerts_section(report: DailyReport) -> str:
         f"<th>status</th><th>acknowledged by</th></tr>{rows}</table>"
     )
     return head + times + listing
+
+
+def _days(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 86400:.1f} days"
+
+
+def _purchases_section(report: DailyReport) -> str:
+    """First-pass match rate, exceptions by reason and age, cycle time, DPO; each figure's
+    source under it."""
+    p = report.purchases
+    if p is None or not p.available:
+        return ""
+    e = html.escape
+    rate = "—" if p.first_pass_rate is None else f"{p.first_pass_rate:.1%}"
+    dpo = ", ".join(f"{d:.1f} days ({c})" for c, d in p.dpo_days.items()) or "—"
+    paid = ", ".join(f"{v:,.2f} {c}" for c, v in p.paid.items()) or "nothing"
+    reasons = ", ".join(f"{r} {n}" for r, n in p.exceptions_by_reason.items()) or "none"
+    rows = [
+        ("purchases started / closed", f"{p.started} / {p.closed}"),
+        ("first-pass match rate", f"{rate} of {p.invoices} invoice(s)"),
+        ("exception reviews opened", f"{p.exceptions_opened} ({reasons})"),
+        (
+            "exceptions waiting on a person now",
+            f"{p.exceptions_open}; age p50 {_days(p.open_age_p50_seconds)}, "
+            f"oldest {_days(p.open_age_max_seconds)}",
+        ),
+        (
+            "exceptions decided",
+            f"{p.exceptions_decided}; time to decide p50 {_minutes(p.decide_p50_seconds)}, "
+            f"p95 {_minutes(p.decide_p95_seconds)}",
+        ),
+        (
+            "cycle time requisition → payment",
+            f"{p.completed} completed; p50 {_days(p.cycle_p50_seconds)}, "
+            f"p95 {_days(p.cycle_p95_seconds)}",
+        ),
+        ("days payable outstanding (paid invoices)", f"{dpo}; {p.payments} payment(s), {paid}"),
+    ]
+    table = "".join(f"<tr><td>{e(a)}</td><td>{e(b)}</td></tr>" for a, b in rows)
+    ledger = ""
+    if p.ledger is not None and p.ledger.available and p.ledger.lines:
+        ledger = "<h3>ERP purchase ledger (now)</h3><table class='ledger'>" + (
+            "<tr><th>currency</th><th>orders</th><th>ordered</th><th>received</th>"
+            "<th>invoiced</th><th>paid</th><th>received, not invoiced</th></tr>"
+        )
+        ledger += "".join(
+            f"<tr><td>{e(x.currency)}</td><td>{x.orders}</td><td>{x.total}</td>"
+            f"<td>{x.received}</td><td>{x.invoiced}</td><td>{x.paid}</td>"
+            f"<td>{x.received_not_invoiced}</td></tr>"
+            for x in p.ledger.lines
+        )
+        ledger += "</table>"
+    sources = "".join(f"<li>{e(f)}: {e(s)}</li>" for f, s in p.sources.items())
+    return (
+        f"<h2>Procure-to-pay</h2><table class='purchases'>{table}</table>{ledger}"
+        f"<h3>Where each figure comes from</h3><ul class='sources'>{sources}</ul>"
+    )
 
 
 def write_report(report: DailyReport, reports_dir: Path) -> ReportFiles:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
@@ -56,3 +56,20 @@ def failure_reason(err: BaseException) -> str:
     if isinstance(cause, ApplicationError | RPCError):
         return cause.message
     return str(cause or err)
+
+
+async def finished_state(
+    handle: WorkflowHandle[Any, Any], status: WorkflowExecutionStatus | None
+) -> str:
+    """How a closed process ended: its result's business status where it completed ("Cancelled",
+    "Compensated"), else Temporal's word ("terminated", "failed")."""
+    if status is WorkflowExecutionStatus.COMPLETED:
+        try:
+            result = await handle.result()
+        except (WorkflowFailureError, RPCError):
+            pass
+        else:
+            business = getattr(result, "status", None)
+            if business is not None:
+                return str(getattr(business, "value", business))
+    return status.name.lower() if status else "closed"

@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient, ApprovalError, UnknownApproval
-from continuum.client import failure_reason
+from continuum.client import failure_reason, finished_state
 from continuum.settings import get_settings
 from domain.approvals.legacy_gate import GateDecision, GateState
 from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
@@ -241,13 +241,14 @@ class OrderClient:
 
     async def _rpc(self, order_id: str, err: RPCError) -> OrderError:
         """Names the real problem: no such order, a finished order, or the server's word."""
+        handle = self.handle(order_id)
         try:
-            description = await self.handle(order_id).describe()
+            description = await handle.describe()
         except RPCError as missing:
             if missing.status is RPCStatusCode.NOT_FOUND:
                 return OrderError(f"unknown order {order_id}")
             return OrderError(f"order {order_id}: {missing.message}")
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            state = description.status.name.lower() if description.status else "closed"
+            state = await finished_state(handle, description.status)
             return OrderError(f"order {order_id} is already finished ({state})")
         return OrderError(f"order {order_id}: {err.message}")

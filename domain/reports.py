@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from domain.alerts.figures import AlertFigures
 from domain.orders.models import OrderStatus
 from domain.percentiles import percentile as percentile  # where the report's users find it
+from domain.purchasing.figures import PurchaseFigures
 
 WORKFLOW_NAME = "DailyReport"
 # The workflow id of the daily schedule's runs; an on-demand run's is `report_id(day)`.
@@ -267,12 +268,16 @@ class DailyReport(BaseModel):
     sync: SyncFigures
     # None: a report made before the alerts section (workflow.patched "report-alerts").
     alerts: AlertFigures | None = None
+    # None: a report made before the procure-to-pay section (workflow.patched "report-purchases").
+    purchases: PurchaseFigures | None = None
 
     @property
     def empty(self) -> bool:
-        """Nothing happened that day: no order started or closed, no sale."""
+        """Nothing happened that day: no order started or closed, no sale, no purchase started
+        or closed."""
         sales = self.erp.figures.orders if self.erp.figures else 0
-        return self.kpis.started == 0 and self.kpis.closed == 0 and sales == 0
+        bought = self.purchases.started + self.purchases.closed if self.purchases else 0
+        return self.kpis.started == 0 and self.kpis.closed == 0 and sales == 0 and bought == 0
 
 
 class ReportFiles(BaseModel):

@@ -1,9 +1,10 @@
 """The daily report: figures from the ERP, the CRM, the sync and Temporal for one local day.
 
 Started by the daily schedule (no day given: the day before, in the report's time zone) or on
-demand (`continuum report --date D`). The ERP, CRM, sync and alert figures degrade: a system
-that stays down through the retries leaves its figures unavailable, with a note, and the report
-still lands. The order KPIs come from Temporal itself; without them there is no report.
+demand (`continuum report --date D`). The ERP, CRM, sync, alert and procure-to-pay figures
+degrade: a system that stays down through the retries leaves its figures unavailable, with a
+note, and the report still lands. The order KPIs come from Temporal itself; without them there
+is no report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.reports import ReportActivities
     from domain.alerts.figures import AlertFigures
+    from domain.purchasing.figures import PurchaseFigures, PurchaseLedger
     from domain.reports import (
         WORKFLOW_NAME,
         CrmFigures,
@@ -60,6 +62,14 @@ class DailyReportWorkflow:
         # Reports started before the alerts section replay without it.
         if workflow.patched("report-alerts"):
             alerts = await self._figures(steps.report_alerts, window, _alerts_missing)
+        purchases = None
+        # Reports started before the procure-to-pay section replay without it.
+        if workflow.patched("report-purchases"):
+            purchases, ledger = await asyncio.gather(
+                self._figures(steps.report_purchases, window, _purchases_missing),
+                self._figures(steps.report_purchase_ledger, window, _ledger_missing),
+            )
+            purchases.ledger = ledger
         report = DailyReport(
             window=window,
             kpis=order_kpis(runs),
@@ -68,6 +78,7 @@ class DailyReportWorkflow:
             crm=crm,
             sync=sync,
             alerts=alerts,
+            purchases=purchases,
         )
         files = await self._step(steps.write_report_files, report)
         try:
@@ -117,6 +128,14 @@ def _crm_missing(why: str) -> CrmFigures:
 
 def _alerts_missing(why: str) -> AlertFigures:
     return AlertFigures(available=False, note=f"alert figures unavailable: {why}")
+
+
+def _purchases_missing(why: str) -> PurchaseFigures:
+    return PurchaseFigures(available=False, note=f"procure-to-pay figures unavailable: {why}")
+
+
+def _ledger_missing(why: str) -> PurchaseLedger:
+    return PurchaseLedger(available=False, note=f"ERP purchase ledger unavailable: {why}")
 
 
 def _sync_missing(why: str) -> SyncFigures:

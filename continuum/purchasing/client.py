@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from continuum import search_attributes as sa
 from continuum.approvals.client import ApprovalClient, ApprovalError
-from continuum.client import failure_reason
+from continuum.client import failure_reason, finished_state
 from continuum.settings import get_settings
 from domain.approvals.contract import approval_workflow_id
 from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
@@ -286,13 +286,14 @@ class PurchaseClient:
 
     async def _rpc(self, requisition_id: str, err: RPCError) -> PurchaseError:
         """Names the real problem: no such purchase, a finished one, or the server's word."""
+        handle = self.handle(requisition_id)
         try:
-            description = await self.handle(requisition_id).describe()
+            description = await handle.describe()
         except RPCError as missing:
             if missing.status is RPCStatusCode.NOT_FOUND:
                 return PurchaseError(f"unknown purchase {requisition_id}")
             return PurchaseError(f"purchase {requisition_id}: {missing.message}")
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            state = description.status.name.lower() if description.status else "closed"
+            state = await finished_state(handle, description.status)
             return PurchaseError(f"purchase {requisition_id} is already finished ({state})")
         return PurchaseError(f"purchase {requisition_id}: {err.message}")

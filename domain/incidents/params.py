@@ -7,20 +7,18 @@ A plan is signed, so these are part of what the operator saw before applying. Ea
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from pydantic import BaseModel
 
+from domain import durations
+from domain.durations import DurationError
 from domain.incidents.contract import Action
 from domain.incidents.observed import StepOptions
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.contract import Message as OrderMessage
 from domain.orders.lifecycle import DeliveryNotice
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 DURATIONS = (
     "initial_interval",
@@ -47,12 +45,11 @@ DEFAULT_CHECK_WITHIN = {
 
 
 def parse_duration(text: str, name: str) -> timedelta:
-    """`90s`, `5m`, `2h`, `1h30m`, `250ms`, `1d`."""
-    raw = text.strip().replace(" ", "")
-    parts = _PART.findall(raw)
-    if not raw or "".join(n + u for n, u in parts) != raw:
-        raise ValueError(f"{name}: {text!r} is not a duration (e.g. 90s, 5m, 2h, 1h30m)")
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    """`90s`, `5m`, `2h`, `1h30m`, `250ms`, `1d` (the one grammar of domain.durations)."""
+    try:
+        return durations.parse_duration(text)
+    except DurationError as err:
+        raise ValueError(f"{name}: {err}") from None
 
 
 def check_within(action: Action, params: Mapping[str, str]) -> timedelta:

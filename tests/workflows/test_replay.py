@@ -48,6 +48,7 @@ RECORDED = (
     "procure_to_pay_matched_and_paid",
     "report_daily",
     "report_daily_alerts",
+    "report_daily_purchases",
     "sync_redrive_quarantine",
 )
 
@@ -109,6 +110,16 @@ def test_both_sides_of_the_report_alerts_patch_are_replayed() -> None:
     """A report started before the alerts section (report_daily) and one after it."""
     assert "report_alerts" not in _activities("report_daily")
     assert "report_alerts" in _activities("report_daily_alerts")
+
+
+def test_both_sides_of_the_report_purchases_patch_are_replayed() -> None:
+    """Reports started before the procure-to-pay section (report_daily, report_daily_alerts)
+    and one after it, which read two purchases (one paid, one waiting for its due date)."""
+    for stem in ("report_daily", "report_daily_alerts"):
+        assert "report_purchases" not in _activities(stem), stem
+    after = _activities("report_daily_purchases")
+    assert {"report_purchases", "report_purchase_ledger"} <= set(after)
+    assert after.index("report_purchases") > after.index("report_alerts")
 
 
 def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person() -> None:

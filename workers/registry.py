@@ -8,6 +8,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.events.handover import EventHandover
 from activities.notifications import NotificationActivities, Notifier
 from activities.orders.crm import CrmActivities
 from activities.orders.erp import ErpActivities
@@ -57,6 +58,13 @@ def activities(
     return found
 
 
+def event_handover(client: Client, enabled: bool = False) -> list[Any]:
+    """The processes' hand-over of their business events to their publishers (a local
+    activity, so every worker that runs a process registers it). It starts publishers only
+    when `enabled`; until the events configuration is wired in, no worker publishes."""
+    return EventHandover(client, enabled).all()
+
+
 def report_config() -> ReportConfig:
     settings = get_settings()
     return ReportConfig(
@@ -74,6 +82,8 @@ def build_worker(
     crm: CrmPort,
     reports: ReportConfig | None = None,
     sync_store: SyncStore | None = None,
+    *,
+    publish_events: bool = False,
     **tuning: Any,
 ) -> Worker:
     tuning.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_QUEUE_TIMEOUT)
@@ -84,6 +94,7 @@ def build_worker(
         activities=[
             *activities(erp, crm, sync_store),
             *ReportActivities(erp, crm, client, reports or report_config()).all(),
+            *event_handover(client, publish_events),
         ],
         **tuning,
     )

@@ -246,6 +246,9 @@ SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
     "concurrent_writes_completed": ({}, completed),
     "concurrent_writes_one_refused": ({}, ends_by_itself),
     "concurrent_writes_cancelled": ({}, cancelled_during_writes),
+    # Recorded after the "business-events" patch: each status told to the order's publisher.
+    "business_events_completed": ({}, completed),
+    "business_events_one_refused": ({}, ends_by_itself),
 }
 # What the in-memory ERP is scripted to do, set before the worker picks the order up.
 SETUP: dict[str, Callable[[Harness], None]] = {
@@ -254,6 +257,7 @@ SETUP: dict[str, Callable[[Harness], None]] = {
     "needs_attention": _undo_refused,
     "cancelled_during_payment": _hold_capture,
     "concurrent_writes_one_refused": _refuse_sales_order,
+    "business_events_one_refused": _refuse_sales_order,
     "concurrent_writes_cancelled": _hold_sales_order,
 }
 # Orders that ran an Approval child: its history is kept too (approval_two_levels.json, ...).

@@ -34,6 +34,8 @@ RECORDED = (
     "order_to_cash_cancelled_awaiting_approval",
     "order_to_cash_cancelled_awaiting_delivery",
     "order_to_cash_cancelled_during_payment",
+    "order_to_cash_business_events_completed",
+    "order_to_cash_business_events_one_refused",
     "order_to_cash_completed",
     "order_to_cash_concurrent_writes_cancelled",
     "order_to_cash_concurrent_writes_completed",
@@ -83,6 +85,8 @@ STATE_SINCE = {
     "order_to_cash_concurrent_writes_cancelled",
     "order_to_cash_concurrent_writes_completed",
     "order_to_cash_concurrent_writes_one_refused",
+    "order_to_cash_business_events_completed",
+    "order_to_cash_business_events_one_refused",
     "approval_state_since_two_levels",
     "erp_crm_sync_state_since",
     "procure_to_pay_exception_accepted",
@@ -136,9 +140,13 @@ def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person()
     assert children == ["approval-purchase-H-exception-accepted-exception-1"]
 
 
-# The three independent writes, and the histories recorded after the "concurrent-writes" patch.
+# The three independent writes, and the histories recorded after the "concurrent-writes" patch
+# (the "business-events" ones came after it).
 AT_ONCE = {"reserve_stock", "create_sales_order", "upsert_deal"}
-CONCURRENT_WRITES = {s for s in RECORDED if s.startswith("order_to_cash_concurrent_writes_")}
+BUSINESS_EVENTS = {s for s in RECORDED if s.startswith("order_to_cash_business_events_")}
+CONCURRENT_WRITES = {
+    s for s in RECORDED if s.startswith("order_to_cash_concurrent_writes_")
+} | BUSINESS_EVENTS
 
 
 def _patches(stem: str) -> list[str]:
@@ -169,3 +177,27 @@ def test_both_sides_of_the_concurrent_writes_patch_are_replayed(stem: str) -> No
     else:
         assert "concurrent-writes" not in _patches(stem)
         assert all(len(t) == 1 for t in together), together
+
+
+def _local_activities(stem: str) -> int:
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    return sum(
+        1
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+
+
+@pytest.mark.parametrize("stem", [s for s in RECORDED if s.startswith("order_to_cash_")])
+def test_both_sides_of_the_business_events_patch_are_replayed(stem: str) -> None:
+    """Orders before the patch hand nothing over; those after it, one local activity per
+    workflow task that emitted: placed, paid, shipped, delivered, invoiced, completed (6), or
+    placed and compensated (2) when the sales order is refused."""
+    if stem in BUSINESS_EVENTS:
+        assert "business-events" in _patches(stem)
+        expected = {"completed": 6, "one_refused": 2}[stem.rsplit("business_events_")[-1]]
+        assert _local_activities(stem) == expected
+    else:
+        assert "business-events" not in _patches(stem)
+        assert _local_activities(stem) == 0

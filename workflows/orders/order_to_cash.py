@@ -4,7 +4,8 @@ Every write that succeeds registers its undo; a step that fails for good, a reje
 writes, or a cancellation undoes them in reverse order (saga). A write in flight when a
 cancellation arrives is allowed to finish, so that what it did is known and can be undone.
 Stock, sales order and CRM deal need nothing from each other: they are written at once
-(`workflows.orders.writes`).
+(`workflows.orders.writes`). Subscribers learn of each step and of the end from the order's
+business events (`workflows.orders.business_events`).
 What people and systems tell the order arrives through `OrderMessages`; the gate of orders
 started before the Approval process, through `LegacyGateHandlers`.
 """
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.approvals.policy import requires_approval
     from domain.credit import CreditStatus
     from domain.crm import DealStage
+    from domain.events.orders import RejectionCause
     from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput
     from domain.orders.lifecycle import CancelRequest, DeliveryNotice
     from domain.orders.models import OrderResult, OrderStatus
@@ -45,10 +47,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.failures import reason
     from workflows.orders.approval_step import OrderApproval
+    from workflows.orders.business_events import OrderEvents
     from workflows.orders.legacy_gate import LegacyGateHandlers
     from workflows.orders.messages import OrderMessages
     from workflows.orders.tracking import OrderTracker
-    from workflows.orders.writes import CONCURRENT_WRITES, Stop, at_once, in_turn
+    from workflows.orders.writes import CONCURRENT_WRITES, Stop, at_once, in_turn, refusal
     from workflows.policies import READ, WRITE, ActivityOptions
     from workflows.saga import Saga, Undoing, failed
     from workflows.steps import Step, step_name
@@ -68,12 +71,16 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         self._delivery: DeliveryNotice | None = None
         self._cancel: CancelRequest | None = None
         self._stop = asyncio.Event()
+        self._events = OrderEvents(input.order)
 
     @workflow.run
     async def run(self, input: OrderToCashInput) -> OrderResult:
         self._track.start()
+        self._events.placed()
         if violations := validate_order(input.order):
             self._track.set_status(OrderStatus.INVALID, describe(violations))
+            self._events.rejected_invalid()
+            await self._events.flush()
             raise ApplicationError(
                 f"invalid order {input.order.order_id}: {describe(violations)}",
                 [v.model_dump() for v in violations],
@@ -83,11 +90,13 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         try:
             await self._fulfil(input)
         except Stop as stop:
-            return await self._unwind(stop.status, stop.reason)
+            return await self._unwind(stop)
         except asyncio.CancelledError:
             # Cancelled in Temporal itself (Web UI, `temporal workflow cancel`) while waiting.
-            return await self._unwind(OrderStatus.CANCELLED, "cancelled in Temporal")
+            return await self._unwind(Stop(OrderStatus.CANCELLED, "cancelled in Temporal"))
         self._track.set_status(OrderStatus.COMPLETED, "")
+        self._events.ended(self._track.result)
+        await self._events.flush()
         return self._track.result
 
     async def _fulfil(self, input: OrderToCashInput) -> None:
@@ -102,14 +111,8 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             ),
             self._call(erp.check_stock, StockCheck(order_id=oid, lines=order.lines), READ),
         )
-        if credit.blocked:
-            raise Stop(OrderStatus.REJECTED, f"customer {credit.customer_id} is blocked")
-        if stock.shortages:
-            short = ", ".join(
-                f"{s.sku} (requested {s.requested}, available {s.available})"
-                for s in stock.shortages
-            )
-            raise Stop(OrderStatus.REJECTED, f"insufficient stock: {short}")
+        if stop := refusal(credit, stock):
+            raise stop
         self._checkpoint()
         await self._approve(input, credit)
 
@@ -158,6 +161,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             lambda r: refund(r.payment_id),
         )
         result.payment_id = payment.payment_id
+        self._events.paid(payment)
         cancel_shipment = undo("cancel shipment", erp.cancel_shipment)
         shipment = await self._write(
             erp.create_shipment,
@@ -170,12 +174,14 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             lambda r: cancel_shipment(r.shipment_id),
         )
         result.shipment_id = shipment.shipment_id
+        self._events.shipped(shipment, so_id)
         notice = await self._await_delivery(input.delivery_deadline, shipment.tracking_number)
         delivered_at = notice.delivered_at or workflow.now()
         confirmation = DeliveryConfirmation(
             order_id=oid, shipment_id=shipment.shipment_id, delivered_at=delivered_at
         )
         await self._write(erp.confirm_delivery, confirmation)
+        self._events.delivered(confirmation)
 
         self._track.set_status(OrderStatus.INVOICING)
         credit_invoice = undo("credit invoice", erp.credit_invoice)
@@ -185,6 +191,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             lambda r: credit_invoice(r.invoice_id),
         )
         result.invoice_id = invoice.invoice_id
+        self._events.invoiced(invoice, so_id)
         won = DealUpdate(order=order, stage=DealStage.CLOSED_WON, close_date=workflow.now())
         await self._write(crm.upsert_deal, won)
 
@@ -199,8 +206,9 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         self._checkpoint()
         assert decision is not None  # None only when stopped, and the checkpoint raised
         if not decision.approved:
-            raise Stop(OrderStatus.REJECTED, decision.reason)
+            raise Stop(OrderStatus.REJECTED, decision.reason, cause=RejectionCause.NOT_APPROVED)
         self._track.record("approved", f"by {decision.decided_by}")
+        self._events.approved()
         self._track.set_status(OrderStatus.PROCESSING, "")
 
     async def _await_delivery(self, deadline: timedelta, tracking: str) -> DeliveryNotice:
@@ -245,9 +253,12 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
                 return await handle
         except ActivityError as err:
             status = OrderStatus.COMPENSATED if self._saga else OrderStatus.REJECTED
-            raise Stop(status, f"{step_name(step)} failed: {reason(err)}") from err
+            name, refused = step_name(step), RejectionCause.STEP_REFUSED
+            why = f"{name} failed: {reason(err)}"
+            raise Stop(status, why, cause=refused, step=name) from err
 
-    async def _unwind(self, status: OrderStatus, why: str) -> OrderResult:
+    async def _unwind(self, stop: Stop) -> OrderResult:
+        status, why = stop.status, stop.reason
         if self._saga:
             self._track.set_status(OrderStatus.COMPENSATING, why)
         undone = await self._saga.unwind()
@@ -255,6 +266,8 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         if broken := failed(undone):
             status, why = OrderStatus.NEEDS_ATTENTION, f"{why}; could not undo: {', '.join(broken)}"
         self._track.set_status(status, why)
+        self._events.ended(self._track.result, stop)
+        await self._events.flush()
         return self._track.result
 
     def _checkpoint(self) -> None:

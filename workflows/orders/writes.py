@@ -1,6 +1,7 @@
-"""The order's three independent writes (reserve the stock, create the sales order, open the CRM
-deal): at once for orders started after the `concurrent-writes` patch, one after the other for
-the orders that were already past that point when it came.
+"""How an order stops (`Stop`, and the checks' `refusal`), and its three independent writes
+(reserve the stock, create the sales order, open the CRM deal): at once for orders started
+after the `concurrent-writes` patch, one after the other for the orders that were already past
+that point when it came.
 
 At once, each write registers its undo as it returns (the order's `_write`), and every one of
 them is awaited even when another fails for good or a cancellation arrives meanwhile: what each
@@ -10,12 +11,15 @@ did must be known before the saga can undo it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.credit import CreditStatus
+    from domain.erp import StockStatus
+    from domain.events.orders import RejectionCause
     from domain.orders.models import OrderStatus
     from workflows.saga import Saga
 
@@ -27,12 +31,49 @@ R3 = TypeVar("R3")
 
 
 class Stop(Exception):
-    """Ends the forward path: the order was rejected, failed for good, or cancelled."""
+    """Ends the forward path: the order was rejected, failed for good, or cancelled.
 
-    def __init__(self, status: OrderStatus, reason: str) -> None:
+    `cause`, `step` and `skus` say why in terms a subscriber of the order's events can use.
+    """
+
+    def __init__(
+        self,
+        status: OrderStatus,
+        reason: str,
+        *,
+        cause: RejectionCause | None = None,
+        step: str | None = None,
+        skus: Sequence[str] = (),
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.cause = cause
+        self.step = step
+        self.skus = list(skus)
+
+    def as_status(self, status: OrderStatus) -> Stop:
+        return Stop(status, self.reason, cause=self.cause, step=self.step, skus=self.skus)
+
+
+def refusal(credit: CreditStatus, stock: StockStatus) -> Stop | None:
+    """Why the checks refuse the order before anything is written, if they do."""
+    if credit.blocked:
+        blocked = RejectionCause.CUSTOMER_BLOCKED
+        return Stop(
+            OrderStatus.REJECTED, f"customer {credit.customer_id} is blocked", cause=blocked
+        )
+    if stock.shortages:
+        short = ", ".join(
+            f"{s.sku} (requested {s.requested}, available {s.available})" for s in stock.shortages
+        )
+        return Stop(
+            OrderStatus.REJECTED,
+            f"insufficient stock: {short}",
+            cause=RejectionCause.INSUFFICIENT_STOCK,
+            skus=[s.sku for s in stock.shortages],
+        )
+    return None
 
 
 async def in_turn(
@@ -80,8 +121,7 @@ def _first(errors: list[BaseException], saga: Saga) -> BaseException:
     if not refused:
         return stops[0]
     # The others may have registered their undos after this one failed.
-    status = OrderStatus.COMPENSATED if saga else OrderStatus.REJECTED
-    return Stop(status, refused[0].reason)
+    return refused[0].as_status(OrderStatus.COMPENSATED if saga else OrderStatus.REJECTED)
 
 
 def _ok(result: R1 | BaseException) -> R1:

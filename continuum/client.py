@@ -69,7 +69,12 @@ async def finished_state(
         except (WorkflowFailureError, RPCError):
             pass
         else:
-            business = getattr(result, "status", None)
+            # A typed handle gives the result model; an untyped one, its JSON as a dict.
+            business = (
+                result.get("status")
+                if isinstance(result, dict)
+                else getattr(result, "status", None)
+            )
             if business is not None:
                 return str(getattr(business, "value", business))
     return status.name.lower() if status else "closed"

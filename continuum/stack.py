@@ -22,6 +22,8 @@ from temporalio.converter import DataConverter
 from continuum.codec import KEY_FILE_ENV, KEY_FILE_NAME, KEYS_ENV, ensure_key_file, load_keyring
 from continuum.converter import data_converter
 from continuum.erp_backends import ERP_BACKENDS, ErpBackend, ErpName
+from continuum.events.config import Nats
+from continuum.events.nats_server import READY_LINE, nats_server, port_of
 from continuum.passwords import write_users
 from continuum.search_attributes import dev_server_flags
 from continuum.settings import get_settings
@@ -144,6 +146,9 @@ class Stack:
     # The dev server's SQLite pragmas. Measured: WAL with normal sync is ~2.5x the throughput of
     # SQLite's defaults; the benchmarks pass () to measure the defaults for comparison.
     sqlite_pragmas: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
+    # The events' broker to embed (events.toml [nats] with embedded = true): nats-server with
+    # JetStream on the url's port, its streams under <data dir>/nats.
+    nats: Nats | None = None
 
     @property
     def erp(self) -> ErpBackend:
@@ -199,6 +204,8 @@ class Stack:
             del named["gateway"]
         if not self.with_ops_worker:
             del named["ops worker metrics"]
+        if self.nats is not None:
+            named["NATS"] = port_of(self.nats.url)
         taken = [f"{port} ({name})" for name, port in named.items() if port_in_use(port)]
         if taken:
             raise StackError(
@@ -233,6 +240,8 @@ class Stack:
             # Before the dev server: its Web UI is pointed at the codec endpoint.
             self.start_codec(env)
             self.start_temporal()
+            if self.nats is not None:
+                self.start_nats()
             for service in ("erp", "crm"):
                 self.start_service(service, env)
             if with_worker:
@@ -370,6 +379,15 @@ class Stack:
         proc.wait_ready(lambda: "ops worker ready" in proc.tail(50), timeout=60)
         return proc
 
+    def start_nats(self) -> ManagedProcess:
+        """Before the workers and the gateway: the publisher and the consumer find it up."""
+        assert self.nats is not None
+        port = port_of(self.nats.url)
+        proc = nats_server(port, self.data_dir / "nats", self.data_dir / "logs" / "nats.log")
+        self.processes["nats"] = proc.start()
+        proc.wait_ready(lambda: READY_LINE in proc.tail(200), timeout=30)
+        return proc
+
     @property
     def inbox_users_file(self) -> Path:
         return self.data_dir / INBOX_USERS_FILE
@@ -415,6 +433,8 @@ class Stack:
             return self.start_gateway()
         if name == "codec":
             return self.start_codec(self.client_env())
+        if name == "nats":
+            return self.start_nats()
         return self.start_service(name, self.client_env())
 
     def stop(self) -> dict[str, int | None]:

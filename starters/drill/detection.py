@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from continuum import schedules
+from continuum import search_attributes as sa
 from continuum.alert_client import AlertClient, listing_query
 from continuum.order_client import OrderClient
 from continuum.settings import get_settings
@@ -41,6 +42,7 @@ from domain.drill_detection import (
 from domain.orders.models import Order
 from starters.carrier import Carrier
 from starters.drill.faults import FaultInjector, now
+from starters.drill.phases import Phases
 
 HERE = Path(__file__).parent
 POLL = 1.0  # seconds between looks at the alerts
@@ -106,6 +108,7 @@ class DetectionDrill:
     make_order: Callable[[int], Order]  # the n-th order of the light load
     launched: list[str]
     kinds: dict[str, OrderKind]
+    phases: Phases = field(default_factory=Phases)  # the detection's own parts, timed
     held: set[str] = field(default_factory=set)  # deliveries the carrier holds back
     _next: int = 0
 
@@ -115,7 +118,8 @@ class DetectionDrill:
             update={"watchdog_every_seconds": self.plan.every_seconds}
         )
         await schedules.apply(self.client, [schedules.watchdog_schedule(settings)])
-        await self._until_no_alert_open(alerts)
+        with self.phases.timed("detection: earlier alerts resolving"):
+            await self._until_no_alert_open(alerts)
         done = asyncio.Event()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._load(done))
@@ -123,7 +127,8 @@ class DetectionDrill:
             try:
                 quiet_from = now()
                 self.console.log(f"detection: {self.plan.quiet_seconds:.0f} s without a stop")
-                await asyncio.sleep(self.plan.quiet_seconds)
+                with self.phases.timed("detection: quiet"):
+                    await asyncio.sleep(self.plan.quiet_seconds)
                 quiet_until = now()
                 stops = [
                     await self._stop(
@@ -140,7 +145,8 @@ class DetectionDrill:
                 ]
             finally:
                 done.set()
-        fired = await self._fired(alerts)
+        with self.phases.timed("detection: reading alerts"):
+            fired = await self._fired(alerts)
         return judge(quiet_from, quiet_until, stops, fired, self.plan.grace)
 
     # --- the stops ---------------------------------------------------------------------------
@@ -159,13 +165,16 @@ class DetectionDrill:
         record = Stop(
             kind=kind, label=label, expected_rule=EXPECTED[kind], subject=subject, began=began
         )
-        alert = await self._wait_fired(alerts, record)
-        await lift()
+        with self.phases.timed(f"detection: {kind.value} until paged"):
+            alert = await self._wait_fired(alerts, record)
+        with self.phases.timed(f"detection: {kind.value} lifted"):
+            await lift()
         record = record.model_copy(update={"recovered": now(), "alert": alert})
         took = "missed" if alert is None else f"paged after {record.seconds_to_detect:.1f} s"
         self.console.log(f"detection: {label}: {took}; lifted")
         if alert is not None:
-            await self._wait_resolved(alerts, alert)
+            with self.phases.timed(f"detection: {kind.value} until resolved"):
+                await self._wait_resolved(alerts, alert)
         return record
 
     async def _worker_down(self) -> None:
@@ -232,13 +241,16 @@ class DetectionDrill:
 
     # --- the alerts ----------------------------------------------------------------------------
 
-    async def _fired(self, alerts: AlertClient) -> list[FiredAlert]:
-        """Every alert that paged, each occurrence (run) of a condition on its own."""
+    async def _fired(self, alerts: AlertClient, where: str = "") -> list[FiredAlert]:
+        """Every alert that paged (of those `where` narrows the listing to), each occurrence
+        (run) of a condition on its own. Each listed run's state is a query its worker answers
+        (a closed one by replaying it): the waits below narrow the listing to the alerts they
+        are about, and only the final look reads them all."""
         found: list[FiredAlert] = []
         runs = [
             wf
             async for wf in self.client.list_workflows(
-                listing_query(), limit=1000, rpc_timeout=RPC_TIMEOUT
+                listing_query() + where, limit=1000, rpc_timeout=RPC_TIMEOUT
             )
         ]
         for wf in runs:
@@ -264,8 +276,9 @@ class DetectionDrill:
 
     async def _wait_fired(self, alerts: AlertClient, stop: Stop) -> FiredAlert | None:
         deadline = time.monotonic() + self.plan.page_within
+        rule = f" AND {sa.ALERT_RULE.name} = '{stop.expected_rule}'"
         while time.monotonic() < deadline:
-            for alert in await self._fired(alerts):
+            for alert in await self._fired(alerts, rule):
                 if matches(stop, alert) and alert.fired_at >= stop.began:
                     return alert
             await asyncio.sleep(POLL)
@@ -273,8 +286,9 @@ class DetectionDrill:
 
     async def _wait_resolved(self, alerts: AlertClient, alert: FiredAlert) -> None:
         deadline = time.monotonic() + self.plan.resolve_within
+        runs = f" AND WorkflowId = '{alert.alert_id}'"
         while time.monotonic() < deadline:
-            for fired in await self._fired(alerts):
+            for fired in await self._fired(alerts, runs):
                 same = fired.alert_id == alert.alert_id and fired.fired_at == alert.fired_at
                 if same and fired.resolved_at is not None:
                     return

@@ -67,7 +67,28 @@ def print_report(console: Console, report: ContinuityReport, files: Sequence[Pat
                 summary.add_row("reconciliation", f"{drift}; reported, not an invariant")
             met = ", ".join(sync.faults_met) or "none"
             summary.add_row("sync met", met)
-    summary.add_row("took", f"{took:.0f} s")
+    if (bought := report.purchases) is not None:
+        kinds = ", ".join(f"{n} {k}" for k, n in bought.by_kind.items())
+        summary.add_row("purchases", f"{bought.purchases} ({kinds})")
+        summary.add_row(
+            "purchase outcomes",
+            ", ".join(f"{n} {s}" for s, n in bought.by_status.items())
+            + f"; {bought.as_expected} of {bought.purchases} as expected",
+        )
+        summary.add_row("purchasing", bought.detail)
+        records = ", ".join(f"{n} {table}" for table, n in bought.erp_records.items())
+        accepted = bought.accepted_beyond_tolerance
+        summary.add_row(
+            "ERP purchasing rows",
+            records
+            + (
+                f"; {accepted} lines paid beyond tolerance as a person accepted" if accepted else ""
+            ),
+        )
+    summary.add_row("took", f"{took:.0f} s from the first order to the final sync's end")
+    if report.phases:
+        parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report.phases.items())
+        summary.add_row("time per part", parts)
     console.print(summary)
 
     faults = Table(title="Faults injected")

@@ -13,6 +13,7 @@ invariant held, 1 when one broke, 2 when the drill itself could not run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -34,6 +35,7 @@ from temporalio.service import RPCError
 
 from continuum.client import connect
 from continuum.order_client import OrderClient, OrderError
+from continuum.purchasing.client import PurchaseClient
 from continuum.settings import get_settings
 from continuum.stack import Ports, Stack, StackError
 from continuum.supervisor import ProcessError, free_port
@@ -45,6 +47,7 @@ from domain.drill import (
     check_sync,
     detection_invariants,
 )
+from domain.drill_purchases import check_purchases
 from domain.orders.models import Order, OrderLine, PaymentMethod
 from starters.carrier import Carrier
 from starters.demo import ADDRESS, CUSTOMERS
@@ -57,6 +60,13 @@ from starters.drill.detection import (
 )
 from starters.drill.facts import add_records, sync_facts, temporal_facts
 from starters.drill.faults import FULL_TIMELINE, SHORT_TIMELINE, FaultInjector, FaultStep, now
+from starters.drill.phases import Phases
+from starters.drill.purchases import (
+    DrillPurchase,
+    PurchaseDesk,
+    drill_purchases,
+    purchase_facts,
+)
 from starters.drill.report import draw_detection, draw_timeline, print_report
 from starters.drill.sync import SyncPasses
 
@@ -71,6 +81,7 @@ class DrillPlan:
     timeline: list[FaultStep]
     settle_within: float  # seconds orders may take to settle once the load and faults are over
     detection: DetectionPlan  # then: stops of business, each to be paged
+    purchases: int = 0  # started evenly through the load, among the orders
 
 
 # Measured on a shared 2-core machine: about 1.5 to 3 orders/s end to end (ten steps each).
@@ -80,9 +91,15 @@ SHORT = DrillPlan(
     timeline=SHORT_TIMELINE,
     settle_within=150.0,
     detection=SHORT_DETECTION,
+    purchases=18,  # three of each kind
 )
 FULL = DrillPlan(
-    orders=600, rate=2.5, timeline=FULL_TIMELINE, settle_within=300.0, detection=FULL_DETECTION
+    orders=600,
+    rate=2.5,
+    timeline=FULL_TIMELINE,
+    settle_within=300.0,
+    detection=FULL_DETECTION,
+    purchases=48,
 )
 
 
@@ -146,25 +163,45 @@ async def launch(
         launched.append(order.order_id)
 
 
+async def _keep_playing(desk: PurchaseDesk) -> None:
+    while True:
+        await desk.round()
+        await asyncio.sleep(ROUND)
+
+
+async def launch_purchases(
+    desk: PurchaseDesk, batch: Sequence[DrillPurchase], over: float, origin: float
+) -> None:
+    """The purchases spread evenly over `over` seconds from `origin` (the orders' load)."""
+    for i, purchase in enumerate(batch):
+        due = origin + (i + 0.5) * over / len(batch)
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        await desk.start(purchase, START_WITHIN)
+
+
 async def run_drill(
-    plan: DrillPlan, data_dir: Path, console: Console
+    plan: DrillPlan, data_dir: Path, console: Console, phases: Phases | None = None
 ) -> tuple[ContinuityReport, list[OrderFacts]]:
+    phases = phases or Phases()
     stack_dir = data_dir / "stack"
     await asyncio.to_thread(shutil.rmtree, stack_dir, ignore_errors=True)
     # The ops worker runs the watchdog with the drill's own rules, for the detection part.
     stack = Stack(stack_dir, free_ports(), with_ops_worker=True, ops_env=ops_env(plan.detection))
     born = now()  # the ERP's seed records date from here: the final reconciliation's window
-    with console.status("starting a fresh embedded stack on free ports…"):
+    with (
+        console.status("starting a fresh embedded stack on free ports…"),
+        phases.timed("stack start"),
+    ):
         await asyncio.to_thread(stack.start)
     try:
-        return await _drive(plan, stack, console, born)
+        return await _drive(plan, stack, console, born, phases)
     finally:
-        with console.status("stopping the stack…"):
+        with console.status("stopping the stack…"), phases.timed("stack stop"):
             await asyncio.to_thread(stack.stop)
 
 
 async def _drive(
-    plan: DrillPlan, stack: Stack, console: Console, born: datetime
+    plan: DrillPlan, stack: Stack, console: Console, born: datetime, phases: Phases
 ) -> tuple[ContinuityReport, list[OrderFacts]]:
     client = await connect(stack.temporal_address, stack.data_converter(), runtime=quiet_runtime())
     orders = OrderClient(client, get_settings().task_queue)
@@ -174,6 +211,11 @@ async def _drive(
     kinds = {order.order_id: kind for order, kind in batch}
     launched: list[str] = []
     carrier = Carrier(orders, "drill-carrier")
+    # The drill's purchases under the configured policy (its tolerances judge the payments).
+    desk = PurchaseDesk(
+        PurchaseClient(client, get_settings().task_queue), get_settings().purchasing_policy()
+    )
+    buying = drill_purchases(plan.purchases, run_id)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     started_at, origin = now(), time.monotonic()
     async with httpx.AsyncClient(timeout=10) as http:
@@ -181,55 +223,81 @@ async def _drive(
         with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
             started = progress.add_task("orders started", total=plan.orders)
             settled = progress.add_task("orders settled", total=plan.orders)
+            bought = progress.add_task("purchases settled", total=plan.purchases)
 
             async def one_round() -> None:
                 await carrier.round(launched)
+                await desk.round()
+                progress.update(bought, completed=len(desk.scripts) - len(desk.unsettled()))
                 total = max(plan.orders, len(launched))  # the detection part adds orders
                 progress.update(started, completed=len(launched), total=total)
                 settled_now = len(launched) - len(carrier.unsettled(launched))
                 progress.update(settled, completed=settled_now, total=total)
 
-            try:
-                async with asyncio.TaskGroup() as group:
-                    faults = group.create_task(injector.run(plan.timeline, origin, console.log))
-                    loading = group.create_task(
-                        launch(orders, [o for o, _ in batch], plan.rate, origin, launched)
-                    )
-                    # Sync passes back to back for as long as orders and faults keep coming.
-                    syncing = group.create_task(
-                        sync.while_busy(lambda: not (loading.done() and faults.done()))
-                    )
-                    while not (loading.done() and faults.done() and syncing.done()):
-                        await one_round()
+            async def until_settled(phase: str) -> None:
+                with phases.timed(phase):
+                    deadline = time.monotonic() + plan.settle_within
+                    while (
+                        carrier.unsettled(launched) or desk.unsettled()
+                    ) and time.monotonic() < deadline:
                         await asyncio.sleep(ROUND)
+                        await one_round()
+
+            try:
+                with phases.timed("load and faults"):
+                    async with asyncio.TaskGroup() as group:
+                        faults = group.create_task(injector.run(plan.timeline, origin, console.log))
+                        loading = group.create_task(
+                            launch(orders, [o for o, _ in batch], plan.rate, origin, launched)
+                        )
+                        if buying:
+                            load_seconds = plan.orders / plan.rate
+                            group.create_task(launch_purchases(desk, buying, load_seconds, origin))
+                        # Sync passes back to back for as long as orders and faults keep coming.
+                        syncing = group.create_task(
+                            sync.while_busy(lambda: not (loading.done() and faults.done()))
+                        )
+                        while not (loading.done() and faults.done() and syncing.done()):
+                            await one_round()
+                            await asyncio.sleep(ROUND)
             except ExceptionGroup as failed:
                 raise failed.exceptions[0] from None
-            deadline = time.monotonic() + plan.settle_within
-            while carrier.unsettled(launched) and time.monotonic() < deadline:
-                await asyncio.sleep(ROUND)
-                await one_round()
+            await until_settled("settling")
             stats = {s: (await injector.faults(s, "GET"))["stats"] for s in ("erp", "crm")}
-            detection = await DetectionDrill(
-                plan.detection,
-                stack,
-                client,
-                orders,
-                carrier,
-                injector,
-                console,
-                lambda n: drill_order(f"DR-{run_id}-D{n:04d}", n),
-                launched,
-                kinds,
-            ).run()
-            deadline = time.monotonic() + plan.settle_within
-            while carrier.unsettled(launched) and time.monotonic() < deadline:
-                await asyncio.sleep(ROUND)
-                await one_round()
-    with console.status("a final sync pass and a reconciliation, the orders settled…"):
+            # The drill's supplier and buyer keep playing while detection runs, as its carrier does.
+            buying_on = asyncio.create_task(_keep_playing(desk))
+            try:
+                with phases.timed("detection"):
+                    detection = await DetectionDrill(
+                        plan.detection,
+                        stack,
+                        client,
+                        orders,
+                        carrier,
+                        injector,
+                        console,
+                        lambda n: drill_order(f"DR-{run_id}-D{n:04d}", n),
+                        launched,
+                        kinds,
+                        phases,
+                    ).run()
+            finally:
+                buying_on.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await buying_on
+            await until_settled("settling after detection")
+            await desk.stop()
+    with (
+        console.status("a final sync pass and a reconciliation, the orders settled…"),
+        phases.timed("final sync"),
+    ):
         final = await sync.run("final", reconcile_since=born)
     console.log(f"sync: {len(sync.passes)} passes; the final one took {final.seconds:.1f} s")
     finished_at = now()
-    with console.status("reading the ERP, the CRM and every order's history…"):
+    with (
+        console.status("reading the ERP, the CRM and every order's history…"),
+        phases.timed("reading facts"),
+    ):
         facts = await temporal_facts(client, kinds, carrier.standings)
         data = stack.data_dir
         add_records(facts, data / "erp.db", data / "crm.db")
@@ -237,6 +305,7 @@ async def _drive(
         mirrored = sync_facts(
             sync.passes, data / "erp.db", data / "crm.db", data / "continuum.db", started_at
         )
+        purchased = await purchase_facts(desk, data / "erp.db") if buying else None
     windows = faults.result()
     report = build_report(
         facts,
@@ -245,9 +314,11 @@ async def _drive(
         finished_at=finished_at,
         fault_stats=stats,
         sync=check_sync(mirrored, windows),
+        purchases=check_purchases(purchased) if purchased is not None else None,
     )
     report.detection = detection
     report.invariants += detection_invariants(detection)
+    report.phases = phases.seconds
     return report, facts
 
 
@@ -265,6 +336,12 @@ def drill(
         bool, typer.Option("--keep", help="Keep the stack's databases and logs after a pass.")
     ] = False,
     rate: Annotated[float | None, typer.Option(min=0.1, help="Orders started per second.")] = None,
+    purchases: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="How many purchases among the orders (default 18 short, 48 full)."
+        ),
+    ] = None,
     timeline: Annotated[
         Path | None, typer.Option(help="A JSON list of fault steps instead of the default.")
     ] = None,
@@ -276,25 +353,30 @@ def drill(
         plan.orders = orders
     if rate is not None:
         plan.rate = rate
+    if purchases is not None:
+        plan.purchases = purchases
     if timeline is not None:
         steps = json.loads(timeline.read_text())
         plan.timeline = [FaultStep.model_validate(step) for step in steps]
     data_dir = data_dir.resolve()
     signal.signal(signal.SIGTERM, _interrupt)
+    phases = Phases()
     try:
-        report, facts = asyncio.run(run_drill(plan, data_dir, console))
+        report, facts = asyncio.run(run_drill(plan, data_dir, console, phases))
     except (StackError, ProcessError, TimeoutError, RPCError, OrderError) as err:
         Console(stderr=True).print(f"[bold red]error:[/] the drill could not run: {err}")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted; the drill's stack was stopped")
         raise typer.Exit(130) from None
+    with phases.timed("charts"):
+        chart = draw_timeline(data_dir / "timeline.png", report, facts)
+        charts = [chart]
+        if report.detection is not None:
+            charts.append(draw_detection(data_dir / "detection.png", report.detection))
+    report.phases = phases.seconds  # the stack's stop and the charts came after the report
     report_file = data_dir / "report.json"
     report_file.write_text(report.model_dump_json(indent=2))
-    chart = draw_timeline(data_dir / "timeline.png", report, facts)
-    charts = [chart]
-    if report.detection is not None:
-        charts.append(draw_detection(data_dir / "detection.png", report.detection))
     print_report(console, report, [report_file, *charts])
     if report.passed and not keep:
         shutil.rmtree(data_dir / "stack", ignore_errors=True)

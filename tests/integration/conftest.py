@@ -16,6 +16,7 @@ from continuum.order_client import OrderClient
 from continuum.settings import ORDERS_TASK_QUEUE
 from continuum.stack import Ports, Stack
 from continuum.supervisor import free_port
+from tests.integration.nats_broker import nats_broker  # noqa: F401  (a fixture: NATS JetStream)
 
 ERP_TABLES = ("reservations", "sales_orders", "payments", "shipments", "invoices")
 

@@ -1,4 +1,5 @@
-"""`continuum drill --short`, as `make test` runs it: every fault once, every invariant holds."""
+"""`continuum drill --short`, as `make test` runs it: every fault once, every invariant holds,
+for the orders, the sync and the purchases among them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from domain.drill import ContinuityReport, FaultKind, Invariant, OrderKind
 from domain.drill_detection import StopKind
+from domain.drill_purchases import PurchaseKind
 
 DRILL_WITHIN = 540  # seconds; the drill itself takes about two to three minutes here
 
@@ -39,9 +41,14 @@ def run_drill(data_dir: Path) -> tuple[int, str]:
 def test_short_drill_keeps_the_business_running(tmp_path: Path) -> None:
     code, output = run_drill(tmp_path)
     assert code == 0, output[-5000:]
-    assert "continuity drill PASSED" in output
+    assert_report(tmp_path, output)
 
-    report = ContinuityReport.model_validate_json((tmp_path / "report.json").read_text())
+
+def assert_report(data_dir: Path, output: str) -> None:
+    """What a passing short drill shows in its report (also for a drill run by hand:
+    `continuum drill --short --data-dir D > D/drill.out`, then this on D)."""
+    assert "continuity drill PASSED" in output
+    report = ContinuityReport.model_validate_json((data_dir / "report.json").read_text())
     assert report.passed
     judged = {r.invariant for r in report.invariants if r.held}
     assert judged == set(Invariant)
@@ -87,6 +94,26 @@ def test_short_drill_keeps_the_business_running(tmp_path: Path) -> None:
     assert sync.quarantined == 0 and sync.erp_records == sync.crm_objects == deals + 6 + 5
     assert "sync met" in output and "CRM mirrors ERP" in output
 
+    # Purchases ran among the orders through the same faults, three of each kind: those over
+    # their tolerance wait on a buyer (3) or were accepted by one and paid (3), the duplicate
+    # invoices were refused and paid once (3), an invoice sent before its goods was paid only
+    # after them; the ERP holds one purchase order, receipt and invoice per purchase and one
+    # payment per paid one.
+    bought = report.purchases
+    assert bought is not None
+    assert bought.by_kind == {kind.value: 3 for kind in PurchaseKind}
+    assert bought.by_status == {"Completed": 15, "InException": 3}
+    assert (bought.as_expected, bought.payments, bought.refused) == (18, 15, 3)
+    assert (bought.decided, bought.waiting) == (3, 3) and bought.exceptions >= 6
+    assert bought.erp_records == {
+        "purchase_orders": 18,
+        "goods_receipts": 18,
+        "supplier_invoices": 18,
+        "supplier_payments": 15,
+    }
+    assert bought.violations == [] and "purchasing" in output
+    assert list(report.phases)[:3] == ["stack start", "load and faults", "settling"]
+
     # Detection: each stop of business paged by its rule within 15 min (seconds here) and
     # resolved after the recovery; nothing paged while nothing was stopped.
     detection = report.detection
@@ -97,5 +124,5 @@ def test_short_drill_keeps_the_business_running(tmp_path: Path) -> None:
         assert stop.seconds_to_detect is not None and stop.seconds_to_detect < 120, stop
     assert "Detection" in output and "false alerts: none" in output
     for chart in ("timeline.png", "detection.png"):
-        assert (tmp_path / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not (tmp_path / "stack").exists()  # a passing drill without --keep cleans up
+        assert (data_dir / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (data_dir / "stack").exists()  # a passing drill without --keep cleans up

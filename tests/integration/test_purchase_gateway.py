@@ -137,7 +137,7 @@ async def test_a_purchase_fed_by_webhooks_is_paid_once(
     assert error(await post(gateway_stack, "supplier", late)) == (
         409,
         "WorkflowClosed",
-        f"purchase {rid} is already finished (completed)",
+        f"purchase {rid} is already finished (Completed)",
     )
 
 

@@ -1,0 +1,77 @@
+"""`continuum incidents dead-letters` and `continuum incidents redrive N... --by NAME`: the
+broker's inbound events the gateway could not apply (malformed, unsigned, unknown source or
+order, refused by the workflow), each with its reason, and putting one back once its cause is
+fixed (the order exists now, the sender's secret was corrected...).
+
+A re-drive publishes the message as it came to its inbound subject (so its signature still
+verifies), marked with who re-drove it, then removes the dead letter; the gateway's receipts
+apply an event once however often it comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from continuum.events.broker import (
+    BrokerError,
+    DeadLetter,
+    configured_nats,
+    list_dead_letters,
+    redrive,
+)
+from continuum.events.config import EventsConfigError
+from starters.console import console, fail
+
+
+def _letters(limit: int) -> list[DeadLetter]:
+    try:
+        return asyncio.run(list_dead_letters(configured_nats(), limit))
+    except (BrokerError, EventsConfigError) as err:
+        raise fail(escape(str(err))) from None
+
+
+def dead_letters(
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
+) -> None:
+    """The broker's events the gateway could not apply, oldest first, with the reason."""
+    letters = _letters(limit)
+    if as_json:
+        rows = [
+            {k: v for k, v in vars(d).items() if k != "body"}
+            | {"body": d.body.decode(errors="replace")}
+            for d in letters
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"dead letters · {len(letters)}", title_justify="left")
+    for column in ("#", "when", "source", "event", "type", "code", "reason"):
+        table.add_column(column, overflow="fold")
+    for d in letters:
+        cells = (str(d.sequence), d.at, d.source, d.event_id or "", d.event_type or "", d.code)
+        table.add_row(*(escape(c) for c in (*cells, d.reason)))
+    console.print(table)
+
+
+def redrive_command(
+    sequences: Annotated[list[int], typer.Argument(help="Dead letters (#) to put back.")],
+    by: Annotated[str, typer.Option("--by", help="Who re-drives them (kept on the message).")],
+) -> None:
+    """Put dead letters back on their inbound subject: the gateway applies them again."""
+    try:
+        config = configured_nats()
+    except (BrokerError, EventsConfigError) as err:
+        raise fail(escape(str(err))) from None
+    for sequence in sequences:
+        try:
+            letter = asyncio.run(redrive(config, sequence, by))
+        except BrokerError as err:
+            raise fail(escape(str(err))) from None
+        what = f"{letter.event_type or '?'} {letter.event_id or '?'} from {letter.source}"
+        console.print(f"re-drove #{sequence}: {escape(what)} → {escape(letter.subject)}")

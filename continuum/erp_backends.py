@@ -112,7 +112,8 @@ class TrytonErp(ErpBackend):
     # What `services.tryton setup --dir D` makes under D (see services.tryton.setup).
     DB_FILE = "continuum.sqlite"
     CREDENTIALS_FILE = "api-credentials.json"
-    template_files = (DB_FILE, CREDENTIALS_FILE)
+    SEED_STAMP = "seeded"  # services.tryton.setup.SEED_STAMP: a copy needs no seeding again
+    template_files = (DB_FILE, CREDENTIALS_FILE, SEED_STAMP)
 
     def home(self, data_dir: Path) -> Path:
         return data_dir / "tryton"

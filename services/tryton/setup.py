@@ -42,6 +42,7 @@ Its REST application key (`res.user.application`, application "rest") is validat
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import secrets
 import subprocess
@@ -55,9 +56,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services import demo_data
 from services.demo_data import DEMO_CUSTOMERS, DEMO_PRODUCTS, DEMO_SUPPLIERS
 
 DATABASE_NAME = "continuum"
+# Written after seeding: which version of the seeding this database has had (seed_stamp()).
+SEED_STAMP = "seeded"
 ADMIN_LOGIN = "admin"
 API_LOGIN = "continuum-api"
 COMPANY_NAME = "Continuum Demo GmbH"
@@ -150,6 +154,10 @@ class TrytonLayout:
     @property
     def credentials_file(self) -> Path:
         return self.root / "api-credentials.json"
+
+    @property
+    def seed_stamp_file(self) -> Path:
+        return self.root / SEED_STAMP
 
     def credentials(self) -> ApiCredentials:
         return ApiCredentials.model_validate_json(self.credentials_file.read_text())
@@ -654,17 +662,41 @@ def seed(layout: TrytonLayout, log: Log = _print) -> None:
     _ensure_api_user(layout, company, log)
 
 
+def seed_stamp() -> str:
+    """What the seeding is made of: this module, the demo data and the year (its fiscal years).
+    A database stamped with it was seeded by this very code: seeding again would change nothing."""
+    digest = hashlib.sha256()
+    for source in (Path(__file__), Path(demo_data.__file__)):
+        digest.update(source.read_bytes())
+    digest.update(str(dt.date.today().year).encode())
+    return digest.hexdigest()[:16]
+
+
+def _seeded(layout: TrytonLayout) -> bool:
+    stamp = layout.seed_stamp_file
+    return (
+        layout.credentials_file.exists()
+        and stamp.exists()
+        and stamp.read_text().strip() == seed_stamp()
+    )
+
+
 def setup(root: Path, log: Log = _print) -> TrytonLayout:
-    """Config, database and seed under `root`; each step skipped when already done."""
+    """Config, database and seed under `root`; each step skipped when already done (a copy of
+    a set-up home, e.g. a test template, skips the ~30 s of seeding checks too)."""
     started = time.monotonic()
     layout = TrytonLayout(root.resolve())
     write_config(layout)
-    create_database(layout, log)
-    # Seeding runs in a child so that this process never holds trytond's global state.
-    argv = [sys.executable, "-m", "services.tryton", "seed", "--dir", str(layout.root)]
-    done = subprocess.run(argv, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"seeding {layout.db_file} failed with exit code {done.returncode}")
+    created = create_database(layout, log)
+    if not created and _seeded(layout):
+        log(f"{layout.db_file} was seeded by this version; seeding skipped")
+    else:
+        # Seeding runs in a child so that this process never holds trytond's global state.
+        argv = [sys.executable, "-m", "services.tryton", "seed", "--dir", str(layout.root)]
+        done = subprocess.run(argv, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"seeding {layout.db_file} failed with exit code {done.returncode}")
+        layout.seed_stamp_file.write_text(seed_stamp() + "\n")
     log(
         f"ready in {time.monotonic() - started:.1f}s: database {layout.db_file}, "
         f"API credentials in {layout.credentials_file} (mode 0600)"

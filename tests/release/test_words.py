@@ -99,6 +99,7 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
     assert found == {
         ("approval-workflow", "patched", site(APPROVAL_STEP, "workflow.patched(PATCH)")),
         ("approval-events", "patched", site("workflows/approval.py", "Events(")),
+        ("alert-events", "patched", site("workflows/alerts/alert.py", "Events(")),
         ("report-alerts", "patched", site(REPORTS, 'workflow.patched("report-alerts")')),
         ("report-purchases", "patched", site(REPORTS, 'workflow.patched("report-purchases")')),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),

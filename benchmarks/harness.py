@@ -97,6 +97,11 @@ class Bench:
             used[part] = sum(t.user + t.system for t in times)
         return used
 
+    def pids(self) -> list[int]:
+        """The benchmark's own processes: its workers and the stack's (server, services)."""
+        stack = list(self.stack.processes.values()) if self.stack is not None else []
+        return [p.pid for p in [*self.procs, *stack] if p.alive()]
+
     def stop(self) -> None:
         for proc in self.procs:
             proc.stop()

@@ -16,6 +16,13 @@ the order shipped, for orders and twins alike.
 3. Orders started at half the measured order throughput for `--latency-seconds`: p50 and p95
    of start → completion, and how much of it is the carrier's (visibility polling) delay.
 
+Before each burst it probes the machine while the benchmark stands still (`benchmarks.load`):
+the load average, and the CPU other processes use in cores; and it measures the others' CPU
+during the burst too. When other processes used more than `--max-others` cores before or
+during any burst, the figures are printed but not written to BENCHMARKS.md (exit status 3),
+unless `--record-busy` asks to write them marked as taken on a busy machine; `--wait-quiet`
+waits (bounded) for the others to quieten before each burst.
+
 Prints the figures and appends a dated section with the machine to BENCHMARKS.md.
 Not a test: figures on a shared machine vary from run to run.
 """
@@ -26,15 +33,18 @@ import argparse
 import asyncio
 import tempfile
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from benchmarks.harness import Bench, burst, machine, make_orders, paced, percentile
+from benchmarks.harness import Bench, Burst, burst, machine, make_orders, paced, percentile
 from benchmarks.harness import append_section as append
+from benchmarks.load import DEFAULT_MAX_OTHERS, Meter, Window, quiet_window, verdict
 from domain.orders.contract import workflow_id
 
 # Events a workflow task's commands write; everything else in a step is what woke it.
@@ -53,6 +63,9 @@ WFT = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
 }
+
+
+T = TypeVar("T")
 
 
 def name(event_type: int) -> str:
@@ -125,6 +138,67 @@ def steps(events: list[HistoryEvent]) -> list[Step]:
     return found
 
 
+@dataclass(frozen=True)
+class Gate:
+    """When figures count as taken on a quiet machine, and what to do when they do not."""
+
+    max_others: float = DEFAULT_MAX_OTHERS  # cores other processes may use
+    wait_quiet: float = 0.0  # seconds to wait for them to quieten before each burst
+    probe_seconds: float = 3.0
+    record_busy: bool = False  # write busy figures anyway, marked
+
+
+@dataclass
+class Measured:
+    """One burst's machine: before it (the benchmark idle) and during it."""
+
+    what: str
+    rate: float
+    before: Window
+    during: Window
+
+
+async def gated(meter: Meter, gate: Gate, what: str, log: list[Measured], run: Awaitable[T]) -> T:
+    """Runs a burst (not started until the machine was probed) between two machine windows
+    and logs them with what it measured."""
+    before = await quiet_window(
+        meter, seconds=gate.probe_seconds, wait=gate.wait_quiet, max_others=gate.max_others
+    )
+    meter.start()
+    got = await run
+    during = meter.stop()
+    rate = got.rate if isinstance(got, Burst) else 0.0
+    log.append(Measured(what, rate, before, during))
+    flag = " BUSY" if before.busy(gate.max_others) or during.busy(gate.max_others) else ""
+    print(
+        f"  {what}: load average before {_load(before)}; others {before.others_cores:.2f}"
+        f" cores before, {during.others_cores:.2f} during{flag}",
+        flush=True,
+    )
+    return got
+
+
+def _load(window: Window) -> str:
+    return ", ".join(f"{x:.2f}" for x in window.load_before)
+
+
+def machine_table(log: list[Measured], gate: Gate) -> str:
+    rows = "\n".join(
+        f"| {m.what} | {_load(m.before)} | {m.before.others_cores:.2f} |"
+        f" {m.during.others_cores:.2f} | {m.during.machine_cores:.2f} |"
+        f" {f'{m.rate:.1f}' if m.rate else '—'} |"
+        for m in log
+    )
+    return (
+        f"- the machine around each burst (others = CPU of processes not the benchmark's, in"
+        f" cores, {gate.probe_seconds:g} s before the burst with the benchmark idle and during"
+        f" it; a burst counts as busy above {gate.max_others:.2f}):\n\n"
+        "| burst | load average before | others before | others during | machine during |"
+        " per s |\n| --- | --- | --- | --- | --- | --- |\n"
+        f"{rows}\n\n"
+    )
+
+
 def summarise(commands: list[str]) -> str:
     counted = Counter(commands)
     return ", ".join(f"{n}× {c}" if n > 1 else c for c, n in counted.items())
@@ -192,12 +266,19 @@ def accounting(order: list[HistoryEvent], twin: list[HistoryEvent]) -> str:
 
 
 async def main(
-    orders: int, rounds: int, latency_seconds: float, data_dir: Path, record: bool
-) -> None:
+    orders: int,
+    rounds: int,
+    latency_seconds: float,
+    data_dir: Path,
+    record: bool,
+    gate: Gate | None = None,
+) -> int:
+    gate = gate or Gate()
     where = machine()
     bench = Bench(data_dir)
     print(f"starting the stack in {data_dir} …", flush=True)
     client = await bench.start()
+    meter, log = Meter(bench.pids), list[Measured]()
     try:
         # Warm-up: imports, sandboxes, connections, SQLite pages; not counted.
         await burst(client, make_orders("W", 20), twin=False)
@@ -206,8 +287,10 @@ async def main(
         for n in range(rounds):
             for kind in ("order", "twin") if n % 2 == 0 else ("twin", "order"):
                 tally = real if kind == "order" else twin
+                batch = make_orders(f"R{n}{kind[0]}", orders)
+                what = f"round {n + 1} {kind}s"
                 before = bench.cpu_seconds()
-                got = await burst(client, make_orders(f"R{n}{kind[0]}", orders), kind == "twin")
+                got = await gated(meter, gate, what, log, burst(client, batch, kind == "twin"))
                 tally.orders += got.orders
                 tally.seconds += got.seconds
                 tally.completed += got.completed
@@ -227,7 +310,8 @@ async def main(
         rate = real.rate / 2
         count = max(10, round(rate * latency_seconds))
         print(f"latency: {count} orders at {rate:.1f}/s …", flush=True)
-        timed = await paced(client, make_orders("L", count), rate)
+        paced_orders = make_orders("L", count)
+        timed = await gated(meter, gate, "latency (paced)", log, paced(client, paced_orders, rate))
         done = [t for t in timed if t.status is WorkflowExecutionStatus.COMPLETED]
         seconds = [t.seconds for t in done]
         sample = [await history(client, t.order_id) for t in done[:: max(1, len(done) // 100)]]
@@ -238,7 +322,15 @@ async def main(
     finally:
         bench.stop()
 
+    busy = verdict([w for m in log for w in (m.before, m.during)], gate.max_others)
+    mark = (
+        f"- **measured on a busy machine: {busy}. Compare only the ratios within this run;"
+        f" the rates are not comparable with quiet-machine figures**\n"
+        if busy
+        else ""
+    )
     body = (
+        f"{mark}"
         f"- {orders} orders per burst, {rounds} rounds, each an order burst and a twin burst in"
         f" alternating order, after a warm-up of 20 each; auto-approved path (one line of"
         f" 9.99 EUR), no injected faults or latency; one benchmark worker (default tuning:"
@@ -254,15 +346,20 @@ async def main(
         f" {rate:.1f}/s, {len(done)} completed): start → completion **p50 {p50:.2f} s, p95"
         f" {p95:.2f} s**; of it the carrier's delay (shipment done → `delivered` signal, from"
         f" {len(delays)} histories) p50 {d50:.2f} s, p95 {d95:.2f} s\n"
+        f"{machine_table(log, gate)}"
     )
     command = (
         f"python -m benchmarks.orders --orders {orders} --rounds {rounds}"
         f" --latency-seconds {latency_seconds:g}"
     )
-    if record:
-        append("Order throughput, history and latency", command, where, body)
-    else:
-        print(body)
+    print(body)
+    if not record:
+        return 0
+    if busy and not gate.record_busy:
+        print(f"not written to BENCHMARKS.md: {busy} (--record-busy writes it marked)")
+        return 3
+    append("Order throughput, history and latency", command, where, body)
+    return 0
 
 
 def cli() -> None:
@@ -272,18 +369,28 @@ def cli() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a temp dir")
     parser.add_argument("--no-record", action="store_true", help="print, leave BENCHMARKS.md")
+    parser.add_argument(
+        "--max-others",
+        type=float,
+        default=DEFAULT_MAX_OTHERS,
+        help="cores other processes may use before a burst counts as busy",
+    )
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait for a quiet machine"
+    )
+    parser.add_argument(
+        "--record-busy", action="store_true", help="write busy figures too, marked as such"
+    )
     args = parser.parse_args()
     if not 10 <= args.orders <= 5000 or not 1 <= args.rounds <= 10:
         parser.error("--orders 10–5,000, --rounds 1–10")
+    gate = Gate(args.max_others, args.wait_quiet, record_busy=args.record_busy)
+    run = (args.orders, args.rounds, args.latency_seconds)
     if args.data_dir is not None:
-        data_dir = args.data_dir.resolve()
-        asyncio.run(
-            main(args.orders, args.rounds, args.latency_seconds, data_dir, not args.no_record)
-        )
-        return
+        raise SystemExit(asyncio.run(main(*run, args.data_dir.resolve(), not args.no_record, gate)))
     with tempfile.TemporaryDirectory(prefix="continuum-bench-") as tmp:
-        path = Path(tmp)
-        asyncio.run(main(args.orders, args.rounds, args.latency_seconds, path, not args.no_record))
+        code = asyncio.run(main(*run, Path(tmp), not args.no_record, gate))
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,25 @@ _SECRET_PAIR = re.compile(
     r"(?i)(\b[\w-]*(?:token|api[_-]?key|apikey|password|passwd|secret|codec[_-]keys)"
     r"[\"']?\s*[=:]\s*)([\"']?)(?!<redacted>)([^\s\"',;&}]+)"
 )
+# Each pattern below matches only text holding one of these (lower-cased ASCII) or an "@":
+# _CREDENTIAL bearer/basic; _SECRET_PAIR token, api_key/api-key/apikey, password, passwd, secret,
+# codec(_keys); _PERSONAL_FIELD (e-)mail, street, address, phone; _EMAIL "@".
+_NEEDED = (
+    "bearer",
+    "basic",
+    "token",
+    "api_key",
+    "api-key",
+    "apikey",
+    "password",
+    "passwd",
+    "secret",
+    "codec",
+    "mail",
+    "street",
+    "address",
+    "phone",
+)
 _PERSONAL_FIELD = re.compile(
     r"(?i)(\b(?:\w+_)?(?:email|e-mail|street|address|phone)[\"']?\s*[=:]\s*)"
     r"([\"'])((?:\\.|(?!\2).)*)\2"
@@ -60,10 +79,28 @@ class Redactor:
         for secret in self._ordered:
             if secret in text:
                 text = text.replace(secret, MASK)
-        text = _CREDENTIAL.sub(rf"\1\2{MASK}", text)
-        text = _SECRET_PAIR.sub(rf"\1\2{MASK}", text)
-        text = _PERSONAL_FIELD.sub(rf"\1\2{MASK}\2", text)
-        return _EMAIL.sub(EMAIL_MASK, text)
+        if not could_match(text):
+            return text
+        return mask_patterns(text)
+
+
+def could_match(text: str) -> bool:
+    """False only when none of the patterns can match: ASCII text holding no "@" and none of
+    the words each pattern needs (most log text: request lines, paths, statuses, ids). The
+    patterns ignore case, and Unicode has letters that match ASCII ones only then ("ſ", "K",
+    "ı"), so any other text is always checked in full."""
+    if not text.isascii() or "@" in text:
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in _NEEDED)
+
+
+def mask_patterns(text: str) -> str:
+    """Credentials, secret-looking pairs, personal fields and e-mail addresses masked."""
+    text = _CREDENTIAL.sub(rf"\1\2{MASK}", text)
+    text = _SECRET_PAIR.sub(rf"\1\2{MASK}", text)
+    text = _PERSONAL_FIELD.sub(rf"\1\2{MASK}\2", text)
+    return _EMAIL.sub(EMAIL_MASK, text)
 
 
 def environment_secrets(env: dict[str, str] | None = None) -> list[str]:

@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults,
         rate_limit=rate_limit,
     )
-    instrument_app(app, "crm")  # server spans continuing the caller's W3C trace
+    # Server spans continuing the caller's W3C trace, when this process exports them.
+    instrument_app(app, "crm", calls_out=False)
     install_redaction()  # uvicorn's log lines too: no token, no e-mail address
     # Short graceful shutdown: a request hung by fault injection must not hold a stop for long.
     uvicorn.run(

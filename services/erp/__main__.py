@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         faults=faults,
     )
     app = create_app(config)
-    instrument_app(app, "erp")  # server spans continuing the caller's W3C trace
+    # Server spans continuing the caller's W3C trace, when this process exports them.
+    instrument_app(app, "erp", calls_out=False)
     # One worker: the store's lock is what serializes writes, so it must be one process.
     # A short graceful shutdown, so that a hung (fault-injected) request cannot hold a stop.
     uvicorn.run(

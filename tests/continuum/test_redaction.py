@@ -10,8 +10,16 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from continuum.redaction import RedactingFilter, Redactor, environment_secrets
+from continuum.redaction import (
+    RedactingFilter,
+    Redactor,
+    could_match,
+    environment_secrets,
+    mask_patterns,
+)
 from tests import samples
 
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
@@ -112,3 +120,57 @@ except RuntimeError:
     assert "RuntimeError" in log and "boom" in log
     for secret in ("ada@example.com", "erp-secret-1234567", "AAAAaaaaBBBB"):
         assert secret not in log
+
+
+# Text built from the patterns' words in any case, separators, quotes, "@" and letters that
+# match ASCII ones only when case is ignored ("ſ", "K", "ı", "İ").
+_PIECES = st.sampled_from(
+    [
+        "Bearer ",
+        "basic ",
+        "TOKEN",
+        "api_key",
+        "Api-Key",
+        "apikey",
+        "password",
+        "passwd",
+        "secret",
+        "codec_keys",
+        "email",
+        "E-Mail",
+        "street",
+        "address",
+        "phone",
+        "=",
+        ": ",
+        '"',
+        "'",
+        "@",
+        ".com",
+        "abc",
+        "x9",
+        " ",
+        "/crm/v3/objects/deals",
+        "POST",
+        "ſ",
+        "\u212a",
+        "ı",
+        "İ",
+        "pa",
+        "ken",
+        "to",
+    ]
+)
+
+
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_the_quick_check_never_skips_text_a_pattern_would_mask(text: str) -> None:
+    assert Redactor()(text) == mask_patterns(text)
+    if not could_match(text):
+        assert mask_patterns(text) == text
+
+
+def test_ordinary_request_lines_skip_the_patterns_and_personal_ones_do_not() -> None:
+    assert not could_match('127.0.0.1:51234 - "POST /api/reservations HTTP/1.1" 201')
+    assert could_match("ada@example.com") and could_match("to\u212aen=abc")
+    assert Redactor()('{"Street": "1 Main St"}') == '{"Street": "<redacted>"}'

@@ -25,7 +25,8 @@ RESOLVED = "alert.resolved.v1"
 
 def process_id(workflow_id: str, first_run_id: str) -> str:
     """The events' process: the workflow id and its chain's first run (kept across
-    continue-as-new), since an alert that fires again after it ended reuses the id."""
+    continue-as-new and reset, checked on the dev server 1.32), since an alert that fires again
+    after it ended reuses the id."""
     return f"{workflow_id}-{first_run_id}"
 
 

@@ -20,7 +20,8 @@ COMPLETED = "sync.completed.v1"
 
 def process_id(workflow_id: str, sync_id: str) -> str:
     """The events' process: the workflow id and the sync's first run (the sync's `sync_id`,
-    kept across continue-as-new), since every sync reuses the one workflow id."""
+    kept across continue-as-new and reset: a reset run's `first_execution_run_id` is still the
+    first run's, checked on the dev server 1.32), since every sync reuses the one workflow id."""
     return f"{workflow_id}-{sync_id}"
 
 

@@ -190,6 +190,14 @@ async def cancelled_during_payment(h: Harness, handle: Handle, order_id: str) ->
     h.erp.holds["capture_payment"].set()
 
 
+async def cancelled_during_writes(h: Harness, handle: Handle, order_id: str) -> None:
+    """Cancelled while the three writes run at once: each finishes, then all three are undone."""
+    await h.erp.entered["create_sales_order"].wait()
+    request = CancelRequest(order_id=order_id, requested_by="ops", reason="customer called")
+    await handle.execute_update(OrderToCash.cancel, request)
+    h.erp.holds["create_sales_order"].set()
+
+
 def _out_of_stock(h: Harness) -> None:
     h.erp.stock = 0
 
@@ -205,6 +213,14 @@ def _undo_refused(h: Harness) -> None:
 
 def _hold_capture(h: Harness) -> None:
     h.erp.hold("capture_payment")
+
+
+def _refuse_sales_order(h: Harness) -> None:
+    h.erp.fail["create_sales_order"] = BusinessRuleError("erp", "Refused", "no sale")
+
+
+def _hold_sales_order(h: Harness) -> None:
+    h.erp.hold("create_sales_order")
 
 
 Scenario = Callable[[Harness, Handle, str], Awaitable[None]]
@@ -227,6 +243,13 @@ SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
     "cancelled_during_payment": ({}, cancelled_during_payment),
     # Recorded after the "state-since" patch: StateSince follows each status (order and child).
     "state_since_two_levels": ({"unit_price": "25000.00", "quantity": 1}, approval_two_levels),
+    # Recorded after the "concurrent-writes" patch: stock, sales order and deal at once.
+    "concurrent_writes_completed": ({}, completed),
+    "concurrent_writes_one_refused": ({}, ends_by_itself),
+    "concurrent_writes_cancelled": ({}, cancelled_during_writes),
+    # Recorded after the "business-events" patch: each status told to the order's publisher.
+    "business_events_completed": ({}, completed),
+    "business_events_one_refused": ({}, ends_by_itself),
 }
 # What the in-memory ERP is scripted to do, set before the worker picks the order up.
 SETUP: dict[str, Callable[[Harness], None]] = {
@@ -234,6 +257,9 @@ SETUP: dict[str, Callable[[Harness], None]] = {
     "customer_blocked": _blocked,
     "needs_attention": _undo_refused,
     "cancelled_during_payment": _hold_capture,
+    "concurrent_writes_one_refused": _refuse_sales_order,
+    "business_events_one_refused": _refuse_sales_order,
+    "concurrent_writes_cancelled": _hold_sales_order,
 }
 # Orders that ran an Approval child: its history is kept too (approval_two_levels.json, ...).
 WITH_CHILD = {

@@ -100,6 +100,16 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
         ("approval-workflow", "patched", site(APPROVAL_STEP, "workflow.patched(PATCH)")),
         ("approval-events", "patched", site("workflows/approval.py", "Events(")),
         ("alert-events", "patched", site("workflows/alerts/alert.py", "Events(")),
+        (
+            "concurrent-writes",
+            "patched",
+            site("workflows/orders/order_to_cash.py", "workflow.patched(CONCURRENT_WRITES)"),
+        ),
+        (
+            "business-events",
+            "patched",
+            site("workflows/orders/business_events.py", "Events("),
+        ),
         ("report-alerts", "patched", site(REPORTS, 'workflow.patched("report-alerts")')),
         ("report-purchases", "patched", site(REPORTS, 'workflow.patched("report-purchases")')),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),

@@ -64,7 +64,7 @@ def ops_activities(
 ) -> list[Callable[..., Any]]:
     return [
         *WatchdogActivities(client, context).all(),
-        *alert_activities(settings),
+        *alert_activities(client, settings),
         *repair_activities(client, settings, store),
     ]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from domain.events import approvals
+from domain.events import alerts, approvals, sync
 
-_BY_PROCESS: list[dict[str, type[BaseModel]]] = [approvals.TYPES]
+_BY_PROCESS: list[dict[str, type[BaseModel]]] = [approvals.TYPES, sync.TYPES, alerts.TYPES]
 
 
 def _merge(parts: list[dict[str, type[BaseModel]]]) -> dict[str, type[BaseModel]]:

@@ -43,6 +43,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.alerts.delivery import AlertDelivery, DeliveryConfig
+from activities.events.handover import EventHandover
 from activities.reports import ReportConfig
 from activities.watchdog.watchdog import WatchdogActivities, WatchdogContext
 from continuum import search_attributes as sa
@@ -465,7 +466,8 @@ class AlertBench:
             self.env.client,
             task_queue=OPS_QUEUE,
             workflows=list(ALERT_WORKFLOWS),
-            activities=delivery.all(),
+            # Business events off (tests/histories/record_events.py records them on).
+            activities=[*delivery.all(), *EventHandover(self.env.client, False).all()],
         )
 
     async def raise_alert(self, stem: str, seen: Observation) -> AlertHandle:
@@ -847,7 +849,11 @@ async def record_watchdog(*, overwrite: bool) -> None:
                 client,
                 task_queue=OPS_QUEUE,
                 workflows=[Watchdog, *ALERT_WORKFLOWS],
-                activities=[*WatchdogActivities(client, context).all(), *delivery.all()],
+                activities=[
+                    *WatchdogActivities(client, context).all(),
+                    *delivery.all(),
+                    *EventHandover(client, False).all(),
+                ],
             ):
                 first, raised = await _watch(client, "watchdog_raises")
                 assert len(raised.firing) == 2 and list(raised.errors) == ["sync-idle"], raised

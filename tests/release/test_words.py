@@ -99,6 +99,7 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
     assert found == {
         ("approval-workflow", "patched", site(APPROVAL_STEP, "workflow.patched(PATCH)")),
         ("approval-events", "patched", site("workflows/approval.py", "Events(")),
+        ("alert-events", "patched", site("workflows/alerts/alert.py", "Events(")),
         (
             "concurrent-writes",
             "patched",
@@ -112,6 +113,7 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
         ("report-alerts", "patched", site(REPORTS, 'workflow.patched("report-alerts")')),
         ("report-purchases", "patched", site(REPORTS, 'workflow.patched("report-purchases")')),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),
+        ("sync-events", "patched", site("workflows/sync/erp_crm_sync.py", "Events(")),
     }
 
 

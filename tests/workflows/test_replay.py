@@ -25,6 +25,8 @@ RECORDED = (
     "erp_crm_reconcile_drift",
     "erp_crm_sync_continue_as_new",
     "erp_crm_sync_continued_run",
+    "erp_crm_sync_events_continue_as_new",
+    "erp_crm_sync_events_continued_run",
     "erp_crm_sync_quarantine",
     "erp_crm_sync_repair",
     "erp_crm_sync_state_since",
@@ -94,6 +96,8 @@ STATE_SINCE = {
     "procure_to_pay_matched_and_paid",
     "approval_purchase_exception_accepted",
     "approval_events_escalated_decided",
+    "erp_crm_sync_events_continue_as_new",
+    "erp_crm_sync_events_continued_run",
 }
 
 
@@ -222,4 +226,17 @@ def test_both_sides_of_the_approval_events_patch_are_replayed() -> None:
     assert after == {"approval_events_escalated_decided"}
     assert _markers("approval_events_escalated_decided").count("core_local_activity") == 3
     for stem in set(approvals) - after:
+        assert "core_local_activity" not in _markers(stem), stem
+
+
+def test_both_sides_of_the_sync_events_patch_are_replayed() -> None:
+    """Syncs recorded before it hand nothing over; after it, run 1 hands over a quarantined
+    page and continues as new, run 2 its last page's quarantine and the completion, emitted in
+    one workflow task, in one local activity."""
+    syncs = [s for s in RECORDED if s.startswith("erp_crm_sync_")]
+    after = {s for s in syncs if any("sync-events" in p for p in _patches(s))}
+    assert after == {"erp_crm_sync_events_continue_as_new", "erp_crm_sync_events_continued_run"}
+    assert _markers("erp_crm_sync_events_continue_as_new").count("core_local_activity") == 1
+    assert _markers("erp_crm_sync_events_continued_run").count("core_local_activity") == 1
+    for stem in set(syncs) - after:
         assert "core_local_activity" not in _markers(stem), stem

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from domain.events import alerts, approvals, sync
+from domain.events import alerts, approvals, orders, sync
 
-_BY_PROCESS: list[dict[str, type[BaseModel]]] = [approvals.TYPES, sync.TYPES, alerts.TYPES]
+_BY_PROCESS: list[dict[str, type[BaseModel]]] = [
+    orders.TYPES,
+    approvals.TYPES,
+    sync.TYPES,
+    alerts.TYPES,
+]
 
 
 def _merge(parts: list[dict[str, type[BaseModel]]]) -> dict[str, type[BaseModel]]:

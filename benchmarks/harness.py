@@ -18,10 +18,11 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from benchmarks.sync import RESULTS, free_ports, machine
 from continuum import search_attributes as sa
 from continuum.client import connect
+from continuum.events.config import Nats
 from continuum.order_client import OrderClient
 from continuum.settings import ORDERS_TASK_QUEUE, get_settings
 from continuum.stack import Stack
-from continuum.supervisor import ManagedProcess, python_module
+from continuum.supervisor import ManagedProcess, free_port, python_module
 from domain import percentiles
 from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput, workflow_id
 from domain.orders.models import Address, Order, OrderLine, OrderStatus, PaymentMethod
@@ -64,14 +65,31 @@ class Bench:
     data_dir: Path
     workers: int = 1
     pragmas: tuple[str, ...] = WAL
+    # Publish the orders' business events: an embedded NATS JetStream and the events worker
+    # (the publishers and their deliveries) beside the stack, the hand-over enabled.
+    events: bool = False
     worker_env: dict[str, str] = field(default_factory=dict)
     stack: Stack | None = None
     procs: list[ManagedProcess] = field(default_factory=list)
     client: Client | None = None
 
     async def start(self) -> Client:
-        self.stack = Stack(self.data_dir, free_ports(), sqlite_pragmas=self.pragmas)
+        # Without --events, a configuration with no sink (the shipped one embeds NATS).
+        nats = Nats(url=f"nats://127.0.0.1:{free_port()}") if self.events else None
+        config = self.data_dir / "events.toml"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config.write_text(f'[nats]\nurl = "{nats.url}"\n' if nats else "")
+        self.worker_env = {**self.worker_env, "EVENTS_CONFIG_FILE": str(config)}
+        self.stack = Stack(
+            self.data_dir,
+            free_ports(),
+            sqlite_pragmas=self.pragmas,
+            nats=nats,
+            worker_env=self.worker_env,
+        )
         self.stack.start(with_worker=False)
+        if self.events:
+            self.stack.start_events_worker()
         env = {**self.stack.client_env(), "WORKER_METRICS_PORT": "0", **self.worker_env}
         for n in range(self.workers):
             log = self.data_dir / "logs" / f"bench-worker-{n}.log"
@@ -91,6 +109,8 @@ class Bench:
             "server": [self.stack.processes["temporal"].pid],
             "services": [self.stack.processes[s].pid for s in ("erp", "crm")],
         }
+        if self.events:
+            pids["events"] = [self.stack.processes[s].pid for s in ("events-worker", "nats")]
         used: dict[str, float] = {}
         for part, ids in pids.items():
             times = [psutil.Process(pid).cpu_times() for pid in ids]

@@ -1,9 +1,11 @@
 """The no-op twin of order-to-cash: the same activity graph, activities that do nothing.
 
 Same input, same search attribute updates (the carrier finds shipped twins like orders), the
-same two reads in parallel, five writes in a row, the delivery deadline timer and the
-`delivered` signal, then three writes. Only the benchmark worker registers it: the ratio of
-order throughput to twin throughput is what the real steps (HTTP, ERP, CRM, models) cost on
+same two reads in parallel, three writes at once (stock, sales order, deal: the order's
+`concurrent-writes`), two in a row, the delivery deadline timer and the `delivered` signal,
+then three writes; the same business events at the same points (the order's emitter, handing
+over to a no-op local activity of its own). Only the benchmark worker registers it: the ratio
+of order throughput to twin throughput is what the real steps (HTTP, ERP, CRM, models) cost on
 top of Temporal itself.
 """
 
@@ -17,16 +19,21 @@ from pydantic import BaseModel
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.events import contract
+    from domain.events import orders as ev
+    from domain.events.models import EventBatch, Handover, HandoverResult
     from domain.orders.contract import Message, OrderToCashInput
     from domain.orders.lifecycle import DeliveryNotice
     from domain.orders.models import OrderStatus
     from workflows import search_attributes as sa
+    from workflows.events import HANDOVER_TIMEOUT, Events
+    from workflows.orders.business_events import BUSINESS_EVENTS
     from workflows.policies import READ, WRITE, ActivityOptions
 
 WORKFLOW_NAME = "OrderToCashTwin"
 READS = ("check_credit", "check_stock")
-WRITES = ("reserve_stock", "create_sales_order", "upsert_deal", "capture_payment")
-SHIP = "create_shipment"
+AT_ONCE = ("reserve_stock", "create_sales_order", "upsert_deal")
+WRITES = ("capture_payment", "create_shipment")
 AFTER_DELIVERY = ("confirm_delivery", "create_invoice", "upsert_deal_won")
 
 
@@ -48,18 +55,42 @@ def _noop(name: str) -> TwinActivity:
 
 # One no-op activity per order step, called by reference (registered as `twin_<step>`).
 _STEPS: dict[str, TwinActivity] = {
-    name: _noop(name) for name in (*READS, *WRITES, SHIP, *AFTER_DELIVERY)
+    name: _noop(name) for name in (*READS, *AT_ONCE, *WRITES, *AFTER_DELIVERY)
 }
 
 
-def twin_activities() -> list[TwinActivity]:
-    return list(_STEPS.values())
+@activity.defn(name="twin_hand_over_events")
+async def _hand_over(handover: Handover) -> HandoverResult:
+    return HandoverResult(handed_over=0)
+
+
+class _TwinEvents(Events):
+    """The order's emitter (its patch, its batching per workflow task, its flush), handing
+    over to the twin's no-op local activity instead of a publisher."""
+
+    async def _send(self) -> None:
+        await asyncio.sleep(0)
+        while self._pending:
+            batch, self._pending = self._pending, []
+            await workflow.execute_local_activity(
+                _hand_over,
+                Handover(
+                    publisher_id=contract.publisher_id(self.process_id),
+                    batch=EventBatch(events=batch),
+                ),
+                start_to_close_timeout=HANDOVER_TIMEOUT,
+            )
+
+
+def twin_activities() -> list[Callable[..., Any]]:
+    return [*_STEPS.values(), _hand_over]
 
 
 @workflow.defn(name=WORKFLOW_NAME)
 class OrderToCashTwin:
     def __init__(self) -> None:
         self._delivered = False
+        self._events = _TwinEvents(workflow.info().workflow_id, ev.SOURCE, BUSINESS_EVENTS)
 
     @workflow.run
     async def run(self, input: OrderToCashInput) -> str:
@@ -72,21 +103,33 @@ class OrderToCashTwin:
             ]
         )
         self._status(OrderStatus.RECEIVED)
+        self._emit(ev.PLACED)
         self._status(OrderStatus.CHECKING)
         await asyncio.gather(*(self._step(name, READ) for name in READS))
-        for name in (*WRITES, SHIP):
-            await self._step(name, WRITE)
+        await asyncio.gather(*(self._step(name, WRITE) for name in AT_ONCE))
+        await self._step("capture_payment", WRITE)
+        self._emit(ev.PAID)
+        await self._step("create_shipment", WRITE)
+        self._emit(ev.SHIPPED)
         self._status(OrderStatus.AWAITING_DELIVERY)
         try:
             await workflow.wait_condition(lambda: self._delivered, timeout=input.delivery_deadline)
         except TimeoutError:
             await workflow.wait_condition(lambda: self._delivered)
-        await self._step(AFTER_DELIVERY[0], WRITE)
+        await self._step("confirm_delivery", WRITE)
+        self._emit(ev.DELIVERED)
         self._status(OrderStatus.INVOICING)
-        for name in AFTER_DELIVERY[1:]:
-            await self._step(name, WRITE)
+        await self._step("create_invoice", WRITE)
+        self._emit(ev.INVOICED)
+        await self._step("upsert_deal_won", WRITE)
         self._status(OrderStatus.COMPLETED)
+        self._emit(ev.COMPLETED)
+        await self._events.flush()
         return order.order_id
+
+    def _emit(self, type: str) -> None:
+        order = workflow.info().workflow_id
+        self._events.emit(type, order, {"order_id": order, "customer_id": "twin"})
 
     async def _step(self, name: str, options: ActivityOptions) -> TwinStep:
         arg = TwinStep(order_id=workflow.info().workflow_id, step=name)

@@ -141,7 +141,10 @@ async def main(steps: list[int], runs: int, base: Path, record: bool = True) -> 
             client,
             task_queue=TASK_QUEUE,
             workflows=[Watchdog, *ALERT_WORKFLOWS],
-            activities=[*WatchdogActivities(client, context).all(), *alert_activities(settings)],
+            activities=[
+                *WatchdogActivities(client, context).all(),
+                *alert_activities(client, settings),
+            ],
         ):
             parked = 0
             for step in steps:

@@ -21,7 +21,7 @@ from continuum.logs import setup_logging
 from continuum.settings import get_settings
 from continuum.telemetry import setup_tracing
 from workers.connectors import build_crm, build_erp
-from workers.registry import WORKFLOWS, activities, report_config
+from workers.registry import WORKFLOWS, activities, event_handover, report_config
 
 log = logging.getLogger("continuum.benchmark-worker")
 
@@ -39,6 +39,7 @@ async def serve() -> None:
             *activities(erp, crm),
             *ReportActivities(erp, crm, client, report_config()).all(),
             *twin_activities(),
+            *event_handover(client),
         ],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

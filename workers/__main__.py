@@ -6,10 +6,7 @@ and exits 0 without a traceback; work it could not finish is retried by another 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
-import sys
 from datetime import timedelta
 
 from continuum.client import connect
@@ -23,6 +20,7 @@ from store import Store, StoreError
 from store.sync import SyncStore
 from workers.connectors import ConfigurationError, build_crm, build_erp
 from workers.gauges import metrics_runtime, worker_metrics
+from workers.process import run_worker, stop_on_signals
 from workers.registry import build_worker
 
 log = logging.getLogger("continuum.worker")
@@ -53,10 +51,7 @@ async def serve() -> None:
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         **versioning,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         async with worker, worker_metrics(client, runtime, settings, erp):
             log.info(
@@ -79,16 +74,9 @@ async def serve() -> None:
 
 def main() -> None:
     setup_logging()
-    try:
-        asyncio.run(serve())
-    except (ConfigurationError, StoreError, VersioningError, PeerMismatch) as err:
-        log.error("cannot start the worker: %s", err)
-        sys.exit(2)
-    except RuntimeError as err:
-        if "Failed client connect" not in str(err):
-            raise
-        log.error("cannot reach Temporal: %s", err)
-        sys.exit(1)
+    run_worker(
+        serve, log, "worker", (ConfigurationError, StoreError, VersioningError, PeerMismatch)
+    )
 
 
 if __name__ == "__main__":

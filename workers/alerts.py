@@ -1,5 +1,5 @@
-"""What the ops worker runs for alerts: the Alert workflow and its delivery, configured from the
-settings and the environment's ALERT_* secrets."""
+"""What the ops worker runs for alerts: the Alert workflow, its delivery (configured from the
+settings and the environment's ALERT_* secrets) and the hand-over of its business events."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from temporalio.client import Client
+
 from activities.alerts.delivery import AlertDelivery, DeliveryConfig
+from activities.events.handover import EventHandover
 from connectors.alert_channels import SmtpServer
 from continuum.settings import Settings
 from domain.alerts import routing
 from domain.alerts.contract import Receiver
+from workers.events import events_enabled
 from workflows.alerts.alert import Alert
 
 ALERT_WORKFLOWS: Sequence[type] = [Alert]
@@ -42,9 +46,13 @@ def delivery_config(settings: Settings, environ: Mapping[str, str] | None = None
 
 
 def alert_activities(
-    settings: Settings, environ: Mapping[str, str] | None = None
+    client: Client, settings: Settings, environ: Mapping[str, str] | None = None
 ) -> list[Callable[..., Any]]:
-    return AlertDelivery(delivery_config(settings, environ)).all()
+    return [
+        *AlertDelivery(delivery_config(settings, environ)).all(),
+        # alert.fired/escalated/acknowledged/resolved.v1, when events are configured.
+        *EventHandover(client, events_enabled(settings)).all(),
+    ]
 
 
 def receiver_problems(

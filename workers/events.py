@@ -9,11 +9,8 @@ the start in one line, and nothing runs. `continuum up` starts it when events ar
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import signal
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -35,6 +32,7 @@ from domain.events.privacy import Encrypt
 from domain.events.sinks import EventSink
 from workers.broker_sinks import broker_sinks
 from workers.connectors import ConfigurationError
+from workers.process import run_worker, stop_on_signals
 from workflows.events_publisher import EventPublisher
 from workflows.policies import STICKY_QUEUE_TIMEOUT
 
@@ -129,10 +127,7 @@ async def serve(environ: Mapping[str, str]) -> None:
         encrypt,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         async with worker:
             log.info(
@@ -151,16 +146,7 @@ async def serve(environ: Mapping[str, str]) -> None:
 
 def main() -> None:
     setup_logging()
-    try:
-        asyncio.run(serve(os.environ))
-    except ConfigurationError as err:
-        log.error("cannot start the events worker: %s", err)
-        sys.exit(2)
-    except RuntimeError as err:
-        if "Failed client connect" not in str(err):
-            raise
-        log.error("cannot reach Temporal: %s", err)
-        sys.exit(1)
+    run_worker(lambda: serve(os.environ), log, "events worker", (ConfigurationError,))
 
 
 if __name__ == "__main__":

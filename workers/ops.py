@@ -11,10 +11,7 @@ naming the file, line, rule and field, and nothing runs. Its Prometheus endpoint
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
-import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -40,6 +37,7 @@ from store.sync import SyncStore
 from workers.alerts import ALERT_WORKFLOWS, alert_activities, receiver_problems
 from workers.connectors import ConfigurationError, build_erp
 from workers.incidents import REPAIR_WORKFLOWS, repair_activities
+from workers.process import run_worker, stop_on_signals
 from workflows.policies import STICKY_QUEUE_TIMEOUT
 from workflows.watchdog.watchdog import Watchdog
 
@@ -66,7 +64,7 @@ def ops_activities(
 ) -> list[Callable[..., Any]]:
     return [
         *WatchdogActivities(client, context).all(),
-        *alert_activities(settings),
+        *alert_activities(client, settings),
         *repair_activities(client, settings, store),
     ]
 
@@ -123,10 +121,7 @@ async def serve() -> None:
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         **versioning,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         async with worker:
             files = log_files(config)
@@ -148,22 +143,12 @@ async def serve() -> None:
 
 def main() -> None:
     setup_logging()
-    try:
-        asyncio.run(serve())
-    except (
-        WatchdogConfigError,
-        ApprovalConfigError,
-        ConfigurationError,
-        StoreError,
-        VersioningError,
-    ) as err:
-        log.error("cannot start the ops worker: %s", err)
-        sys.exit(2)
-    except RuntimeError as err:
-        if "Failed client connect" not in str(err):
-            raise
-        log.error("cannot reach Temporal: %s", err)
-        sys.exit(1)
+    run_worker(
+        serve,
+        log,
+        "ops worker",
+        (WatchdogConfigError, ApprovalConfigError, ConfigurationError, StoreError, VersioningError),
+    )
 
 
 if __name__ == "__main__":

@@ -59,6 +59,15 @@ def activities(
     return found
 
 
+def event_handover(client: Client, enabled: bool | None = None) -> list[Any]:
+    """The processes' hand-over of their business events to their publishers (a local
+    activity, so every worker that runs a process registers it). It starts publishers only
+    when `enabled`: by default, when the events configuration names a sink."""
+    if enabled is None:
+        enabled = events_enabled(get_settings())
+    return EventHandover(client, enabled).all()
+
+
 def report_config() -> ReportConfig:
     settings = get_settings()
     return ReportConfig(
@@ -76,6 +85,8 @@ def build_worker(
     crm: CrmPort,
     reports: ReportConfig | None = None,
     sync_store: SyncStore | None = None,
+    *,
+    publish_events: bool | None = None,
     **tuning: Any,
 ) -> Worker:
     tuning.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_QUEUE_TIMEOUT)
@@ -87,7 +98,7 @@ def build_worker(
             *activities(erp, crm, sync_store),
             *ReportActivities(erp, crm, client, reports or report_config()).all(),
             # Business events: handed to the processes' publishers when events are configured.
-            *EventHandover(client, events_enabled(get_settings())).all(),
+            *event_handover(client, publish_events),
         ],
         **tuning,
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,6 +24,7 @@ from cloudevents.core.formats.json import JSONFormat
 from connectors.events.cloudevent import to_cloudevent
 from domain.errors import InvalidRequestError, TransientError
 from domain.events.models import BusinessEvent
+from domain.events.sinks import type_matches
 
 SYSTEM = "kafka"
 REQUEST_TIMEOUT_MS = 10_000
@@ -93,7 +93,7 @@ class KafkaSink:
         return self._name
 
     def wants(self, event_type: str) -> bool:
-        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.types)
+        return type_matches(event_type, self.types)
 
     async def _started(self) -> Producer:
         async with self._lock:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 from collections.abc import Awaitable
 
 import nats
@@ -26,6 +25,7 @@ from nats.js.api import StorageType, StreamConfig
 from connectors.events.cloudevent import to_cloudevent
 from domain.errors import InvalidRequestError, TransientError
 from domain.events.models import BusinessEvent
+from domain.events.sinks import type_matches
 
 SYSTEM = "nats"
 MSG_ID = "Nats-Msg-Id"
@@ -77,7 +77,7 @@ class JetStreamSink:
         return self._name
 
     def wants(self, event_type: str) -> bool:
-        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.types)
+        return type_matches(event_type, self.types)
 
     async def _jetstream(self) -> JetStreamContext:
         async with self._lock:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
 from typing import Literal
 
 import httpx
@@ -22,6 +21,7 @@ from cloudevents.core.bindings import http as ce_http
 from connectors.events.cloudevent import to_cloudevent
 from connectors.http_errors import raise_for_response, transport_errors
 from domain.events.models import BusinessEvent
+from domain.events.sinks import type_matches
 from domain.signatures import HEADER, sign
 
 Mode = Literal["binary", "structured"]
@@ -54,7 +54,7 @@ class WebhookSink:
         return self._system
 
     def wants(self, event_type: str) -> bool:
-        return any(fnmatchcase(event_type, pattern) for pattern in self.types)
+        return type_matches(event_type, self.types)
 
     def message(self, event: BusinessEvent, now: float | None = None) -> ce_http.HTTPMessage:
         """The signed request this sink sends for `event` (headers and body)."""

@@ -17,7 +17,6 @@ dead-lettered twice, by a consumer that died before its ack, is kept once).
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, StorageType, StreamConfig
 
 from continuum.events.config import DEFAULT_FILE, EventsConfig, Nats, load_events_config
+from domain.events.sinks import type_matches
 
 log = logging.getLogger("continuum.events.broker")
 
@@ -298,7 +298,7 @@ async def tail(
                 id=_attribute(headers, "id"),
                 source=_attribute(headers, "source"),
             )
-            if types and not any(fnmatch.fnmatchcase(event.type, t) for t in types):
+            if types and not type_matches(event.type, types):
                 continue
             if subject is not None and event.subject != subject:
                 continue

@@ -115,6 +115,8 @@ class AlertInput(BaseModel):
     # Set only by the workflow itself when it continues as new (a long-firing alert's history
     # grows with every observation): the state it carries over. Raisers leave it None.
     resume: AlertState | None = None
+    # Likewise: the last business event's sequence (workflows/events.py), numbered on.
+    events_sequence: int = Field(0, ge=0)
 
 
 class Observation(BaseModel):

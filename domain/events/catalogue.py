@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from domain.events import approvals, purchases
+from domain.events import alerts, approvals, orders, purchases, sync
 
-_BY_PROCESS: list[dict[str, type[BaseModel]]] = [approvals.TYPES, purchases.TYPES]
+_BY_PROCESS: list[dict[str, type[BaseModel]]] = [
+    orders.TYPES,
+    approvals.TYPES,
+    purchases.TYPES,
+    sync.TYPES,
+    alerts.TYPES,
+]
 
 
 def _merge(parts: list[dict[str, type[BaseModel]]]) -> dict[str, type[BaseModel]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from typing import Protocol
 
 from domain.events.models import BusinessEvent
@@ -28,3 +30,8 @@ class EventSink(Protocol):
     async def deliver(self, event: BusinessEvent) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def type_matches(event_type: str, patterns: Iterable[str]) -> bool:
+    """Whether a type is among a filter's patterns ("order.*", "purchase.paid.v1", "*")."""
+    return any(fnmatchcase(event_type, pattern) for pattern in patterns)

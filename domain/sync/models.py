@@ -74,6 +74,8 @@ class SyncInput(BaseModel):
     # Carried across continue-as-new; leave them alone when starting a sync.
     feed_index: int = Field(0, ge=0)
     totals: SyncTotals = Field(default_factory=SyncTotals)
+    # The last business event's sequence (workflows/events.py): the next run numbers on.
+    events_sequence: int = Field(0, ge=0)
 
 
 class PageRequest(BaseModel):

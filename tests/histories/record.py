@@ -43,6 +43,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.alerts.delivery import AlertDelivery, DeliveryConfig
+from activities.events.handover import EventHandover
 from activities.reports import ReportConfig
 from activities.watchdog.watchdog import WatchdogActivities, WatchdogContext
 from continuum import search_attributes as sa
@@ -189,6 +190,14 @@ async def cancelled_during_payment(h: Harness, handle: Handle, order_id: str) ->
     h.erp.holds["capture_payment"].set()
 
 
+async def cancelled_during_writes(h: Harness, handle: Handle, order_id: str) -> None:
+    """Cancelled while the three writes run at once: each finishes, then all three are undone."""
+    await h.erp.entered["create_sales_order"].wait()
+    request = CancelRequest(order_id=order_id, requested_by="ops", reason="customer called")
+    await handle.execute_update(OrderToCash.cancel, request)
+    h.erp.holds["create_sales_order"].set()
+
+
 def _out_of_stock(h: Harness) -> None:
     h.erp.stock = 0
 
@@ -204,6 +213,14 @@ def _undo_refused(h: Harness) -> None:
 
 def _hold_capture(h: Harness) -> None:
     h.erp.hold("capture_payment")
+
+
+def _refuse_sales_order(h: Harness) -> None:
+    h.erp.fail["create_sales_order"] = BusinessRuleError("erp", "Refused", "no sale")
+
+
+def _hold_sales_order(h: Harness) -> None:
+    h.erp.hold("create_sales_order")
 
 
 Scenario = Callable[[Harness, Handle, str], Awaitable[None]]
@@ -226,6 +243,13 @@ SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
     "cancelled_during_payment": ({}, cancelled_during_payment),
     # Recorded after the "state-since" patch: StateSince follows each status (order and child).
     "state_since_two_levels": ({"unit_price": "25000.00", "quantity": 1}, approval_two_levels),
+    # Recorded after the "concurrent-writes" patch: stock, sales order and deal at once.
+    "concurrent_writes_completed": ({}, completed),
+    "concurrent_writes_one_refused": ({}, ends_by_itself),
+    "concurrent_writes_cancelled": ({}, cancelled_during_writes),
+    # Recorded after the "business-events" patch: each status told to the order's publisher.
+    "business_events_completed": ({}, completed),
+    "business_events_one_refused": ({}, ends_by_itself),
 }
 # What the in-memory ERP is scripted to do, set before the worker picks the order up.
 SETUP: dict[str, Callable[[Harness], None]] = {
@@ -233,6 +257,9 @@ SETUP: dict[str, Callable[[Harness], None]] = {
     "customer_blocked": _blocked,
     "needs_attention": _undo_refused,
     "cancelled_during_payment": _hold_capture,
+    "concurrent_writes_one_refused": _refuse_sales_order,
+    "business_events_one_refused": _refuse_sales_order,
+    "concurrent_writes_cancelled": _hold_sales_order,
 }
 # Orders that ran an Approval child: its history is kept too (approval_two_levels.json, ...).
 WITH_CHILD = {
@@ -439,7 +466,8 @@ class AlertBench:
             self.env.client,
             task_queue=OPS_QUEUE,
             workflows=list(ALERT_WORKFLOWS),
-            activities=delivery.all(),
+            # Business events off (tests/histories/record_events.py records them on).
+            activities=[*delivery.all(), *EventHandover(self.env.client, False).all()],
         )
 
     async def raise_alert(self, stem: str, seen: Observation) -> AlertHandle:
@@ -821,7 +849,11 @@ async def record_watchdog(*, overwrite: bool) -> None:
                 client,
                 task_queue=OPS_QUEUE,
                 workflows=[Watchdog, *ALERT_WORKFLOWS],
-                activities=[*WatchdogActivities(client, context).all(), *delivery.all()],
+                activities=[
+                    *WatchdogActivities(client, context).all(),
+                    *delivery.all(),
+                    *EventHandover(client, False).all(),
+                ],
             ):
                 first, raised = await _watch(client, "watchdog_raises")
                 assert len(raised.firing) == 2 and list(raised.errors) == ["sync-idle"], raised

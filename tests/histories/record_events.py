@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -19,28 +20,39 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.alerts.delivery import AlertDelivery, DeliveryConfig
 from activities.events.handover import EventHandover
 from activities.notifications import NotificationActivities
+from activities.sync import SyncActivities
 from continuum.converter import plaintext_data_converter
 from continuum.events.config import EventsConfig
 from continuum.stack import binary
 from continuum.temporal_admin import ensure_search_attributes
+from domain.alerts.contract import Acknowledgement, AlertStatus
+from domain.alerts.contract import fingerprint as alert_fingerprint
 from domain.approvals.contract import approval_workflow_id
 from domain.approvals.models import ApprovalDecision, ApprovalLevel, Verdict
 from domain.events import contract
 from domain.events.models import EventBatch, PublisherStart, PublisherState
 from domain.purchasing.models import CancelPurchase, PurchaseStatus, SupplierConfirmation
+from domain.sync.models import SyncInput
+from store.sync import SyncStore
 from tests.events_samples import batch
 from tests.events_sinks import MemorySink
-from tests.fakes import InMemoryErp
+from tests.fakes import InMemoryCrm, InMemoryErp
 from tests.workflows import purchase_support as purchases
+from tests.workflows.alert_support import alert_input, clear, firing, three_levels
+from tests.workflows.alert_support import wait_state as wait_alert
 from tests.workflows.test_approval import request as approval_request
 from tests.workflows.test_approval import wait_state as wait_approval
+from tests.workflows.test_erp_crm_sync import FeedErp
 from tests.workflows.test_purchase_events import purchase_worker
 from workers.events import build_events_worker
+from workflows.alerts.alert import Alert
 from workflows.approval import Approval
 from workflows.events_publisher import EventPublisher
 from workflows.purchasing.procure_to_pay import ProcureToPay
+from workflows.sync.erp_crm_sync import ErpCrmSync
 
 HERE = Path(__file__).parent / "events"
 # The processes' histories after their events patch sit with the others (tests/histories/),
@@ -177,14 +189,107 @@ async def purchase_events(env: WorkflowEnvironment) -> Recorded:
     }
 
 
+async def sync_quarantined_continued(env: WorkflowEnvironment) -> Recorded:
+    """After the "sync-events" patch: customers in pages of three, one page a run, a bad
+    e-mail in each page: run 1 hands over sync.quarantined (1) and continues as new; run 2
+    hands over sync.quarantined (2), then sync.completed (3)."""
+    sink, erp, crm = MemorySink("all"), FeedErp(), InMemoryCrm()
+    erp.add_customers(6, bad=frozenset({1, 4}))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SyncStore(Path(tmp) / "sync.db")
+        try:
+            async with (
+                build_events_worker(env.client, EventsConfig(), [sink], task_queue=QUEUE),
+                Worker(
+                    env.client,
+                    task_queue="sync-recorder",
+                    workflows=[ErpCrmSync],
+                    activities=[
+                        *SyncActivities(erp, crm, store).all(),  # type: ignore[list-item]
+                        *EventHandover(env.client, True, task_queue=QUEUE).all(),
+                    ],
+                ),
+            ):
+                handle = await env.client.start_workflow(
+                    ErpCrmSync.run,
+                    SyncInput(feeds=["customers"], page_size=3, max_pages_per_run=1),
+                    id="erp_crm_sync_events_continue_as_new",
+                    task_queue="sync-recorder",
+                )
+                result = await handle.result()
+                await sink.wait_for(3)
+        finally:
+            store.close()
+    assert result.totals.runs == 2 and [e.sequence for e in sink.delivered] == [1, 2, 3]
+    first = env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    last = env.client.get_workflow_handle(handle.id)
+    return {
+        "erp_crm_sync_events_continue_as_new": (await first.fetch_history(), "continued"),
+        "erp_crm_sync_events_continued_run": (await last.fetch_history(), "2 runs"),
+    }
+
+
+async def alert_escalated_acknowledged_resolved(env: WorkflowEnvironment) -> Recorded:
+    """After the "alert-events" patch: fired (level 1 paged), escalated to level 2 after ten
+    minutes, acknowledged, resolved once clear held for five minutes: four events."""
+    sink, stem = MemorySink("all"), "alert_events_escalated_acknowledged_resolved"
+    subject = f"order-H-{stem}"
+    source = alert_input(
+        three_levels(),
+        fingerprint=alert_fingerprint("order-stalled", subject),
+        subject=subject,
+        summary=f"{subject} waits for delivery",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (
+            build_events_worker(env.client, EventsConfig(), [sink], task_queue=QUEUE),
+            Worker(
+                env.client,
+                task_queue="ops-recorder",
+                workflows=[Alert],
+                activities=[
+                    *AlertDelivery(DeliveryConfig(log_file=Path(tmp) / "alerts.log")).all(),
+                    *EventHandover(env.client, True, task_queue=QUEUE).all(),
+                ],
+            ),
+        ):
+            handle = await env.client.start_workflow(
+                Alert.run,
+                source,
+                id=stem,
+                task_queue="ops-recorder",
+                start_signal="observe",
+                start_signal_args=[firing()],
+            )
+            await sink.wait_for(1)
+            await env.sleep(timedelta(minutes=10))
+            await wait_alert(handle, lambda s: s.level == 2)
+            await handle.execute_update(Alert.acknowledge, Acknowledgement(by="omar"))
+            await handle.signal(Alert.observe, clear())
+            await env.sleep(timedelta(minutes=5))
+            state = await handle.result()
+            await sink.wait_for(4)
+    assert state.status is AlertStatus.RESOLVED, state
+    assert [e.sequence for e in sink.delivered] == [1, 2, 3, 4], sink.delivered
+    return {stem: (await handle.fetch_history(), state.status.value)}
+
+
 SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Recorded]]] = {
     "delivered_then_idle": delivered_then_idle,
     "continued_as_new": continued_as_new,
     "approval_escalated_decided": approval_escalated_decided,
+    "sync_quarantined_continued": sync_quarantined_continued,
+    "alert_escalated_acknowledged_resolved": alert_escalated_acknowledged_resolved,
     "purchase_events": purchase_events,
 }
 # Scenario → the folder its files go to.
-FOLDER = {"approval_escalated_decided": PROCESSES, "purchase_events": PROCESSES}
+FOLDER = {
+    "approval_escalated_decided": PROCESSES,
+    "sync_quarantined_continued": PROCESSES,
+    "purchase_events": PROCESSES,
+    # The ops worker's, replayed by tests/workflows/test_replay_ops.py.
+    "alert_escalated_acknowledged_resolved": PROCESSES / "ops",
+}
 
 
 async def record(names: list[str]) -> None:

@@ -45,7 +45,7 @@ async def ops_worker(client: Client, log_file: Path) -> AsyncIterator[Worker]:
         client,
         task_queue=TASK_QUEUE,
         workflows=ALERT_WORKFLOWS,
-        activities=alert_activities(settings, environ={}),
+        activities=alert_activities(client, settings, environ={}),
     ) as worker:
         yield worker
 

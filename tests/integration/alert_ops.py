@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.alerts.delivery import AlertDelivery, DeliveryConfig
+from activities.events.handover import EventHandover
 from domain.alerts.contract import TASK_QUEUE, AlertInput, Severity
 from tests.integration.alert_desk import alert_input
 from workers.alerts import ALERT_WORKFLOWS
@@ -20,8 +21,10 @@ from workers.alerts import ALERT_WORKFLOWS
 @asynccontextmanager
 async def alert_worker(client: Client, log_file: Path) -> AsyncIterator[Worker]:
     delivery = AlertDelivery(DeliveryConfig(log_file=log_file))
+    # The alerts hand their business events over (a no-op: events are off).
+    steps = [*delivery.all(), *EventHandover(client, False).all()]
     async with Worker(
-        client, task_queue=TASK_QUEUE, workflows=list(ALERT_WORKFLOWS), activities=delivery.all()
+        client, task_queue=TASK_QUEUE, workflows=list(ALERT_WORKFLOWS), activities=steps
     ) as worker:
         yield worker
 

@@ -117,7 +117,7 @@ async def test_an_alert_pages_by_email_signed_webhook_and_apprise_and_is_listed_
             client,
             task_queue=TASK_QUEUE,
             workflows=list(ALERT_WORKFLOWS),
-            activities=alert_activities(settings, environ),
+            activities=alert_activities(client, settings, environ),
         )
         try:
             async with worker:

@@ -104,9 +104,21 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
             "patched",
             site("workflows/purchasing/business_events.py", "Events("),
         ),
+        ("alert-events", "patched", site("workflows/alerts/alert.py", "Events(")),
+        (
+            "concurrent-writes",
+            "patched",
+            site("workflows/orders/order_to_cash.py", "workflow.patched(CONCURRENT_WRITES)"),
+        ),
+        (
+            "business-events",
+            "patched",
+            site("workflows/orders/business_events.py", "Events("),
+        ),
         ("report-alerts", "patched", site(REPORTS, 'workflow.patched("report-alerts")')),
         ("report-purchases", "patched", site(REPORTS, 'workflow.patched("report-purchases")')),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),
+        ("sync-events", "patched", site("workflows/sync/erp_crm_sync.py", "Events(")),
     }
 
 

@@ -116,7 +116,7 @@ class Watch:
             workflows=[Watchdog, *ALERT_WORKFLOWS],
             activities=[
                 *WatchdogActivities(self.client, self.context(rules)).all(),
-                *alert_activities(settings),
+                *alert_activities(self.client, settings),
             ],
         ) as worker:
             yield worker

@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.alerts.delivery import AlertDelivery, DeliveryConfig
+from activities.events.handover import EventHandover
 from continuum.supervisor import free_port
 from domain.alerts.contract import (
     TASK_QUEUE,
@@ -148,7 +149,8 @@ def alert_worker(client: Client, task_queue: str, config: DeliveryConfig) -> Wor
         client,
         task_queue=task_queue,
         workflows=[Alert],
-        activities=AlertDelivery(config).all(),
+        # The alert hands its business events over (a no-op: events are off).
+        activities=[*AlertDelivery(config).all(), *EventHandover(client, False).all()],
     )
 
 

@@ -4,8 +4,10 @@ loses nothing, and completion when idle."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -71,6 +73,18 @@ async def test_each_sequence_reaches_each_sink_once_in_order(ts_env: WorkflowEnv
     assert state.lanes == {"a": 5, "b": 5}
 
 
+async def publisher_state(
+    handle: WorkflowHandle[Any, Any], done: Callable[[PublisherState], bool], within: float = 15.0
+) -> PublisherState:
+    """The publisher's state once `done` holds (bounded: fails with the last state seen)."""
+    deadline = time.monotonic() + within
+    while not done(state := await handle.query(EventPublisher.state)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the publisher never got there: {state}")
+        await asyncio.sleep(0.05)
+    return state
+
+
 async def test_a_sink_that_is_down_delays_only_its_own_deliveries(
     ts_env: WorkflowEnvironment,
 ) -> None:
@@ -81,7 +95,8 @@ async def test_a_sink_that_is_down_delays_only_its_own_deliveries(
         await up.wait_for(2)
         await bench.hand_over(bench.batch(3))
         await up.wait_for(3)  # while the other one refuses
-        held = await handle.query(EventPublisher.state)
+        # The sink has the third event; the publisher learns so when the activity completes.
+        held = await publisher_state(handle, lambda s: s.lanes.get("up") == 3)
         assert [e.sequence for e in held.pending] == [1, 2, 3] and down.refused >= 1
         assert held.lanes == {"up": 3, "down": 0}
         down.down = False

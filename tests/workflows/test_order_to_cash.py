@@ -6,9 +6,10 @@ import asyncio
 import time
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -17,10 +18,10 @@ from continuum.approvals.client import ApprovalClient, ApprovalError, UnknownApp
 from domain.approvals.legacy_gate import GateDecision
 from domain.approvals.models import ApprovalDecision, ApprovalState, Verdict
 from domain.crm import DealStage
-from domain.erp import ShipmentStatus
+from domain.erp import SalesOrderStatus, ShipmentStatus
 from domain.errors import BusinessRuleError, InvalidRequestError
 from domain.orders.lifecycle import CancelRequest, DeliveryNotice, EventNotice
-from domain.orders.models import OrderStatus
+from domain.orders.models import OrderResult, OrderStatus
 from tests import samples
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
@@ -35,13 +36,10 @@ async def test_auto_approved_order_completes_once_delivered(harness: Harness) ->
     async with harness.worker():
         handle = await start(harness.env.client, harness.task_queue, order)
         waiting = await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
-        assert [s.step for s in waiting.steps] == [
-            "reserve_stock",
-            "create_sales_order",
-            "upsert_deal",
-            "capture_payment",
-            "create_shipment",
-        ]
+        steps = [s.step for s in waiting.steps]
+        # The three independent writes run at once: they are recorded as they return.
+        assert set(steps[:3]) == {"reserve_stock", "create_sales_order", "upsert_deal"}
+        assert steps[3:] == ["capture_payment", "create_shipment"]
         await handle.signal(
             OrderToCash.delivered, DeliveryNotice(order_id=order.order_id, carrier="DHL")
         )
@@ -268,13 +266,26 @@ UNDO_ALL = [
     "cancel sales order",
     "release stock",
 ]
+# The undos of the three writes that run at once (stock, sales order, deal).
+AT_ONCE = {"mark deal lost", "cancel sales order", "release stock"}
+
+
+def undone_in_reverse(result: OrderResult, expected: list[str]) -> bool:
+    """`expected`'s undos ran, newest write first: the later writes' in exact reverse order,
+    then those of the writes that ran at once, in the reverse of the order they returned."""
+    steps = [c.step for c in result.compensated]
+    later = [s for s in expected if s not in AT_ONCE]
+    return steps[: len(later)] == later and sorted(steps[len(later) :]) == sorted(
+        s for s in expected if s in AT_ONCE
+    )
 
 
 @pytest.mark.parametrize(
     ("failing", "undone"),
     [
-        ("reserve_stock", []),
-        ("create_sales_order", UNDO_ALL[5:]),
+        # One of the three at once failing: the other two went ahead and are undone.
+        ("reserve_stock", ["mark deal lost", "cancel sales order"]),
+        ("create_sales_order", ["mark deal lost", "release stock"]),
         ("upsert_deal", UNDO_ALL[4:]),
         ("capture_payment", UNDO_ALL[3:]),
         ("create_shipment", UNDO_ALL[2:]),
@@ -295,17 +306,121 @@ async def test_a_step_failing_for_good_undoes_the_done_steps_in_reverse(
             await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
         result = await handle.result()
 
-    assert result.status is (OrderStatus.COMPENSATED if undone else OrderStatus.REJECTED)
+    assert result.status is OrderStatus.COMPENSATED
     assert f"{failing} failed: {failing} refused" in (result.reason or "")
-    assert [c.step for c in result.compensated] == undone
+    assert undone_in_reverse(result, undone), result.compensated
     assert target.calls[failing] == 1  # refused for good: not retried
     erp = harness.erp
     assert all(r.status == "released" for r in erp.records["reservation"].values())
     assert all(p.status == "refunded" for p in erp.records["payment"].values())
+    cancelled = SalesOrderStatus.CANCELLED
+    assert all(so.status is cancelled for so in erp.records["sales_order"].values())
     if failing == "confirm_delivery":
         assert erp.records["shipment"][f"S-{order.order_id}"].status is ShipmentStatus.CANCELLED
     if order.order_id in harness.crm.deals:
         assert harness.crm.deals[order.order_id].properties["dealstage"] == DealStage.CLOSED_LOST
+
+
+async def _entered(*events: asyncio.Event, within: float = 15.0) -> None:
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), within)
+
+
+async def test_the_three_independent_writes_are_in_flight_at_once(harness: Harness) -> None:
+    held = [
+        harness.erp.hold("reserve_stock"),
+        harness.erp.hold("create_sales_order"),
+        harness.crm.hold("upsert_deal"),
+    ]
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        # Each is held inside its system until all three have been called.
+        entered = harness.erp.entered
+        await _entered(
+            entered["reserve_stock"],
+            entered["create_sales_order"],
+            harness.crm.entered["upsert_deal"],
+        )
+        assert harness.erp.calls["capture_payment"] == 0
+        for event in held:
+            event.set()
+        await wait_status(handle, OrderStatus.AWAITING_DELIVERY)
+        await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
+        result = await handle.result()
+    assert result.status is OrderStatus.COMPLETED
+    assert result.sales_order_id == f"SO-{order.order_id}" and result.deal_id
+
+
+async def _failed_in_history(handle: WorkflowHandle[Any, Any], step: str, within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        history = await handle.fetch_history()
+        scheduled = {
+            e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        }
+        failed = [
+            scheduled[e.activity_task_failed_event_attributes.scheduled_event_id]
+            for e in history.events
+            if e.HasField("activity_task_failed_event_attributes")
+        ]
+        if step in failed:
+            return
+        assert time.monotonic() < deadline, f"{step} never failed: {failed}"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_write_failing_waits_for_the_one_in_flight_and_undoes_both_others(
+    harness: Harness,
+) -> None:
+    """The sales order is refused while the stock reservation is still in flight: the order
+    waits for the reservation, then releases it and marks the deal lost."""
+    release = harness.erp.hold("reserve_stock")
+    harness.erp.fail["create_sales_order"] = BusinessRuleError("erp", "Refused", "no sale")
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await _failed_in_history(handle, "create_sales_order", within=15.0)
+        assert order.order_id in harness.crm.deals  # the deal went ahead meanwhile
+        state = await handle.query(OrderToCash.status)
+        assert state.status is OrderStatus.CHECKING and not state.compensated
+        assert harness.crm.calls["set_deal_stage"] == 0  # nothing undone before it returns
+        release.set()
+        result = await handle.result()
+    assert result.status is OrderStatus.COMPENSATED
+    assert "create_sales_order failed: no sale" in (result.reason or "")
+    assert undone_in_reverse(result, ["mark deal lost", "release stock"]), result.compensated
+    assert harness.erp.records["reservation"][f"R-{order.order_id}"].status == "released"
+    assert harness.crm.deals[order.order_id].properties["dealstage"] == DealStage.CLOSED_LOST
+    assert harness.erp.calls["capture_payment"] == 0
+
+
+@pytest.mark.parametrize("by", ["update", "temporal"])
+async def test_a_cancel_while_the_three_writes_run_lets_them_finish_then_undoes_all(
+    harness: Harness, by: str
+) -> None:
+    release = harness.erp.hold("create_sales_order")
+    order = samples.order()
+    async with harness.worker():
+        handle = await start(harness.env.client, harness.task_queue, order)
+        await _entered(harness.erp.entered["create_sales_order"])
+        if by == "update":
+            await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
+        else:
+            await handle.cancel()
+        release.set()
+        result = await handle.result()
+    assert result.status is OrderStatus.CANCELLED
+    assert result.reason == (
+        "cancelled by ops: customer called" if by == "update" else "cancelled by temporal"
+    )
+    assert undone_in_reverse(result, UNDO_ALL[3:]), result.compensated
+    erp = harness.erp
+    assert erp.records["sales_order"][f"SO-{order.order_id}"].status is SalesOrderStatus.CANCELLED
+    assert erp.records["reservation"][f"R-{order.order_id}"].status == "released"
+    assert harness.crm.deals[order.order_id].properties["dealstage"] == DealStage.CLOSED_LOST
+    assert erp.calls["capture_payment"] == 0
 
 
 async def test_final_crm_step_failing_after_invoice_undoes_everything(harness: Harness) -> None:
@@ -317,7 +432,7 @@ async def test_final_crm_step_failing_after_invoice_undoes_everything(harness: H
         await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
         result = await handle.result()
     assert result.status is OrderStatus.COMPENSATED
-    assert [c.step for c in result.compensated] == UNDO_ALL
+    assert undone_in_reverse(result, UNDO_ALL), result.compensated
     # The goods were delivered: undoing the shipment asks for them back.
     assert (
         harness.erp.records["shipment"][f"S-{order.order_id}"].status
@@ -336,12 +451,9 @@ async def test_an_undo_that_is_refused_leaves_the_order_needing_attention(harnes
         ).result()
     assert result.status is OrderStatus.NEEDS_ATTENTION
     assert "could not undo: cancel sales order" in (result.reason or "")
-    assert [c.step for c in result.compensated] == [
-        "mark deal lost",
-        "cancel sales order",
-        "release stock",
-    ]
-    assert result.compensated[1].detail == "failed: already shipped"
+    assert undone_in_reverse(result, UNDO_ALL[3:]), result.compensated
+    details = {c.step: c.detail for c in result.compensated}
+    assert details["cancel sales order"] == "failed: already shipped"
 
 
 def _cancel(order_id: str) -> CancelRequest:
@@ -392,7 +504,7 @@ async def test_cancel_during_an_inflight_payment_lets_it_finish_then_refunds(
         release.set()
         result = await handle.result()
     assert result.status is OrderStatus.CANCELLED
-    assert [c.step for c in result.compensated] == UNDO_ALL[2:]
+    assert undone_in_reverse(result, UNDO_ALL[2:]), result.compensated
     assert harness.erp.records["payment"][f"P-{order.order_id}"].status == "refunded"
     assert harness.erp.calls["create_shipment"] == 0
 
@@ -413,7 +525,7 @@ async def test_cancel_while_waiting_for_delivery_undoes_everything(
         await handle.execute_update(OrderToCash.cancel, _cancel(order.order_id))
         result = await handle.result()
     assert result.status is OrderStatus.CANCELLED
-    assert [c.step for c in result.compensated] == UNDO_ALL[1:]
+    assert undone_in_reverse(result, UNDO_ALL[1:]), result.compensated
     assert harness.erp.records["shipment"][f"S-{order.order_id}"].status is ShipmentStatus.CANCELLED
 
 
@@ -425,7 +537,7 @@ async def test_temporal_cancellation_compensates_too(harness: Harness) -> None:
         await handle.cancel()
         result = await handle.result()
     assert result.status is OrderStatus.CANCELLED and result.reason == "cancelled in Temporal"
-    assert [c.step for c in result.compensated] == UNDO_ALL[1:]
+    assert undone_in_reverse(result, UNDO_ALL[1:]), result.compensated
 
 
 async def test_cancel_after_delivery_is_refused_with_a_reason(harness: Harness) -> None:

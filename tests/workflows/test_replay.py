@@ -9,6 +9,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from continuum.converter import data_converter
+from continuum.release.words import patch_marker
 from workers.registry import WORKFLOWS
 
 HERE = Path(__file__).parent.parent / "histories"
@@ -24,6 +25,8 @@ RECORDED = (
     "erp_crm_reconcile_drift",
     "erp_crm_sync_continue_as_new",
     "erp_crm_sync_continued_run",
+    "erp_crm_sync_events_continue_as_new",
+    "erp_crm_sync_events_continued_run",
     "erp_crm_sync_quarantine",
     "erp_crm_sync_repair",
     "erp_crm_sync_state_since",
@@ -34,7 +37,12 @@ RECORDED = (
     "order_to_cash_cancelled_awaiting_approval",
     "order_to_cash_cancelled_awaiting_delivery",
     "order_to_cash_cancelled_during_payment",
+    "order_to_cash_business_events_completed",
+    "order_to_cash_business_events_one_refused",
     "order_to_cash_completed",
+    "order_to_cash_concurrent_writes_cancelled",
+    "order_to_cash_concurrent_writes_completed",
+    "order_to_cash_concurrent_writes_one_refused",
     "order_to_cash_customer_blocked",
     "order_to_cash_invalid_order",
     "order_to_cash_needs_attention",
@@ -79,6 +87,11 @@ def _writes(stem: str, attribute: str) -> bool:
 # Purchases (and their reviews) came after it: they always write StateSince.
 STATE_SINCE = {
     "order_to_cash_state_since_two_levels",
+    "order_to_cash_concurrent_writes_cancelled",
+    "order_to_cash_concurrent_writes_completed",
+    "order_to_cash_concurrent_writes_one_refused",
+    "order_to_cash_business_events_completed",
+    "order_to_cash_business_events_one_refused",
     "approval_state_since_two_levels",
     "erp_crm_sync_state_since",
     "procure_to_pay_exception_accepted",
@@ -87,6 +100,8 @@ STATE_SINCE = {
     "approval_events_escalated_decided",
     "procure_to_pay_events_cancelled",
     "procure_to_pay_events_matched_and_paid",
+    "erp_crm_sync_events_continue_as_new",
+    "erp_crm_sync_events_continued_run",
 }
 
 
@@ -135,6 +150,69 @@ def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person()
     assert children == ["approval-purchase-H-exception-accepted-exception-1"]
 
 
+# The three independent writes, and the histories recorded after the "concurrent-writes" patch
+# (the "business-events" ones came after it).
+AT_ONCE = {"reserve_stock", "create_sales_order", "upsert_deal"}
+BUSINESS_EVENTS = {s for s in RECORDED if s.startswith("order_to_cash_business_events_")}
+CONCURRENT_WRITES = {
+    s for s in RECORDED if s.startswith("order_to_cash_concurrent_writes_")
+} | BUSINESS_EVENTS
+
+
+def _patches(stem: str) -> list[str]:
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    return [m[0] for e in history.events if (m := patch_marker(e))]
+
+
+def _scheduled_together(stem: str) -> list[list[str]]:
+    """The activities each workflow task scheduled, per task."""
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    tasks: dict[int, list[str]] = {}
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = event.activity_task_scheduled_event_attributes
+            task = tasks.setdefault(scheduled.workflow_task_completed_event_id, [])
+            task.append(scheduled.activity_type.name)
+    return list(tasks.values())
+
+
+@pytest.mark.parametrize("stem", [s for s in RECORDED if s.startswith("order_to_cash_")])
+def test_both_sides_of_the_concurrent_writes_patch_are_replayed(stem: str) -> None:
+    """Orders before the patch wrote stock, sales order and deal one task after another; those
+    after it, all three in one task."""
+    together = [set(t) & AT_ONCE for t in _scheduled_together(stem) if set(t) & AT_ONCE]
+    if stem in CONCURRENT_WRITES:
+        assert "concurrent-writes" in _patches(stem)
+        assert together[0] == AT_ONCE, together
+    else:
+        assert "concurrent-writes" not in _patches(stem)
+        assert all(len(t) == 1 for t in together), together
+
+
+def _local_activities(stem: str) -> int:
+    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    return sum(
+        1
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+
+
+@pytest.mark.parametrize("stem", [s for s in RECORDED if s.startswith("order_to_cash_")])
+def test_both_sides_of_the_business_events_patch_are_replayed(stem: str) -> None:
+    """Orders before the patch hand nothing over; those after it, one local activity per
+    workflow task that emitted: placed, paid, shipped, delivered, invoiced, completed (6), or
+    placed and compensated (2) when the sales order is refused."""
+    if stem in BUSINESS_EVENTS:
+        assert "business-events" in _patches(stem)
+        expected = {"completed": 6, "one_refused": 2}[stem.rsplit("business_events_")[-1]]
+        assert _local_activities(stem) == expected
+    else:
+        assert "business-events" not in _patches(stem)
+        assert _local_activities(stem) == 0
+
+
 def _markers(stem: str) -> list[str]:
     history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
     return [
@@ -142,17 +220,6 @@ def _markers(stem: str) -> list[str]:
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")
     ]
-
-
-def _patches(stem: str) -> set[str]:
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
-    return {
-        payload.data.decode()
-        for e in history.events
-        if e.HasField("marker_recorded_event_attributes")
-        and e.marker_recorded_event_attributes.marker_name == "core_patch"
-        for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
-    }
 
 
 def test_both_sides_of_the_approval_events_patch_are_replayed() -> None:
@@ -178,4 +245,17 @@ def test_both_sides_of_the_purchase_events_patch_are_replayed() -> None:
     assert _markers("procure_to_pay_events_cancelled").count("core_local_activity") == 3
     assert _activities("procure_to_pay_events_cancelled")[-1] == "cancel_purchase_order"
     for stem in set(buys) - after:
+        assert "core_local_activity" not in _markers(stem), stem
+
+
+def test_both_sides_of_the_sync_events_patch_are_replayed() -> None:
+    """Syncs recorded before it hand nothing over; after it, run 1 hands over a quarantined
+    page and continues as new, run 2 its last page's quarantine and the completion, emitted in
+    one workflow task, in one local activity."""
+    syncs = [s for s in RECORDED if s.startswith("erp_crm_sync_")]
+    after = {s for s in syncs if any("sync-events" in p for p in _patches(s))}
+    assert after == {"erp_crm_sync_events_continue_as_new", "erp_crm_sync_events_continued_run"}
+    assert _markers("erp_crm_sync_events_continue_as_new").count("core_local_activity") == 1
+    assert _markers("erp_crm_sync_events_continued_run").count("core_local_activity") == 1
+    for stem in set(syncs) - after:
         assert "core_local_activity" not in _markers(stem), stem

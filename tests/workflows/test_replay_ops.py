@@ -12,6 +12,7 @@ from temporalio.worker import Replayer
 
 from continuum.converter import data_converter
 from tests.workflows.test_replay import RECORDED as BUSINESS
+from tests.workflows.test_replay_events import RECORDED as PUBLISHER
 from workers.ops import OPS_WORKFLOWS
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -21,6 +22,7 @@ RECORDED: dict[str, tuple[str, ...]] = {
     "ops": (
         "alert_cleared_by_watchdog",
         "alert_escalated_acknowledged_resolved",
+        "alert_events_escalated_acknowledged_resolved",
         "alert_silenced",
         "watchdog_raises",
         "watchdog_raises_and_clears",
@@ -43,6 +45,7 @@ def test_every_history_kept_is_replayed_by_a_test() -> None:
     """A new folder under tests/histories would otherwise be replayed by nobody."""
     kept = {p.relative_to(HISTORIES).as_posix() for p in HISTORIES.rglob("*.json")}
     replayed = {f"{stem}.json" for stem in BUSINESS} | {f"{f}/{s}.json" for f, s in KEPT}
+    replayed |= {f"events/{stem}.json" for stem in PUBLISHER}  # test_replay_events.py
     assert kept == replayed
 
 
@@ -93,6 +96,7 @@ def test_the_alert_histories_hold_the_paths_they_are_named_after() -> None:
     assert {s: _workflow_type(s) for s in RECORDED["ops"]} == {
         "alert_cleared_by_watchdog": "Alert",
         "alert_escalated_acknowledged_resolved": "Alert",
+        "alert_events_escalated_acknowledged_resolved": "Alert",
         "alert_silenced": "Alert",
         "watchdog_raises": "Watchdog",
         "watchdog_raises_and_clears": "Watchdog",
@@ -116,3 +120,37 @@ def test_the_watchdog_histories_judge_two_rules_and_tell_the_alerts() -> None:
             "evaluate_rule",
             "observe_conditions",
         ], stem
+
+
+def _markers(stem: str) -> list[str]:
+    return [
+        event.marker_recorded_event_attributes.marker_name
+        for event in _history("ops", stem).events
+        if event.HasField("marker_recorded_event_attributes")
+    ]
+
+
+def _patches(stem: str) -> set[str]:
+    return {
+        payload.data.decode()
+        for e in _history("ops", stem).events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+        for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
+    }
+
+
+def test_both_sides_of_the_alert_events_patch_are_replayed() -> None:
+    """Alerts recorded before it hand nothing over; the one after hands over fired, escalated,
+    acknowledged and resolved, each in its own workflow task (four local activities), and pages
+    as before (levels 1 and 2, the resolution to both)."""
+    alerts = [s for s in RECORDED["ops"] if _workflow_type(s) == "Alert"]
+    after = {s for s in alerts if any("alert-events" in p for p in _patches(s))}
+    assert after == {"alert_events_escalated_acknowledged_resolved"}
+    assert (
+        _markers("alert_events_escalated_acknowledged_resolved").count("core_local_activity") == 4
+    )
+    assert _updates("alert_events_escalated_acknowledged_resolved") == ["acknowledge"]
+    assert len(_activities("alert_events_escalated_acknowledged_resolved")) == 4
+    for stem in set(alerts) - after:
+        assert "core_local_activity" not in _markers(stem), stem

@@ -34,9 +34,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.alerts.lifecycle import Action
     from domain.alerts.notices import NoticeKind
+    from domain.events import alerts as events
     from workflows import search_attributes as sa
+    from workflows.events import Events
     from workflows.failures import reason
     from workflows.policies import ALERT_DELIVERY
+
+# Alerts started before it hand over no business events (their histories have no markers).
+EVENTS_PATCH = "alert-events"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -48,6 +53,10 @@ class Alert:
         self._sending: set[asyncio.Task[None]] = set()
         self._reopen: Observation | None = None  # firing seen after it resolved
         self._published: list[Any] | None = None
+        info = workflow.info()
+        # An alert that fires again after it ended reuses the id: events are numbered per chain.
+        process = events.process_id(info.workflow_id, info.first_execution_run_id)
+        self._events = Events(process, events.SOURCE, EVENTS_PATCH, source.events_sequence)
 
     @workflow.run
     async def run(self, source: AlertInput) -> AlertState:
@@ -56,7 +65,8 @@ class Alert:
         while state.status.is_open:
             if self._history_is_long() and not self._sending:
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(lifecycle.carried(state))
+                await self._events.flush()
+                workflow.continue_as_new(self._numbered(lifecycle.carried(state)))
             now = workflow.now()
             if step := lifecycle.due(state, now):
                 self._act(step, now)
@@ -67,11 +77,17 @@ class Alert:
         await workflow.wait_condition(
             lambda: not self._sending and workflow.all_handlers_finished()
         )
+        await self._events.flush()
         if self._reopen is not None:
             # The condition came back while the resolution went out: a new occurrence.
             seen = self._reopen
-            workflow.continue_as_new(lifecycle.reopened(state, workflow.now(), seen.detail))
+            reopened = lifecycle.reopened(state, workflow.now(), seen.detail)
+            workflow.continue_as_new(self._numbered(reopened))
         return state
+
+    def _numbered(self, next_run: AlertInput) -> AlertInput:
+        """The next run's input numbers its business events on from this run's."""
+        return next_run.model_copy(update={"events_sequence": self._events.sequence})
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -90,10 +106,15 @@ class Alert:
         state = self._state
         if step.action is Action.FIRE:
             lifecycle.fire(state, now)
+            self._events.emit(events.FIRED, state.input.fingerprint, events.fired(state))
         elif step.action is Action.NOTIFY:
             kind = NoticeKind.FIRING if step.level == 1 else NoticeKind.ESCALATION
             event = f"{kind.value}-{step.level}"
-            self._tell(kind, event, step.level, lifecycle.notify(state, step.level, now))
+            receivers = lifecycle.notify(state, step.level, now)
+            if step.level > 1:
+                escalated = events.escalated(state, step.level, receivers)
+                self._events.emit(events.ESCALATED, state.input.fingerprint, escalated)
+            self._tell(kind, event, step.level, receivers)
         elif step.action is Action.REPEAT:
             receivers = lifecycle.repeat(state, now)
             self._tell(NoticeKind.REPEAT, f"repeat-{state.repeats}", state.level, receivers)
@@ -101,6 +122,7 @@ class Alert:
             lifecycle.end_silence(state, now)
         elif step.action is Action.RESOLVE:
             receivers = lifecycle.resolve(state, now)
+            self._events.emit(events.RESOLVED, state.input.fingerprint, events.resolved(state))
             self._tell(NoticeKind.RESOLVED, "resolved", state.level, receivers)
         else:
             lifecycle.dismiss(state, now)
@@ -184,6 +206,8 @@ class Alert:
     def acknowledge(self, ack: Acknowledgement) -> AlertState:
         self._changes += 1
         lifecycle.acknowledge(self._state, ack, workflow.now())
+        acknowledged = events.acknowledged(self._state)
+        self._events.emit(events.ACKNOWLEDGED, self._state.input.fingerprint, acknowledged)
         self._publish()
         return self._state
 

@@ -3,6 +3,9 @@
 Every write that succeeds registers its undo; a step that fails for good, a rejection after
 writes, or a cancellation undoes them in reverse order (saga). A write in flight when a
 cancellation arrives is allowed to finish, so that what it did is known and can be undone.
+Stock, sales order and CRM deal need nothing from each other: they are written at once
+(`workflows.orders.writes`). Subscribers learn of each step and of the end from the order's
+business events (`workflows.orders.business_events`).
 What people and systems tell the order arrives through `OrderMessages`; the gate of orders
 started before the Approval process, through `LegacyGateHandlers`.
 """
@@ -24,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.approvals.policy import requires_approval
     from domain.credit import CreditStatus
     from domain.crm import DealStage
+    from domain.events.orders import RejectionCause
     from domain.orders.contract import WORKFLOW_NAME, OrderToCashInput
     from domain.orders.lifecycle import CancelRequest, DeliveryNotice
     from domain.orders.models import OrderResult, OrderStatus
@@ -43,24 +47,17 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.failures import reason
     from workflows.orders.approval_step import OrderApproval
+    from workflows.orders.business_events import OrderEvents
     from workflows.orders.legacy_gate import LegacyGateHandlers
     from workflows.orders.messages import OrderMessages
     from workflows.orders.tracking import OrderTracker
+    from workflows.orders.writes import CONCURRENT_WRITES, Stop, at_once, in_turn, refusal
     from workflows.policies import READ, WRITE, ActivityOptions
     from workflows.saga import Saga, Undoing, failed
     from workflows.steps import Step, step_name
 
 A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
-
-
-class _Stop(Exception):
-    """Ends the forward path: the order was rejected, failed for good, or cancelled."""
-
-    def __init__(self, status: OrderStatus, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[ValidationError])
@@ -74,12 +71,16 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         self._delivery: DeliveryNotice | None = None
         self._cancel: CancelRequest | None = None
         self._stop = asyncio.Event()
+        self._events = OrderEvents(input.order)
 
     @workflow.run
     async def run(self, input: OrderToCashInput) -> OrderResult:
         self._track.start()
+        self._events.placed()
         if violations := validate_order(input.order):
             self._track.set_status(OrderStatus.INVALID, describe(violations))
+            self._events.rejected_invalid()
+            await self._events.flush()
             raise ApplicationError(
                 f"invalid order {input.order.order_id}: {describe(violations)}",
                 [v.model_dump() for v in violations],
@@ -88,12 +89,14 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             )
         try:
             await self._fulfil(input)
-        except _Stop as stop:
-            return await self._unwind(stop.status, stop.reason)
+        except Stop as stop:
+            return await self._unwind(stop)
         except asyncio.CancelledError:
             # Cancelled in Temporal itself (Web UI, `temporal workflow cancel`) while waiting.
-            return await self._unwind(OrderStatus.CANCELLED, "cancelled in Temporal")
+            return await self._unwind(Stop(OrderStatus.CANCELLED, "cancelled in Temporal"))
         self._track.set_status(OrderStatus.COMPLETED, "")
+        self._events.ended(self._track.result)
+        await self._events.flush()
         return self._track.result
 
     async def _fulfil(self, input: OrderToCashInput) -> None:
@@ -108,14 +111,8 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             ),
             self._call(erp.check_stock, StockCheck(order_id=oid, lines=order.lines), READ),
         )
-        if credit.blocked:
-            raise _Stop(OrderStatus.REJECTED, f"customer {credit.customer_id} is blocked")
-        if stock.shortages:
-            short = ", ".join(
-                f"{s.sku} (requested {s.requested}, available {s.available})"
-                for s in stock.shortages
-            )
-            raise _Stop(OrderStatus.REJECTED, f"insufficient stock: {short}")
+        if stop := refusal(credit, stock):
+            raise stop
         self._checkpoint()
         await self._approve(input, credit)
 
@@ -123,24 +120,33 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             return lambda record_id: (label, step, Undo(order_id=oid, record_id=record_id))
 
         release = undo("release stock", erp.release_stock)
-        await self._write(
-            erp.reserve_stock,
-            StockReservation(order_id=oid, lines=order.lines),
-            lambda r: release(r.reservation_id),
-        )
         cancel_so = undo("cancel sales order", erp.cancel_sales_order)
-        sales_order = await self._write(
-            erp.create_sales_order,
-            SalesOrderRequest(order=order),
-            lambda r: cancel_so(r.sales_order_id),
-        )
-        so_id = result.sales_order_id = sales_order.sales_order_id
         lost = DealStageChange(order_id=oid, stage=DealStage.CLOSED_LOST)
-        deal = await self._write(
-            crm.upsert_deal,
-            DealUpdate(order=order, stage=DealStage.CONTRACT_SENT),
-            lambda _: ("mark deal lost", crm.set_deal_stage, lost),
+        # Three writes that need nothing from each other (each starts when awaited).
+        writes = (
+            self._write(
+                erp.reserve_stock,
+                StockReservation(order_id=oid, lines=order.lines),
+                lambda r: release(r.reservation_id),
+            ),
+            self._write(
+                erp.create_sales_order,
+                SalesOrderRequest(order=order),
+                lambda r: cancel_so(r.sales_order_id),
+            ),
+            self._write(
+                crm.upsert_deal,
+                DealUpdate(order=order, stage=DealStage.CONTRACT_SENT),
+                lambda _: ("mark deal lost", crm.set_deal_stage, lost),
+            ),
         )
+        if workflow.patched(CONCURRENT_WRITES):
+            temporal = CancelRequest(order_id=oid, requested_by="temporal")
+            cancelled = lambda: self._request_stop(temporal)  # noqa: E731
+            _, sales_order, deal = await at_once(*writes, saga=self._saga, on_cancel=cancelled)
+        else:
+            _, sales_order, deal = await in_turn(*writes)
+        so_id = result.sales_order_id = sales_order.sales_order_id
         result.deal_id = deal.deal_id
         refund = undo("refund payment", erp.refund_payment)
         payment = await self._write(
@@ -155,6 +161,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             lambda r: refund(r.payment_id),
         )
         result.payment_id = payment.payment_id
+        self._events.paid(payment)
         cancel_shipment = undo("cancel shipment", erp.cancel_shipment)
         shipment = await self._write(
             erp.create_shipment,
@@ -167,12 +174,14 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             lambda r: cancel_shipment(r.shipment_id),
         )
         result.shipment_id = shipment.shipment_id
+        self._events.shipped(shipment, so_id)
         notice = await self._await_delivery(input.delivery_deadline, shipment.tracking_number)
         delivered_at = notice.delivered_at or workflow.now()
         confirmation = DeliveryConfirmation(
             order_id=oid, shipment_id=shipment.shipment_id, delivered_at=delivered_at
         )
         await self._write(erp.confirm_delivery, confirmation)
+        self._events.delivered(confirmation)
 
         self._track.set_status(OrderStatus.INVOICING)
         credit_invoice = undo("credit invoice", erp.credit_invoice)
@@ -182,6 +191,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             lambda r: credit_invoice(r.invoice_id),
         )
         result.invoice_id = invoice.invoice_id
+        self._events.invoiced(invoice, so_id)
         won = DealUpdate(order=order, stage=DealStage.CLOSED_WON, close_date=workflow.now())
         await self._write(crm.upsert_deal, won)
 
@@ -196,8 +206,9 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         self._checkpoint()
         assert decision is not None  # None only when stopped, and the checkpoint raised
         if not decision.approved:
-            raise _Stop(OrderStatus.REJECTED, decision.reason)
+            raise Stop(OrderStatus.REJECTED, decision.reason, cause=RejectionCause.NOT_APPROVED)
         self._track.record("approved", f"by {decision.decided_by}")
+        self._events.approved()
         self._track.set_status(OrderStatus.PROCESSING, "")
 
     async def _await_delivery(self, deadline: timedelta, tracking: str) -> DeliveryNotice:
@@ -242,9 +253,12 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
                 return await handle
         except ActivityError as err:
             status = OrderStatus.COMPENSATED if self._saga else OrderStatus.REJECTED
-            raise _Stop(status, f"{step_name(step)} failed: {reason(err)}") from err
+            name, refused = step_name(step), RejectionCause.STEP_REFUSED
+            why = f"{name} failed: {reason(err)}"
+            raise Stop(status, why, cause=refused, step=name) from err
 
-    async def _unwind(self, status: OrderStatus, why: str) -> OrderResult:
+    async def _unwind(self, stop: Stop) -> OrderResult:
+        status, why = stop.status, stop.reason
         if self._saga:
             self._track.set_status(OrderStatus.COMPENSATING, why)
         undone = await self._saga.unwind()
@@ -252,9 +266,11 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         if broken := failed(undone):
             status, why = OrderStatus.NEEDS_ATTENTION, f"{why}; could not undo: {', '.join(broken)}"
         self._track.set_status(status, why)
+        self._events.ended(self._track.result, stop)
+        await self._events.flush()
         return self._track.result
 
     def _checkpoint(self) -> None:
         if self._cancel is not None:
             why = f": {self._cancel.reason}" if self._cancel.reason else ""
-            raise _Stop(OrderStatus.CANCELLED, f"cancelled by {self._cancel.requested_by}{why}")
+            raise Stop(OrderStatus.CANCELLED, f"cancelled by {self._cancel.requested_by}{why}")

@@ -15,10 +15,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.sync import SyncActivities
+    from domain.events import sync as events
     from domain.sync.contract import WORKFLOW_NAME, Message, reconcile_child_id
     from domain.sync.models import (
         DriftReport,
         PageRequest,
+        PageResult,
         ReconcileInput,
         RepairRequest,
         ResetRequest,
@@ -27,8 +29,12 @@ with workflow.unsafe.imports_passed_through():
         SyncResult,
     )
     from workflows import search_attributes as sa
+    from workflows.events import Events
     from workflows.policies import SYNC_PAGE
     from workflows.sync.reconcile import ErpCrmReconcile
+
+# Syncs started before it hand over no business events (their histories have no markers).
+EVENTS_PATCH = "sync-events"
 
 
 # An input that does not decode fails the workflow instead of retrying its task forever.
@@ -37,6 +43,10 @@ class ErpCrmSync:
     @workflow.init
     def __init__(self, input: SyncInput) -> None:
         self._progress = SyncProgress(totals=input.totals.model_copy(deep=True))
+        info = workflow.info()
+        # Every sync reuses the one workflow id: its events are numbered per chain of runs.
+        process = events.process_id(info.workflow_id, info.first_execution_run_id)
+        self._events = Events(process, events.SOURCE, EVENTS_PATCH, input.events_sequence)
 
     @workflow.query(name=Message.PROGRESS)
     def progress(self) -> SyncProgress:
@@ -71,11 +81,14 @@ class ErpCrmSync:
                     pages >= input.max_pages_per_run
                     or workflow.info().is_continue_as_new_suggested()
                 ):
-                    workflow.continue_as_new(
-                        input.model_copy(
-                            update={"feed_index": index, "totals": totals, "full_resync": False}
-                        )
-                    )
+                    await self._events.flush()
+                    carried = {
+                        "feed_index": index,
+                        "totals": totals,
+                        "full_resync": False,
+                        "events_sequence": self._events.sequence,
+                    }
+                    workflow.continue_as_new(input.model_copy(update=carried))
                 page = await workflow.execute_activity_method(
                     SyncActivities.sync_page,
                     PageRequest(
@@ -89,6 +102,8 @@ class ErpCrmSync:
                 )
                 pages += 1
                 totals.add(page)
+                if page.quarantined:
+                    self._emit_quarantined(sync_id, page)
                 self._progress.page = totals.pages
                 workflow.set_current_details(self._details())
                 if page.done:
@@ -97,7 +112,43 @@ class ErpCrmSync:
         self._publish("done")
         self._progress.state = "done"
         workflow.set_current_details(self._details())
-        return SyncResult(totals=totals, watermarks=totals.watermarks, drift=drift)
+        result = SyncResult(totals=totals, watermarks=totals.watermarks, drift=drift)
+        self._emit_completed(sync_id, result)
+        await self._events.flush()
+        return result
+
+    def _emit_quarantined(self, sync_id: str, page: PageResult) -> None:
+        data = events.SyncQuarantined(
+            sync_id=sync_id,
+            feed=page.feed,
+            page=self._progress.totals.pages,
+            quarantined=page.quarantined,
+            feed_quarantined=self._progress.totals.feeds[page.feed].quarantined,
+        )
+        self._events.emit(events.QUARANTINED, workflow.info().workflow_id, data)
+
+    def _emit_completed(self, sync_id: str, result: SyncResult) -> None:
+        totals = result.totals
+        feeds = {
+            feed: events.FeedSummary(
+                records=t.records,
+                upserted=t.upserted,
+                quarantined=t.quarantined,
+                skipped=t.skipped,
+                watermark=totals.watermarks.get(feed),
+            )
+            for feed, t in totals.feeds.items()
+        }
+        data = events.SyncCompleted(
+            sync_id=sync_id,
+            runs=totals.runs,
+            pages=totals.pages,
+            records=totals.records,
+            quarantined=sum(t.quarantined for t in totals.feeds.values()),
+            feeds=feeds,
+            drift=result.drift.drift if result.drift is not None else None,
+        )
+        self._events.emit(events.COMPLETED, workflow.info().workflow_id, data)
 
     def _publish(self, stage: str) -> None:
         """ProcessStatus and StateSince follow the stage, so the watchdog sees a sync that hangs."""

@@ -59,9 +59,11 @@ class Bench:
         return batch(*sequences, process_id=self.process_id)
 
 
-async def test_each_sequence_reaches_each_sink_once_in_order(ts_env: WorkflowEnvironment) -> None:
+async def test_each_sequence_reaches_each_sink_once_in_order(
+    events_env: WorkflowEnvironment,
+) -> None:
     a, b = MemorySink("a"), MemorySink("b", types=("order.paid.v1",))
-    bench = Bench(ts_env, a, b)
+    bench = Bench(events_env, a, b)
     async with bench.worker():
         handle = await bench.hand_over(bench.batch(1, 2, 3))
         await bench.hand_over(bench.batch(2, 3, 4))  # a retried hand-over, and one new
@@ -86,10 +88,10 @@ async def publisher_state(
 
 
 async def test_a_sink_that_is_down_delays_only_its_own_deliveries(
-    ts_env: WorkflowEnvironment,
+    events_env: WorkflowEnvironment,
 ) -> None:
     up, down = MemorySink("up"), MemorySink("down", down=True)
-    bench = Bench(ts_env, up, down)
+    bench = Bench(events_env, up, down)
     async with bench.worker():
         handle = await bench.hand_over(bench.batch(1, 2))
         await up.wait_for(2)
@@ -100,16 +102,16 @@ async def test_a_sink_that_is_down_delays_only_its_own_deliveries(
         assert [e.sequence for e in held.pending] == [1, 2, 3] and down.refused >= 1
         assert held.lanes == {"up": 3, "down": 0}
         down.down = False
-        await ts_env.sleep(timedelta(minutes=2))  # past the next retry (at most a minute)
+        await events_env.sleep(timedelta(minutes=2))  # past the next retry (at most a minute)
         await down.wait_for(3)
         state = await handle.result()
     assert up.sequences() == down.sequences() == [1, 2, 3]
     assert state.pending == []
 
 
-async def test_continue_as_new_loses_and_repeats_nothing(ts_env: WorkflowEnvironment) -> None:
+async def test_continue_as_new_loses_and_repeats_nothing(events_env: WorkflowEnvironment) -> None:
     a = MemorySink("a")
-    bench = Bench(ts_env, a)
+    bench = Bench(events_env, a)
     async with bench.worker():
         handle = await bench.hand_over(bench.batch(1), continue_after_events=100)
         for n in range(2, 41):
@@ -120,10 +122,10 @@ async def test_continue_as_new_loses_and_repeats_nothing(ts_env: WorkflowEnviron
     assert state.runs > 1 and state.received == 40 and state.duplicates == 0
 
 
-async def test_a_continued_run_delivers_what_it_carried(ts_env: WorkflowEnvironment) -> None:
+async def test_a_continued_run_delivers_what_it_carried(events_env: WorkflowEnvironment) -> None:
     """The state a run hands to the next: `late` had nothing yet, `a` had 1 and 2."""
     a, late = MemorySink("a"), MemorySink("late")
-    bench = Bench(ts_env, a, late)
+    bench = Bench(events_env, a, late)
     held = bench.batch(1, 2)
     carried = PublisherState(
         process_id=bench.process_id,
@@ -141,10 +143,10 @@ async def test_a_continued_run_delivers_what_it_carried(ts_env: WorkflowEnvironm
 
 
 async def test_it_completes_when_idle_and_a_later_event_starts_a_fresh_run(
-    ts_env: WorkflowEnvironment,
+    events_env: WorkflowEnvironment,
 ) -> None:
     a = MemorySink("a")
-    bench = Bench(ts_env, a)
+    bench = Bench(events_env, a)
     async with bench.worker():
         first = await bench.hand_over(bench.batch(1, 2), idle_after=timedelta(minutes=5))
         await first.result()

@@ -36,9 +36,9 @@ def store(tmp_path: Path) -> Iterator[SyncStore]:
 
 
 async def test_quarantined_pages_and_the_end_reach_the_subscriber_numbered_across_runs(
-    ts_env: WorkflowEnvironment, store: SyncStore
+    events_env: WorkflowEnvironment, store: SyncStore
 ) -> None:
-    client, run = ts_env.client, uuid.uuid4().hex[:8]
+    client, run = events_env.client, uuid.uuid4().hex[:8]
     queue, events_queue, workflow_id = f"sync-{run}", f"events-{run}", f"erp-crm-sync-{run}"
     erp, crm, sink = FeedErp(), InMemoryCrm(), MemorySink("all")
     erp.add_customers(6, bad=frozenset({1, 4}))  # one bad e-mail in each page of three

@@ -7,6 +7,7 @@ checks each undo's argument against the step it will run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -17,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.orders.models import StepRecord
     from workflows.failures import reason
     from workflows.policies import UNDO
-    from workflows.steps import Step
+    from workflows.steps import Step, step_name
 
 A = TypeVar("A", bound=BaseModel)
 
@@ -35,6 +36,18 @@ class Saga:
 
     def add(self, label: str, step: Step[A, Any], arg: A) -> None:
         self._undo.append((label, step, arg))
+
+    @property
+    def registered(self) -> int:
+        return len(self._undo)
+
+    def put_in_order(self, since: int, steps: Sequence[Step[Any, Any]]) -> None:
+        """The undos registered since `since` in the order of `steps`, whatever order their
+        writes (run at once) returned in: compensation then runs in the same order every time,
+        the reverse of the business order, as it did when the writes ran one after another."""
+        rank = {step_name(step): n for n, step in enumerate(steps)}
+        tail = sorted(self._undo[since:], key=lambda undo: rank.get(step_name(undo[1]), len(rank)))
+        self._undo[since:] = tail
 
     async def unwind(self) -> list[StepRecord]:
         """Runs every undo, even after one fails; a failed one says why in its detail.

@@ -250,6 +250,9 @@ SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
     # Recorded after the "business-events" patch: each status told to the order's publisher.
     "business_events_completed": ({}, completed),
     "business_events_one_refused": ({}, ends_by_itself),
+    # Recorded after the "undo-in-write-order" patch: the writes that ran at once are undone in
+    # the business order's reverse (deal, sales order, stock), whatever order they returned in.
+    "undo_in_write_order_cancelled": ({}, cancelled_during_writes),
 }
 # What the in-memory ERP is scripted to do, set before the worker picks the order up.
 SETUP: dict[str, Callable[[Harness], None]] = {
@@ -260,6 +263,7 @@ SETUP: dict[str, Callable[[Harness], None]] = {
     "concurrent_writes_one_refused": _refuse_sales_order,
     "business_events_one_refused": _refuse_sales_order,
     "concurrent_writes_cancelled": _hold_sales_order,
+    "undo_in_write_order_cancelled": _hold_sales_order,
 }
 # Orders that ran an Approval child: its history is kept too (approval_two_levels.json, ...).
 WITH_CHILD = {

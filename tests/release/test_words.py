@@ -111,6 +111,11 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
             site("workflows/orders/order_to_cash.py", "workflow.patched(CONCURRENT_WRITES)"),
         ),
         (
+            "undo-in-write-order",
+            "patched",
+            site("workflows/orders/writes.py", "workflow.patched(UNDO_IN_WRITE_ORDER)"),
+        ),
+        (
             "business-events",
             "patched",
             site("workflows/orders/business_events.py", "Events("),

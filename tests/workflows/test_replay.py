@@ -48,6 +48,7 @@ RECORDED = (
     "order_to_cash_needs_attention",
     "order_to_cash_out_of_stock",
     "order_to_cash_payment_declined",
+    "order_to_cash_undo_in_write_order_cancelled",
     "order_to_cash_state_since_two_levels",
     "procure_to_pay_events_cancelled",
     "procure_to_pay_events_matched_and_paid",
@@ -92,6 +93,7 @@ STATE_SINCE = {
     "order_to_cash_concurrent_writes_one_refused",
     "order_to_cash_business_events_completed",
     "order_to_cash_business_events_one_refused",
+    "order_to_cash_undo_in_write_order_cancelled",
     "approval_state_since_two_levels",
     "erp_crm_sync_state_since",
     "procure_to_pay_exception_accepted",
@@ -153,7 +155,11 @@ def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person()
 # The three independent writes, and the histories recorded after the "concurrent-writes" patch
 # (the "business-events" ones came after it).
 AT_ONCE = {"reserve_stock", "create_sales_order", "upsert_deal"}
-BUSINESS_EVENTS = {s for s in RECORDED if s.startswith("order_to_cash_business_events_")}
+# (and the "undo-in-write-order" one came after both)
+UNDO_IN_WRITE_ORDER = {"order_to_cash_undo_in_write_order_cancelled"}
+BUSINESS_EVENTS = {
+    s for s in RECORDED if s.startswith("order_to_cash_business_events_")
+} | UNDO_IN_WRITE_ORDER
 CONCURRENT_WRITES = {
     s for s in RECORDED if s.startswith("order_to_cash_concurrent_writes_")
 } | BUSINESS_EVENTS
@@ -206,7 +212,10 @@ def test_both_sides_of_the_business_events_patch_are_replayed(stem: str) -> None
     placed and compensated (2) when the sales order is refused."""
     if stem in BUSINESS_EVENTS:
         assert "business-events" in _patches(stem)
-        expected = {"completed": 6, "one_refused": 2}[stem.rsplit("business_events_")[-1]]
+        ending = stem.rsplit("_", 1)[-1] if stem in UNDO_IN_WRITE_ORDER else stem
+        expected = {"completed": 6, "one_refused": 2, "cancelled": 2}[
+            ending.rsplit("business_events_")[-1]
+        ]
         assert _local_activities(stem) == expected
     else:
         assert "business-events" not in _patches(stem)
@@ -259,3 +268,31 @@ def test_both_sides_of_the_sync_events_patch_are_replayed() -> None:
     assert _markers("erp_crm_sync_events_continued_run").count("core_local_activity") == 1
     for stem in set(syncs) - after:
         assert "core_local_activity" not in _markers(stem), stem
+
+
+def test_the_writes_run_at_once_are_undone_in_the_business_orders_reverse() -> None:
+    """Before the "undo-in-write-order" patch the undos ran in the reverse of the order the
+    writes returned in (the cancelled history: cancel sales order, release stock, mark deal
+    lost); after it, always deal, sales order, stock, however they returned."""
+
+    def undos(stem: str) -> list[str]:
+        history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+        names = [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        return [n for n in names if n in {"set_deal_stage", "cancel_sales_order", "release_stock"}]
+
+    assert "undo-in-write-order" not in _patches("order_to_cash_concurrent_writes_cancelled")
+    assert undos("order_to_cash_concurrent_writes_cancelled") == [
+        "cancel_sales_order",
+        "release_stock",
+        "set_deal_stage",
+    ]
+    assert "undo-in-write-order" in _patches("order_to_cash_undo_in_write_order_cancelled")
+    assert undos("order_to_cash_undo_in_write_order_cancelled") == [
+        "set_deal_stage",
+        "cancel_sales_order",
+        "release_stock",
+    ]

@@ -143,7 +143,10 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
         if workflow.patched(CONCURRENT_WRITES):
             temporal = CancelRequest(order_id=oid, requested_by="temporal")
             cancelled = lambda: self._request_stop(temporal)  # noqa: E731
-            _, sales_order, deal = await at_once(*writes, saga=self._saga, on_cancel=cancelled)
+            undo_order = (erp.release_stock, erp.cancel_sales_order, crm.set_deal_stage)
+            _, sales_order, deal = await at_once(
+                *writes, saga=self._saga, undo_order=undo_order, on_cancel=cancelled
+            )
         else:
             _, sales_order, deal = await in_turn(*writes)
         so_id = result.sales_order_id = sales_order.sales_order_id

@@ -22,8 +22,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.events.orders import RejectionCause
     from domain.orders.models import OrderStatus
     from workflows.saga import Saga
+    from workflows.steps import Step
 
 CONCURRENT_WRITES = "concurrent-writes"
+# Undo the writes that ran at once in the business order's reverse, not their return order.
+UNDO_IN_WRITE_ORDER = "undo-in-write-order"
 
 R1 = TypeVar("R1")
 R2 = TypeVar("R2")
@@ -93,6 +96,7 @@ async def at_once(
     c: Coroutine[Any, Any, R3],
     *,
     saga: Saga,
+    undo_order: Sequence[Step[Any, Any]],
     on_cancel: Callable[[], None],
 ) -> tuple[R1, R2, R3]:
     """All three at once; the first failure (else the cancellation) once every one has settled.
@@ -100,12 +104,15 @@ async def at_once(
     `on_cancel` is told when Temporal cancels the order meanwhile; the writes go on (shielded),
     and each one's own checkpoint then stops the order once its undo is registered.
     """
+    since = saga.registered
     settled = asyncio.gather(a, b, c, return_exceptions=True)
     try:
         ra, rb, rc = await asyncio.shield(settled)
     except asyncio.CancelledError:
         on_cancel()
         ra, rb, rc = await settled
+    if workflow.patched(UNDO_IN_WRITE_ORDER):
+        saga.put_in_order(since, undo_order)
     errors = [r for r in (ra, rb, rc) if isinstance(r, BaseException)]
     if errors:
         raise _first(errors, saga)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -32,9 +33,27 @@ def run_worker(
         asyncio.run(serve())
     except refusals as err:
         log.error("cannot start the %s: %s", what, err)
-        sys.exit(2)
+        leave(2)
     except RuntimeError as err:
         if "Failed client connect" not in str(err):
             raise
         log.error("cannot reach Temporal: %s", err)
-        sys.exit(1)
+        leave(1)
+    leave(0)
+
+
+def leave(status: int) -> None:
+    """Exits once spans and logs are out, without tearing the interpreter down: the Temporal
+    client's Rust threads can outlive the event loop and abort the process while it finalizes
+    (temporalio/sdk-python#300: "PyGILState_Release ... must be current when releasing"),
+    which turned a clean refusal (2) into SIGABRT."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    shutdown = getattr(provider, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.events import contract
     from domain.events import orders as ev
     from domain.events.models import EventBatch, Handover, HandoverResult
     from domain.orders.contract import Message, OrderToCashInput
@@ -74,10 +73,7 @@ class _TwinEvents(Events):
             batch, self._pending = self._pending, []
             await workflow.execute_local_activity(
                 _hand_over,
-                Handover(
-                    publisher_id=contract.publisher_id(self.process_id),
-                    batch=EventBatch(events=batch),
-                ),
+                Handover(batch=EventBatch(events=batch)),
                 start_to_close_timeout=HANDOVER_TIMEOUT,
             )
 

@@ -75,10 +75,7 @@ class Events:
             batch, self._pending = self._pending, []
             await workflow.execute_local_activity_method(
                 EventHandover.hand_over,
-                Handover(
-                    publisher_id=contract.publisher_id(self.process_id),
-                    batch=EventBatch(events=batch),
-                ),
+                Handover(batch=EventBatch(events=batch)),
                 start_to_close_timeout=HANDOVER_TIMEOUT,
                 retry_policy=_RETRY,
                 summary=f"hand over {len(batch)} event(s)",

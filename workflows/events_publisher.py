@@ -1,9 +1,11 @@
-"""EventPublisher: one per process, it takes the process's business events (signal `publish`,
-by signal-with-start from the process's hand-over) and delivers them to every sink in sequence
-order, each sink on its own lane: a subscriber down for an hour delays only its own deliveries.
+"""EventPublisher: one per shard of processes (`contract.publisher_id`), it takes their business
+events (signal `publish`, by signal-with-start from each process's hand-over) and delivers them
+to every sink in the order received (so each process's in sequence order), each sink on its
+own lane: a subscriber down for an hour delays only its own deliveries.
 
 Deliveries are activities on the events worker's queue, retried by Temporal without limit, a
-batch of a sink's waiting events per call. A sequence received twice is dropped. The run
+batch of a sink's waiting events per call, across the shard's processes (while one delivery is
+under way, what arrives joins the next). A process's sequence received twice is dropped. The run
 continues as new when its history grows, carrying what it still holds, and completes once every
 sink has everything and nothing came for `idle_after`; a later hand-over starts a fresh run.
 ProcessStatus/StateSince say whether events wait and since when (the watchdog's lag rule).
@@ -47,7 +49,7 @@ DELIVERY_HEARTBEAT = timedelta(seconds=30)
 class EventPublisher:
     @workflow.init
     def __init__(self, start: PublisherStart) -> None:
-        self._state = start.state or PublisherState(process_id=start.process_id)
+        self._state = start.state or PublisherState(key=start.key)
         self._changes = 0  # bumped by every signal and finished delivery: the loop looks again
         self._running: dict[str, asyncio.Task[None]] = {}
         self._shown: tuple[str, datetime | None] | None = None
@@ -67,7 +69,7 @@ class EventPublisher:
         state = self._state
         sinks = await workflow.execute_local_activity_method(
             EventDelivery.event_sinks,
-            SinkQuery(process_id=state.process_id),
+            SinkQuery(process_id=state.key),
             start_to_close_timeout=timedelta(seconds=10),
         )
         publishing.open_lanes(state, sinks.names)
@@ -76,7 +78,7 @@ class EventPublisher:
             due = self._history_is_long(start)
             if not due:
                 for sink in state.lanes:
-                    if sink not in self._running and publishing.due(state, sink):
+                    if sink not in self._running and publishing.due(state, sink)[1]:
                         self._running[sink] = asyncio.ensure_future(self._deliver(sink))
             self._show()
             if due:
@@ -85,7 +87,7 @@ class EventPublisher:
                 state.runs += 1
                 workflow.continue_as_new(
                     PublisherStart(
-                        process_id=state.process_id,
+                        key=state.key,
                         state=state,
                         continue_after_events=start.continue_after_events,
                         idle_after=start.idle_after,
@@ -126,11 +128,11 @@ class EventPublisher:
 
     async def _deliver(self, sink: str) -> None:
         state = self._state
-        batch = publishing.due(state, sink)
+        first, batch = publishing.due(state, sink)
         try:
             receipt: DeliveryReceipt = await workflow.execute_activity_method(
                 EventDelivery.deliver_events,
-                Delivery(sink=sink, events=batch),
+                Delivery(sink=sink, events=batch, first=first),
                 start_to_close_timeout=DELIVERY_TIMEOUT,
                 heartbeat_timeout=DELIVERY_HEARTBEAT,
                 retry_policy=DELIVERY_RETRY,

@@ -1,5 +1,5 @@
-"""Delivers a publisher's events to one sink, in sequence order, with personal fields left out
-or encrypted as configured; and tells the publisher which sinks there are.
+"""Delivers a publisher's events to one sink, in the order it received them, with personal
+fields left out or encrypted as configured; and tells the publisher which sinks there are.
 
 One sink per call, so Temporal retries each on its own and a sink that is down holds back only
 its own events. Every failure is retried, without limit (the publisher's policy): a sink that
@@ -50,7 +50,8 @@ class EventDelivery:
     @activity.defn(name=contract.DELIVER_EVENTS)
     async def deliver_events(self, delivery: Delivery) -> DeliveryReceipt:
         sink = self.sinks.get(delivery.sink)
-        last = delivery.events[-1].sequence if delivery.events else 0
+        offsets = delivery.offsets()
+        last = offsets[-1] if offsets else 0
         if sink is None:
             activity.logger.warning(
                 "sink %s is no longer configured: its lane closes", delivery.sink
@@ -61,15 +62,15 @@ class EventDelivery:
         details = activity.info().heartbeat_details
         done = int(details[0]) if details else 0  # a retried call resumes after this one
         delivered = skipped = 0
-        for event in delivery.events:
-            if event.sequence <= done:
+        for offset, event in zip(offsets, delivery.events, strict=True):
+            if offset <= done:
                 continue
             if sink.wants(event.type):
                 await self._deliver(sink, event)
                 delivered += 1
             else:
                 skipped += 1
-            done = event.sequence
+            done = offset
             activity.heartbeat(done)
         return DeliveryReceipt(sink=sink.name, through=last, delivered=delivered, skipped=skipped)
 

@@ -1,5 +1,5 @@
-"""Hands a process's events to its publisher: one signal-with-start, run as a local activity so
-that it costs the process one marker event and waits for the Temporal server only.
+"""Hands a process's events to its publisher (its shard): one signal-with-start, run as a local
+activity so that it costs the process one marker event and waits for the Temporal server only.
 
 Safe to repeat: a retried or replayed hand-over carries the same event ids and sequences, and
 the publisher drops a sequence it already has.
@@ -31,11 +31,11 @@ class EventHandover:
     async def hand_over(self, handover: Handover) -> HandoverResult:
         if not self.enabled or not handover.batch.events:
             return HandoverResult(handed_over=0)
-        first = handover.batch.events[0]
+        publisher = contract.publisher_id(handover.batch.events[0].process_id, self.task_queue)
         await self.client.start_workflow(
             contract.PUBLISHER_WORKFLOW,
-            PublisherStart(process_id=first.process_id),
-            id=handover.publisher_id,
+            PublisherStart(key=publisher),
+            id=publisher,
             task_queue=self.task_queue,
             start_signal=contract.PUBLISH,
             start_signal_args=[handover.batch],

@@ -1,13 +1,19 @@
 """Business events' contract: what processes, the publisher and every subscriber agree on.
 
-A process hands its events to one publisher workflow per process (reached by signal-with-start
-from a local activity, so the order path waits for the Temporal server only, never for a
-subscriber). The publisher delivers them in order to every sink (signed webhooks, NATS
-JetStream, experimental Kafka) on its own task queue, so a slow subscriber never takes a
-slot from the order workers.
+A process hands its events to a publisher workflow (reached by signal-with-start from a local
+activity, so the order path waits for the Temporal server only, never for a subscriber). The
+publisher delivers them in order to every sink (signed webhooks, NATS JetStream, experimental
+Kafka) on its own task queue, so a slow subscriber never takes a slot from the order workers.
+
+Publishers are shards: a process's events always go to the same one (so they stay in order per
+subject), and one publisher serves many processes, delivering their events in batches. One
+publisher per process cost the server as many history events as the order it served, and
+halved the order path's throughput (BENCHMARKS.md).
 """
 
 from __future__ import annotations
+
+import zlib
 
 PUBLISHER_WORKFLOW = "EventPublisher"
 # Publishers run on their own queue, served by the events worker (workers/events.py).
@@ -28,9 +34,15 @@ IDLE = "Idle"
 SPEC_VERSION = "1.0"
 
 
-def publisher_id(process_id: str) -> str:
-    """One publisher per process (= per subject): `events-order-O-1`."""
-    return f"events-{process_id}"
+# Publishers per events task queue. Fixed: a process must always reach the same shard (a
+# change would let a process's next events overtake those still held by its former shard).
+SHARDS = 8
+
+
+def publisher_id(process_id: str, task_queue: str = TASK_QUEUE) -> str:
+    """The shard publishing `process_id`'s events: `continuum-events-3`. Named after the
+    events queue, so that publishers on another queue (a test's) never share an id."""
+    return f"{task_queue}-{zlib.crc32(process_id.encode()) % SHARDS}"
 
 
 def event_id(process_id: str, sequence: int) -> str:

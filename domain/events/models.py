@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
 class BusinessEvent(BaseModel):
@@ -32,35 +32,56 @@ class EventBatch(BaseModel):
 
 
 class Handover(BaseModel):
-    """The local activity's input: which publisher, which events."""
+    """The local activity's input: a process's events. The activity picks the publisher (the
+    process's shard on its events queue); `publisher_id` is what histories recorded before the
+    shards name, and is not read."""
 
-    publisher_id: str
     batch: EventBatch
+    publisher_id: str = ""
 
 
 class HandoverResult(BaseModel):
     handed_over: int  # 0 when this worker publishes nothing (no sinks configured)
 
 
-class PublisherState(BaseModel):
-    """What a publisher holds: the events not yet delivered to every sink, in sequence order,
-    and how far each sink has got. Carried across continue-as-new whole."""
+# Names the first publishers (one per process) wrote in the histories and states they recorded.
+_KEY = AliasChoices("key", "process_id")
+_LAST = AliasChoices("last_offset", "last_sequence")
 
-    process_id: str
+
+class PublisherState(BaseModel):
+    """What a publisher (a shard of processes) holds: the events not yet delivered to every
+    sink, in the order received, and how far each sink has got. Every event received gets the
+    next offset; the pending ones have the last `len(pending)` offsets. Carried across
+    continue-as-new whole."""
+
+    key: str = Field(validation_alias=_KEY)  # the publisher's id
     pending: list[BusinessEvent] = []
-    last_sequence: int = 0  # the highest sequence received (this chain of runs)
-    # sink name → the last sequence it has (delivered, or not wanted by its filter)
+    last_offset: int = Field(0, validation_alias=_LAST)  # offsets given (this chain of runs)
+    # sink name → the last offset it has (delivered, or not wanted by its filter)
     lanes: dict[str, int] = {}
+    # process id → the highest sequence received from it, the most recent process last: a
+    # sequence received again (a retried hand-over) is dropped. Bounded (publishing.REMEMBER).
+    seen: dict[str, int] = {}
     received: int = 0
     duplicates: int = 0  # sequences received again (a retried hand-over) and dropped
     runs: int = 1
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_process(cls, data: Any) -> Any:
+        """A state carried by a publisher of one process (before the shards): its offsets were
+        that process's sequences."""
+        if isinstance(data, dict) and "last_sequence" in data and "seen" not in data:
+            return {**data, "seen": {data["process_id"]: data["last_sequence"]}}
+        return data
+
 
 class PublisherStart(BaseModel):
-    """The publisher's start input (signal-with-start carries only `process_id`); a
+    """The publisher's start input (signal-with-start carries only `key`, its id); a
     continued-as-new run carries its state, and tests shorten the thresholds."""
 
-    process_id: str
+    key: str = Field(validation_alias=_KEY)
     state: PublisherState | None = None
     # Continue as new past this many history events (or when Temporal suggests it).
     continue_after_events: int = Field(2_000, ge=100)
@@ -73,7 +94,7 @@ class PublisherStart(BaseModel):
 
 
 class SinkQuery(BaseModel):
-    process_id: str
+    process_id: str  # the asking publisher's id (its name from before the shards)
 
 
 class SinkList(BaseModel):
@@ -81,15 +102,23 @@ class SinkList(BaseModel):
 
 
 class Delivery(BaseModel):
-    """One batch of events, in sequence order, for one sink (the activity's input)."""
+    """One batch of events for one sink, in the order the publisher received them, with
+    consecutive offsets from `first` (the activity's input). `first` None: a publisher of one
+    process (before the shards), whose offsets were the events' sequences."""
 
     sink: str
     events: list[BusinessEvent]
+    first: int | None = None
+
+    def offsets(self) -> list[int]:
+        if self.first is None:
+            return [e.sequence for e in self.events]
+        return list(range(self.first, self.first + len(self.events)))
 
 
 class DeliveryReceipt(BaseModel):
     sink: str
-    through: int  # the last sequence the sink now has (delivered or not wanted)
+    through: int  # the last offset the sink now has (delivered or not wanted)
     delivered: int
     skipped: int  # not wanted by the sink's type filter
     gone: bool = False  # the sink is no longer configured: its lane closes

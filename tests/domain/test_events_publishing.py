@@ -19,9 +19,17 @@ from tests.events_samples import T0, batch, event
 
 
 def _state(*sinks: str) -> PublisherState:
-    state = PublisherState(process_id="order-O-1")
+    state = PublisherState(key="continuum-events-3")
     publishing.open_lanes(state, list(sinks))
     return state
+
+
+def _due(state: PublisherState, sink: str, limit: int = publishing.BATCH) -> list[str]:
+    return [e.id for e in publishing.due(state, sink, limit)[1]]
+
+
+def _ids(*sequences: int, process: str = "order-O-1") -> list[str]:
+    return [contract.event_id(process, n) for n in sequences]
 
 
 def test_a_sequence_received_again_is_dropped() -> None:
@@ -29,16 +37,30 @@ def test_a_sequence_received_again_is_dropped() -> None:
     assert publishing.accept(state, batch(1, 2)) == 2
     assert publishing.accept(state, batch(2, 3)) == 1  # a retried hand-over, then one new
     assert [e.sequence for e in state.pending] == [1, 2, 3]
-    assert (state.received, state.duplicates, state.last_sequence) == (3, 1, 3)
+    assert (state.received, state.duplicates, state.last_offset) == (3, 1, 3)
+
+
+def test_the_processes_of_a_shard_are_kept_apart_and_each_in_order() -> None:
+    state = _state("a")
+    publishing.accept(state, batch(1, 2, process_id="order-O-1"))
+    publishing.accept(state, batch(1, process_id="order-O-2"))  # its own sequence 1: new
+    publishing.accept(state, batch(2, 3, process_id="order-O-1"))  # 2 again: dropped
+    assert _due(state, "a") == [*_ids(1, 2), *_ids(1, process="order-O-2"), *_ids(3)]
+    assert state.seen == {"order-O-2": 1, "order-O-1": 3}  # the most recent last
+    first, events = publishing.due(state, "a", limit=2)
+    assert first == 1 and len(events) == 2
+    publishing.advance(state, "a", 2)
+    assert publishing.due(state, "a")[0] == 3
+    assert _due(state, "a") == [*_ids(1, process="order-O-2"), *_ids(3)]
 
 
 def test_each_sink_has_its_own_lane_and_an_event_goes_once_every_sink_has_it() -> None:
     state = _state("a", "b")
     publishing.accept(state, batch(1, 2, 3))
-    assert [e.sequence for e in publishing.due(state, "a", limit=2)] == [1, 2]
+    assert _due(state, "a", limit=2) == _ids(1, 2)
     publishing.advance(state, "a", 3)
-    assert publishing.due(state, "a") == []
-    assert [e.sequence for e in publishing.due(state, "b")] == [1, 2, 3]  # b is behind
+    assert _due(state, "a") == []
+    assert _due(state, "b") == _ids(1, 2, 3)  # b is behind
     assert [e.sequence for e in state.pending] == [1, 2, 3]
     publishing.advance(state, "b", 2)
     assert [e.sequence for e in state.pending] == [3]
@@ -47,12 +69,12 @@ def test_each_sink_has_its_own_lane_and_an_event_goes_once_every_sink_has_it() -
     assert publishing.caught_up(state) and publishing.status(state) == (contract.IDLE, None)
 
 
-def test_a_fresh_run_starts_its_lanes_at_the_first_sequence_it_receives() -> None:
-    """A later run (the earlier one completed when idle) never waits for sequences it never had."""
-    state = PublisherState(process_id="order-O-1")
+def test_a_fresh_run_starts_its_lanes_at_the_first_event_it_receives() -> None:
+    """A later run (the earlier one completed when idle) never waits for events it never had."""
+    state = PublisherState(key="continuum-events-3")
     publishing.accept(state, batch(7, 8))  # the signal comes with the start, before the lanes
     publishing.open_lanes(state, ["a"])
-    assert [e.sequence for e in publishing.due(state, "a")] == [7, 8]
+    assert _due(state, "a") == _ids(7, 8)
 
 
 def test_a_new_sink_gets_what_is_held_and_a_removed_one_holds_nothing_back() -> None:
@@ -61,7 +83,7 @@ def test_a_new_sink_gets_what_is_held_and_a_removed_one_holds_nothing_back() -> 
     publishing.advance(state, "a", 2)
     publishing.open_lanes(state, ["a", "c"])  # b left the configuration, c joined
     assert set(state.lanes) == {"a", "c"}
-    assert [e.sequence for e in publishing.due(state, "c")] == [1, 2]
+    assert _due(state, "c") == _ids(1, 2)
     publishing.close_lane(state, "c")
     assert publishing.caught_up(state)
 
@@ -76,7 +98,36 @@ def test_without_any_sink_nothing_is_held() -> None:
 def test_batches_are_capped() -> None:
     state = _state("a")
     publishing.accept(state, EventBatch(events=[event(n) for n in range(1, 251)]))
-    assert len(publishing.due(state, "a")) == publishing.BATCH
+    assert len(_due(state, "a")) == publishing.BATCH
+
+
+def test_the_processes_remembered_are_bounded_the_oldest_forgotten_first() -> None:
+    state = _state()
+    for n in range(publishing.REMEMBER + 5):
+        publishing.accept(state, batch(1, process_id=f"order-{n}"))
+    assert len(state.seen) == publishing.REMEMBER
+    assert "order-4" not in state.seen and f"order-{publishing.REMEMBER + 4}" in state.seen
+
+
+def test_a_state_carried_by_a_publisher_of_one_process_reads_as_a_shard() -> None:
+    """Histories recorded before the shards carry the first publishers' state."""
+    old = {
+        "process_id": "order-O-1",
+        "pending": [event(3).model_dump(mode="json")],
+        "last_sequence": 3,
+        "lanes": {"a": 2},
+    }
+    state = PublisherState.model_validate(old)
+    assert (state.key, state.last_offset, state.seen) == ("order-O-1", 3, {"order-O-1": 3})
+    assert _due(state, "a") == _ids(3)
+    assert publishing.accept(state, batch(3, 4)) == 1  # 3 was had already
+
+
+def test_a_process_always_reaches_the_same_shard_of_its_queue() -> None:
+    shards = {contract.publisher_id(f"order-O-{n}") for n in range(200)}
+    assert shards == {f"continuum-events-{k}" for k in range(contract.SHARDS)}
+    assert contract.publisher_id("order-O-1") == contract.publisher_id("order-O-1")
+    assert contract.publisher_id("order-O-1", "events-t1").startswith("events-t1-")
 
 
 DATA: dict[str, Any] = {

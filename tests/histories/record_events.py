@@ -92,13 +92,34 @@ async def continued_as_new(env: WorkflowEnvironment) -> Recorded:
     }
 
 
+async def shard_of_two_processes(env: WorkflowEnvironment) -> Recorded:
+    """A shard publisher (issue 20): two processes' hand-overs interleaved, one repeated,
+    delivered in batches across both, done when idle."""
+    one, two = "order-H-shard-1", "order-H-shard-2"
+    sinks = [MemorySink("all"), MemorySink("paid-only", types=("order.paid.v1",))]
+    async with build_events_worker(env.client, EventsConfig(), sinks, task_queue=QUEUE):
+        handle = await _hand_over(env, one, batch(1, 2, process_id=one), publisher="shard")
+        await _hand_over(env, two, batch(1, process_id=two), publisher="shard")
+        await _hand_over(env, one, batch(2, 3, process_id=one), publisher="shard")
+        await _hand_over(env, two, batch(2, 3, process_id=two), publisher="shard")
+        await sinks[0].wait_for(6)
+        state = await handle.result()
+    assert [(e.process_id, e.sequence) for e in sinks[0].delivered][:2] == [(one, 1), (one, 2)]
+    return {"publisher_shard_two_processes": (await handle.fetch_history(), f"{state.received}")}
+
+
 async def _hand_over(
-    env: WorkflowEnvironment, process: str, events: EventBatch, limit: int = 2000
+    env: WorkflowEnvironment,
+    process: str,
+    events: EventBatch,
+    limit: int = 2000,
+    publisher: str | None = None,
 ) -> WorkflowHandle[EventPublisher, PublisherState]:
+    publisher = publisher or contract.publisher_id(process, QUEUE)
     return await env.client.start_workflow(
         EventPublisher.run,
-        PublisherStart(process_id=process, continue_after_events=limit),
-        id=contract.publisher_id(process),
+        PublisherStart(key=publisher, continue_after_events=limit),
+        id=publisher,
         task_queue=QUEUE,
         start_signal=contract.PUBLISH,
         start_signal_args=[events],
@@ -281,6 +302,7 @@ SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Recorded]]] = {
     "sync_quarantined_continued": sync_quarantined_continued,
     "alert_escalated_acknowledged_resolved": alert_escalated_acknowledged_resolved,
     "purchase_events": purchase_events,
+    "shard_of_two_processes": shard_of_two_processes,
 }
 # Scenario → the folder its files go to.
 FOLDER = {

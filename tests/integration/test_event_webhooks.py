@@ -111,6 +111,7 @@ async def test_continue_as_new_while_a_subscriber_is_down_loses_and_repeats_noth
     retrying is cancelled after the grace and its batch carried into the next run."""
     run = uuid.uuid4().hex[:8]
     events_queue, process_id = f"events-{run}", f"test-events-{run}"
+    publisher = contract.publisher_id(process_id, events_queue)
     sinks = _sinks(subscribers)
     steady, flaky = subscribers["steady"], subscribers["flaky"]
     count = 30
@@ -118,8 +119,8 @@ async def test_continue_as_new_while_a_subscriber_is_down_loses_and_repeats_noth
         first = batch(1, process_id=process_id, subject=run)
         handle = await client.start_workflow(
             EventPublisher.run,
-            PublisherStart(process_id=process_id, continue_after_events=100, grace=_seconds(1)),
-            id=contract.publisher_id(process_id),
+            PublisherStart(key=publisher, continue_after_events=100, grace=_seconds(1)),
+            id=publisher,
             task_queue=events_queue,
             start_signal=contract.PUBLISH,
             start_signal_args=[first],

@@ -35,7 +35,7 @@ async def publishing(harness: Harness) -> AsyncIterator[None]:
 async def handed_over(
     client: Client, process_id: str, count: int, within: float = 15.0
 ) -> list[BusinessEvent]:
-    """The events the process's publisher got, once it has `count` distinct ones, by id.
+    """The events the process's publisher (its shard) got, once it has `count` distinct ones.
 
     A hand-over is a local activity: at least once. When the workflow task that ran it is
     retried (e.g. an activity's news arrived as the order tried to finish), it runs again with
@@ -50,6 +50,7 @@ async def handed_over(
             got = await handle.query(RecordingPublisher.received)
         except RPCError:  # not started yet
             got = []
+        got = [e for e in got if e.process_id == process_id]  # its shard serves others too
         unique = {e.id: e for e in got}
         if len(unique) >= count:
             # Its `time` is the retried task's (workflow.now()); the rest is the same.

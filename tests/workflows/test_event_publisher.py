@@ -36,6 +36,7 @@ class Bench:
         self.sinks = sinks
         self.task_queue = f"events-{uuid.uuid4().hex[:8]}"
         self.process_id = f"order-{uuid.uuid4().hex[:8]}"
+        self.publisher = contract.publisher_id(self.process_id, self.task_queue)
 
     @asynccontextmanager
     async def worker(self) -> AsyncIterator[None]:
@@ -53,8 +54,8 @@ class Bench:
             try:
                 return await self.env.client.start_workflow(
                     EventPublisher.run,
-                    PublisherStart(process_id=self.process_id, **start),
-                    id=contract.publisher_id(self.process_id),
+                    PublisherStart(key=self.publisher, **start),
+                    id=self.publisher,
                     task_queue=self.task_queue,
                     start_signal=contract.PUBLISH,
                     start_signal_args=[events],
@@ -138,9 +139,10 @@ async def test_a_continued_run_delivers_what_it_carried(events_env: WorkflowEnvi
     bench = Bench(events_env, a, late)
     held = bench.batch(1, 2)
     carried = PublisherState(
-        process_id=bench.process_id,
+        key=bench.publisher,
         pending=held.events,
-        last_sequence=2,
+        last_offset=2,
+        seen={bench.process_id: 2},
         lanes={"a": 2, "late": 0},
         received=2,
         runs=2,

@@ -17,6 +17,7 @@ RECORDED = (
     "publisher_continued_as_new",
     "publisher_delivered_then_idle",
     "publisher_last_run",
+    "publisher_shard_two_processes",  # one publisher per shard of processes
 )
 
 
@@ -42,3 +43,4 @@ def test_one_run_continued_as_new_and_one_completed_when_idle() -> None:
     assert ended("publisher_continued_as_new").startswith("workflow_execution_continued_as_new")
     assert ended("publisher_delivered_then_idle").startswith("workflow_execution_completed")
     assert ended("publisher_last_run").startswith("workflow_execution_completed")
+    assert ended("publisher_shard_two_processes").startswith("workflow_execution_completed")

@@ -121,6 +121,8 @@ class RepairActivities:
                 return await self._reset(req)
             now = await observe.describe(self.client, req.target.workflow_id)
             if why := moved(req.action, req.target, now):
+                if earlier := await self._done_earlier(req):
+                    return ItemActed(acted=Acted.APPLIED, detail=earlier.detail, applied=earlier)
                 return ItemActed(acted=Acted.SKIPPED, detail=f"skipped: {why}{_retried()}")
             applied = await self._act(req, now)
         except Refused as refused:
@@ -130,6 +132,18 @@ class RepairActivities:
                 raise
             return ItemActed(acted=Acted.FAILED, detail=f"Temporal refused: {err.message}")
         return ItemActed(acted=Acted.APPLIED, detail=applied.detail, applied=applied)
+
+    async def _done_earlier(self, req: ItemRequest) -> Applied | None:
+        """On a later try: the process moved because an earlier try of this very action acted
+        (its worker died before answering)? Then that is this item's outcome."""
+        if activity.info().attempt == 1:
+            return None
+        target = req.target
+        events = await observe.history(self.client, target.workflow_id, target.run_id)
+        done = observe.acted_by(events, self._identity(req), _request_id(req, "/cancel"))
+        if done is None:
+            return None
+        return Applied(run_id=target.run_id, detail=f"{done} (by an earlier try)")
 
     @activity.defn(name="repair_look_again")
     async def look_again(self, req: LookRequest) -> Looked:

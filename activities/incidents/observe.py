@@ -151,6 +151,24 @@ def marks(events: list[HistoryEvent]) -> list[Mark]:
     return found
 
 
+def acted_by(events: list[HistoryEvent], identity: str, update_id: str) -> str | None:
+    """What a signal, termination or cancel update sent as `identity` (or with `update_id`) did
+    to this run, if one did: how a later try of an action tells its own earlier try's work."""
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            signaled = e.workflow_execution_signaled_event_attributes
+            if signaled.identity == identity:
+                return f"signal {signaled.signal_name} sent"
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+            if e.workflow_execution_terminated_event_attributes.identity == identity:
+                return "terminated"
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            accepted = e.workflow_execution_update_accepted_event_attributes
+            if accepted.accepted_request.meta.update_id == update_id:
+                return "cancel requested: compensation runs"
+    return None
+
+
 def reset_by(events: list[HistoryEvent]) -> str | None:
     """The reason given for the reset that made this run, if a reset made it."""
     for e in events:

@@ -33,11 +33,10 @@ class EventBatch(BaseModel):
 
 class Handover(BaseModel):
     """The local activity's input: a process's events. The activity picks the publisher (the
-    process's shard on its events queue); `publisher_id` is what histories recorded before the
-    shards name, and is not read."""
+    process's shard on its events queue); an input from before the shards also names one
+    (`publisher_id`), which pydantic ignores."""
 
     batch: EventBatch
-    publisher_id: str = ""
 
 
 class HandoverResult(BaseModel):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from domain.events import contract
@@ -23,13 +23,22 @@ from workers.registry import build_worker
 async def publishing(harness: Harness) -> AsyncIterator[None]:
     """The harness's worker with the hand-over on, and the recording publisher. Time does not
     skip meanwhile: the test server would otherwise time the idle publisher out between two
-    hand-overs and the next one would start a fresh run."""
+    hand-overs and the next one would start a fresh run.
+
+    Every shard is stopped at both ends, while a publisher worker still runs: a shard left
+    running (an approval child's, whose shard is not the order's) stays bound to this worker's
+    sticky queue, and the test server then holds a later test's hand-over and queries to it
+    (one CI run: the next test's publisher got nothing in 15 s)."""
     client = harness.env.client
     orders = build_worker(client, harness.task_queue, harness.erp, harness.crm, publish_events=True)
     publisher = Worker(client, task_queue=contract.TASK_QUEUE, workflows=[RecordingPublisher])
     with harness.env.auto_time_skipping_disabled():
         async with orders, publisher:
-            yield
+            await _stop_publishers(client)
+            try:
+                yield
+            finally:
+                await _stop_publishers(client)
 
 
 async def handed_over(
@@ -64,7 +73,14 @@ def _same(a: BusinessEvent, b: BusinessEvent) -> bool:
     return a.model_copy(update={"time": b.time}) == b
 
 
-async def stop_publisher(client: Client, process_id: str) -> None:
-    handle = client.get_workflow_handle(contract.publisher_id(process_id))
-    if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
-        await handle.terminate("test over")
+async def _stop_publishers(client: Client) -> None:
+    for shard in range(contract.SHARDS):
+        handle = client.get_workflow_handle(f"{contract.TASK_QUEUE}-{shard}")
+        try:
+            running = (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        except RPCError as e:
+            if e.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            continue
+        if running:
+            await handle.terminate("test over")

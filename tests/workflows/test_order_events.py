@@ -19,7 +19,7 @@ from domain.orders.lifecycle import CancelRequest, DeliveryNotice
 from domain.orders.models import OrderStatus
 from tests import samples
 from tests.workflows.conftest import Harness
-from tests.workflows.event_support import handed_over, publishing, stop_publisher
+from tests.workflows.event_support import handed_over, publishing
 from tests.workflows.helpers import start, wait_status
 from workflows.orders.order_to_cash import OrderToCash
 
@@ -42,7 +42,6 @@ async def test_a_completed_order_tells_each_step_once_in_order_with_business_dat
         await handle.signal(OrderToCash.delivered, DeliveryNotice(order_id=order.order_id))
         result = await handle.result()
         events = await handed_over(client, process, len(HAPPY))
-        await stop_publisher(client, process)
 
     assert result.status is OrderStatus.COMPLETED
     assert _types(events) == HAPPY
@@ -81,7 +80,6 @@ async def test_an_order_that_stops_ends_its_events_with_why(
     async with publishing(harness):
         result = await (await start(client, harness.task_queue, order)).result()
         events = await handed_over(client, process, len(expected))
-        await stop_publisher(client, process)
     assert _types(events) == expected
     last = events[-1].data
     assert last["failed_step"] == failing
@@ -102,7 +100,6 @@ async def test_an_order_short_of_stock_says_which_skus(harness: Harness) -> None
     async with publishing(harness):
         await (await start(client, harness.task_queue, order)).result()
         events = await handed_over(client, process, 2)
-        await stop_publisher(client, process)
     assert _types(events) == ["placed", "rejected"]
     assert events[-1].data["cause"] == RejectionCause.INSUFFICIENT_STOCK
     assert events[-1].data["skus"] == [line.sku for line in order.lines]
@@ -132,7 +129,6 @@ async def test_an_approved_order_cancelled_while_shipped_tells_approval_and_canc
         await handle.execute_update(OrderToCash.cancel, cancel)
         result = await handle.result()
         events = await handed_over(client, process, 5)
-        await stop_publisher(client, process)
     assert result.status is OrderStatus.CANCELLED
     assert _types(events) == ["placed", "approved", "paid", "shipped", "cancelled"]
     assert events[1].data == {
@@ -156,6 +152,5 @@ async def test_an_invalid_order_is_told_placed_then_rejected_before_it_fails(
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         events = await handed_over(client, process, 2)
-        await stop_publisher(client, process)
     assert _types(events) == ["placed", "rejected"]
     assert events[-1].data["cause"] == RejectionCause.INVALID

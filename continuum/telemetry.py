@@ -6,8 +6,9 @@ gateway, codec, cli); its spans carry `service.name=continuum-<service>`. Export
 - `OTEL_EXPORTER_OTLP_ENDPOINT` set (e.g. `http://otel-collector:4318`): spans go there over
   OTLP/HTTP (`<endpoint>/v1/traces`);
 - `CONTINUUM_TRACE_CONSOLE=1`: spans are printed as JSON to stdout;
-- neither: nothing is exported, but trace ids are still made and propagated (except by the
-  ERP and the CRM, which call nothing further: they make no spans then, see `instrument_app`).
+- neither: nothing is exported; httpx requests make no client spans and carry no `traceparent`,
+  and the ERP and the CRM make no server spans (`instrument_app`): spans nobody receives cost
+  CPU on the order path and tell nobody anything.
 
 The path of one order is one trace: the Temporal client carries the context in workflow headers
 (`temporalio.contrib.opentelemetry.TracingInterceptor`, see `continuum.client`), the worker
@@ -111,13 +112,13 @@ def exporting() -> bool:
 def setup_tracing(service: str, *exporters: SpanExporter) -> TracerProvider:
     """The process's tracer provider, made on the first call; later calls only add `exporters`.
 
-    Also instruments httpx (every client, also those made before) so that requests carry the
-    W3C trace context.
+    When something exports spans, also instruments httpx (every client, also those made
+    before) so that requests carry the W3C trace context.
     """
     global _provider
-    if _provider is None:
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+    if _provider is None:
         provider = TracerProvider(
             resource=Resource.create(
                 {"service.name": f"continuum-{service}", "service.namespace": "continuum"}
@@ -134,10 +135,14 @@ def setup_tracing(service: str, *exporters: SpanExporter) -> TracerProvider:
         if _flag("CONTINUUM_TRACE_CONSOLE"):
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
         trace.set_tracer_provider(provider)
-        HTTPXClientInstrumentor().instrument(tracer_provider=provider)
         _provider = provider
     for exporter in exporters:
         _provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # Client spans only when something exports them: made and thrown away, they were ~10 % of
+    # the worker's CPU per order (BENCHMARKS.md); no log line carries a trace id either.
+    instrumentor = HTTPXClientInstrumentor()
+    if (exporting() or exporters) and not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=_provider)
     return _provider
 
 

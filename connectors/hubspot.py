@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from connectors.http import pooled_client
 from connectors.http_errors import raise_for_response, transport_errors
 from domain.crm import CrmContact, CrmDeal, CrmRecord, CrmUpsert, DealStage
 from domain.errors import (
@@ -74,10 +75,7 @@ class HubSpotCrmClient:
         # Connecting gets its own, shorter bound so a dead host fails fast.
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=self._timeout,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-        )
+        self._client = client or pooled_client(self._timeout, max_connections=50)
 
     async def __aenter__(self) -> HubSpotCrmClient:
         return self

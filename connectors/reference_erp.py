@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from connectors.http import pooled_client
 from connectors.http_errors import raise_for_response, transport_errors
 from connectors.reference_erp_purchasing import ReferenceErpPurchasing
 from domain.credit import CreditStatus
@@ -81,10 +82,7 @@ class ReferenceErpClient(ReferenceErpPurchasing):
         # Connecting should be quick on a healthy network; the rest gets the whole budget.
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=self._timeout,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        )
+        self._client = client or pooled_client(self._timeout, max_connections=100)
 
     @classmethod
     def from_settings(cls, settings: ErpSettings) -> Self:

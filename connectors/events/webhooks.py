@@ -19,6 +19,7 @@ import httpx
 from cloudevents.core.bindings import http as ce_http
 
 from connectors.events.cloudevent import to_cloudevent
+from connectors.http import pooled_client
 from connectors.http_errors import raise_for_response, transport_errors
 from domain.events.models import BusinessEvent
 from domain.events.sinks import type_matches
@@ -47,7 +48,7 @@ class WebhookSink:
         self.types = tuple(types)
         self.mode = mode
         self._system = sink_name(subscriber)
-        self._http = httpx.AsyncClient(timeout=http_timeout)
+        self._http = pooled_client(httpx.Timeout(http_timeout))
 
     @property
     def name(self) -> str:

@@ -1,6 +1,7 @@
 """The no-op twin of order-to-cash: the same activity graph, activities that do nothing.
 
-Same input, same search attribute updates (the carrier finds shipped twins like orders), the
+Same input, same search attribute updates and patches (the carrier finds shipped twins like
+orders; each patch is a marker and an upsert, `tests/workflows/test_twin.py`), the
 same two reads in parallel, three writes at once (stock, sales order, deal: the order's
 `concurrent-writes`), two in a row, the delivery deadline timer and the `delivered` signal,
 then three writes; the same business events at the same points (the order's emitter, handing
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.events import HANDOVER_TIMEOUT, Events
     from workflows.orders.business_events import BUSINESS_EVENTS
+    from workflows.orders.writes import CONCURRENT_WRITES, UNDO_IN_WRITE_ORDER
     from workflows.policies import READ, WRITE, ActivityOptions
 
 WORKFLOW_NAME = "OrderToCashTwin"
@@ -102,7 +104,11 @@ class OrderToCashTwin:
         self._emit(ev.PLACED)
         self._status(OrderStatus.CHECKING)
         await asyncio.gather(*(self._step(name, READ) for name in READS))
+        # The order's patches at the order's points: each is a marker and a TemporalChangeVersion
+        # upsert in the history, work the server does for orders and twins alike.
+        workflow.patched(CONCURRENT_WRITES)
         await asyncio.gather(*(self._step(name, WRITE) for name in AT_ONCE))
+        workflow.patched(UNDO_IN_WRITE_ORDER)
         await self._step("capture_payment", WRITE)
         self._emit(ev.PAID)
         await self._step("create_shipment", WRITE)
@@ -132,7 +138,9 @@ class OrderToCashTwin:
         return await workflow.execute_activity(_STEPS[name], arg, **options)
 
     def _status(self, status: OrderStatus) -> None:
-        workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
+        workflow.upsert_search_attributes(
+            [sa.ORDER_STATUS.value_set(status.value), *sa.state_since()]
+        )
 
     # The carrier signals twins and orders alike (OrderClient.deliver).
     @workflow.signal(name=Message.DELIVERED)

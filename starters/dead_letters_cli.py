@@ -5,7 +5,7 @@ fixed (the order exists now, the sender's secret was corrected...).
 
 A re-drive publishes the message as it came to its inbound subject (so its signature still
 verifies), marked with who re-drove it, then removes the dead letter; the gateway's receipts
-apply an event once however often it comes.
+apply an event once however often it comes. Every re-drive is in the incident audit.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from continuum.events.broker import (
 )
 from continuum.events.config import EventsConfigError
 from starters.console import console, fail
+from starters.incidents_cli import open_audit
+from store.incidents import dead_letter_ref
 
 
 def _letters(limit: int) -> list[DeadLetter]:
@@ -63,15 +65,21 @@ def redrive_command(
     sequences: Annotated[list[int], typer.Argument(help="Dead letters (#) to put back.")],
     by: Annotated[str, typer.Option("--by", help="Who re-drives them (kept on the message).")],
 ) -> None:
-    """Put dead letters back on their inbound subject: the gateway applies them again."""
+    """Put dead letters back on their inbound subject: the gateway applies them again. Each
+    re-drive, and each refused one, is kept in the incident audit (`continuum incidents audit`)."""
     try:
         config = configured_nats()
     except (BrokerError, EventsConfigError) as err:
         raise fail(escape(str(err))) from None
+    audit = open_audit()  # before anything moves: a re-drive nobody could audit is not made
     for sequence in sequences:
         try:
             letter = asyncio.run(redrive(config, sequence, by))
         except BrokerError as err:
+            audit.refused(dead_letter_ref(sequence), by, str(err), action="redrive")
             raise fail(escape(str(err))) from None
         what = f"{letter.event_type or '?'} {letter.event_id or '?'} from {letter.source}"
+        audit.redriven(
+            sequence, by, f"{what} → {letter.subject}", f"{letter.code}: {letter.reason}"
+        )
         console.print(f"re-drove #{sequence}: {escape(what)} → {escape(letter.subject)}")

@@ -77,7 +77,8 @@ def _run(fn: Callable[[], Awaitable[T]]) -> T:
     )
 
 
-def _audit() -> IncidentAudit:
+def open_audit() -> IncidentAudit:
+    """The incident audit in Continuum's store; a store that cannot be opened ends the command."""
     settings = get_settings()
     try:
         return IncidentAudit(Store(settings.store_url, legacy=settings.legacy_store_files).open())
@@ -247,7 +248,7 @@ def plan_command(
         raise fail(str(err)) from None
     params = _params(param or [])
     key = _key(create=True)
-    audit = _audit()
+    audit = open_audit()
     found, now = _search(where, limit)
     try:
         planned = make_plan(
@@ -324,7 +325,7 @@ def apply_command(
     if not by.strip():
         raise fail("say who applies the plan (--by)")
     key = _key(create=False)
-    audit = _audit()
+    audit = open_audit()
     now = _now()
     try:
         plan = load_plan(plan_file, key, now)
@@ -378,7 +379,7 @@ def status_command(
 
     answer = _run(go)
     if isinstance(answer, str):
-        entries = _audit().entries(plan_id=job_id(job).removeprefix("repair-"))
+        entries = open_audit().entries(plan_id=job_id(job).removeprefix("repair-"))
         if as_json:
             print(json.dumps([_audit_json(e) for e in entries], indent=2, default=str))
             return
@@ -440,7 +441,7 @@ def audit_command(
     except QueryError as err:
         raise fail(f"--since: {err}") from None
     try:
-        entries = _audit().entries(plan_id=plan, since=start, limit=limit)
+        entries = open_audit().entries(plan_id=plan, since=start, limit=limit)
     except StoreError as err:
         raise fail(str(err)) from None
     if as_json:

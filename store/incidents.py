@@ -2,6 +2,8 @@
 which processes, and what became of each one. Append-only: rows are only ever added (the
 database itself refuses UPDATE and DELETE on the table, migration 0003).
 
+Re-drives of the broker's dead letters are kept here too, under `dead-letter-<number>`.
+
 The repair job appends from activities, which Temporal may run twice: such appends carry a
 key (`plan:<id>:item:<workflow id>`, ...) and a second one with the same key adds nothing.
 """
@@ -31,6 +33,12 @@ class AuditEvent(StrEnum):
     ITEM = "item"  # one process's result: fixed / not fixed / skipped / failed
     STOPPED = "stopped"  # the job stopped early (canary failed, cancelled)
     FINISHED = "finished"  # the job's totals
+    REDRIVEN = "redriven"  # a dead letter put back on its inbound subject (not a plan's)
+
+
+def dead_letter_ref(sequence: int) -> str:
+    """The audit's `plan` column for a dead letter's re-drive: which letter, by its number."""
+    return f"dead-letter-{sequence}"
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,23 @@ class IncidentAudit:
             run_id=run_id,
             outcome=result.outcome,
             detail=result.detail,
+        )
+
+    def redriven(
+        self, sequence: int, by: str, what: str, why_dead: str, at: datetime | None = None
+    ) -> None:
+        """A dead letter put back (`continuum incidents redrive`): what it was, where it went,
+        why it had been set aside. Every re-drive is kept (no key: after the dead-letter stream
+        is reset, a letter number comes again)."""
+        self._append(
+            None,
+            at=at or _now(),
+            plan_id=dead_letter_ref(sequence),
+            event=AuditEvent.REDRIVEN,
+            action="redrive",
+            actor=by,
+            reason=why_dead,
+            detail=what,
         )
 
     def plan(self, plan_id: str) -> Plan | None:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from continuum.events.broker import ensure_inbound, list_dead_letters
 from continuum.events.config import Nats
+from continuum.settings import get_settings
 from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from services.gateway.signatures import HEADER, sign
 from starters.cli import app
@@ -100,8 +101,23 @@ async def test_the_gateway_dead_letters_what_it_cannot_apply_and_redelivers_what
     assert [d.event_id for d in await list_dead_letters(config)] == ["GW-1"]
 
 
+@pytest.fixture
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The in-process CLI's settings read afresh, with Continuum's store (the audit) in tmp."""
+    monkeypatch.setenv("CONTINUUM_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        yield tmp_path / "data"
+    finally:
+        get_settings.cache_clear()
+
+
 def test_the_incident_console_lists_a_dead_letter_and_redrives_it(
-    gateway: ManagedProcess, config: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gateway: ManagedProcess,
+    config: Nats,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    own_store: Path,
 ) -> None:
     """After the test above: GW-1 (malformed) waits as a dead letter."""
     events = tmp_path / "events.toml"
@@ -126,6 +142,23 @@ def test_the_incident_console_lists_a_dead_letter_and_redrives_it(
         assert time.monotonic() < deadline, gateway.tail()
         time.sleep(0.2)
     assert [(d.event_id, d.code) for d in letters] == [("GW-1", "MalformedEvent")]
+
+    # The same letter again: gone, refused. Both are in the incident audit, who and why.
+    gone = CliRunner().invoke(
+        app, ["incidents", "redrive", str(letter["sequence"]), "--by", "olga"]
+    )
+    assert gone.exit_code == 1
+    assert f"no dead letter #{letter['sequence']}" in gone.output
+    audit = CliRunner().invoke(app, ["incidents", "audit", "--json"])
+    assert audit.exit_code == 0, audit.output
+    entries = [
+        (e["plan_id"], e["event"], e["action"], e["actor"]) for e in json.loads(audit.output)
+    ]
+    ref = f"dead-letter-{letter['sequence']}"
+    assert entries == [(ref, "redriven", "redrive", "olga"), (ref, "refused", "redrive", "olga")]
+    redriven = json.loads(audit.output)[0]
+    assert redriven["reason"].startswith("MalformedEvent: ")
+    assert "GW-1" in redriven["detail"] and redriven["detail"].endswith(letter["subject"])
 
     monkeypatch.setenv("EVENTS_CONFIG_FILE", str(Path(__file__).parents[1] / "events_off.toml"))
     refused = CliRunner().invoke(app, ["incidents", "dead-letters"])

@@ -78,8 +78,5 @@ def redrive_command(
         except BrokerError as err:
             audit.refused(dead_letter_ref(sequence), by, str(err), action="redrive")
             raise fail(escape(str(err))) from None
-        what = f"{letter.event_type or '?'} {letter.event_id or '?'} from {letter.source}"
-        audit.redriven(
-            sequence, by, f"{what} → {letter.subject}", f"{letter.code}: {letter.reason}"
-        )
-        console.print(f"re-drove #{sequence}: {escape(what)} → {escape(letter.subject)}")
+        audit.redriven(sequence, by, f"{letter.what} → {letter.subject}", letter.why)
+        console.print(f"re-drove #{sequence}: {escape(letter.what)} → {escape(letter.subject)}")

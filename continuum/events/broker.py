@@ -163,6 +163,15 @@ class DeadLetter:
     event_type: str | None
     body: bytes
 
+    @property
+    def what(self) -> str:
+        """`payment.captured E-1 from payments`: the event, as far as it could be read."""
+        return f"{self.event_type or '?'} {self.event_id or '?'} from {self.source}"
+
+    @property
+    def why(self) -> str:
+        return f"{self.code}: {self.reason}"
+
 
 def _read_dead(sequence: int, subject: str, headers: Mapping[str, str], body: bytes) -> DeadLetter:
     event_id = event_type = None

@@ -211,7 +211,11 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.include_router(alerts_router(Pages(people, sessions), temporal, config.inbox))
     app.include_router(board_router(Pages(people, sessions), BoardDesk(temporal, config.board)))
     incidents = IncidentAudit(store)
-    app.include_router(incidents_router(Pages(people, sessions), temporal, config.inbox, incidents))
+    app.include_router(
+        incidents_router(
+            Pages(people, sessions), temporal, config.inbox, incidents, broker=config.broker
+        )
+    )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _install_error_handlers(app)
     # Signed (itsdangerous), HttpOnly, SameSite=Lax; it carries the server-side session's token

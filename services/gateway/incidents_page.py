@@ -1,6 +1,8 @@
 """The inbox's Incidents page, for the operations role: find processes by business terms, plan a
 repair (a dry run: the frozen list and what would happen to each, signed), apply it, and follow
-it in the audit.
+it in the audit. When the gateway consumes a broker, the page also lists the inbound events it
+could not apply (the dead letters, with the reason) and re-drives one, audited like the CLI's
+`continuum incidents redrive`.
 
 Same sign-in, session and CSRF token as the approvals. The plan is made under the signed-in
 person's name and kept, signed, in the audit; applying verifies that signature again (the
@@ -20,6 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from continuum.events.broker import BrokerError, DeadLetter, list_dead_letters, redrive
+from continuum.events.config import Nats
 from continuum.incidents.apply import RepairError, repair_progress, start_repair
 from continuum.incidents.find import FindError, Found, find
 from continuum.incidents.key import IncidentKeyError, incident_key
@@ -31,12 +35,13 @@ from domain.incidents.query import FIELDS, FLAGS, QueryError
 from services.gateway.approvals import ui_link
 from services.gateway.inbox import InboxConfig, Pages
 from services.gateway.temporal import Temporal
-from store.incidents import IncidentAudit
+from store.incidents import IncidentAudit, dead_letter_ref
 
 _PLAN_ID = re.compile(r"^[\w-]{1,64}$")
 # The page lists at most this many processes; the CLI takes --limit.
 PAGE_LIMIT = 200
 AUDIT_SHOWN = 30
+LETTERS_SHOWN = 50
 # A job that does not answer its query within this (no ops worker) is shown from the audit.
 PROGRESS_TIMEOUT = timedelta(seconds=3)
 EXAMPLES = [
@@ -53,8 +58,10 @@ def incidents_router(
     config: InboxConfig,
     audit: IncidentAudit,
     key: Callable[[bool], bytes] = lambda create: incident_key(create=create),
+    broker: Nats | None = None,
 ) -> APIRouter:
-    """`key(create)`: the installation's incident key (made on the first plan)."""
+    """`key(create)`: the installation's incident key (made on the first plan); `broker`: the
+    NATS the gateway consumes, whose dead letters the page lists (None: no such section)."""
     router = APIRouter(tags=["incidents"], include_in_schema=False)
 
     async def operator(request: Request) -> str | Response:
@@ -75,6 +82,7 @@ def incidents_router(
             return who
         found, error = (await search(where)) if where.strip() else (None, None)
         entries = await asyncio.to_thread(audit.entries, None, None, AUDIT_SHOWN)
+        letters, letters_error = await _dead_letters(broker)
         context = {
             "where": where,
             "found": found,
@@ -84,8 +92,37 @@ def incidents_router(
             "examples": EXAMPLES,
             "entries": list(reversed(entries)),
             "now": datetime.now(UTC),
+            "broker": broker is not None,
+            "letters": letters,
+            "letters_error": letters_error,
         }
         return pages.render(request, "incidents.html", context)
+
+    @router.post("/incidents/dead-letters/redrive")
+    async def redrive_letter(request: Request) -> Response:
+        who = await operator(request)
+        if isinstance(who, Response):
+            return who
+        form = await pages.posted(request)
+        if form is None:
+            return pages.forbidden(request)
+        back = RedirectResponse("/incidents#dead-letters", status_code=303)
+        number = form.get("sequence", "")
+        if broker is None or not number.isdigit():
+            request.session["refused"] = f"No dead letter {number!r} to re-drive."
+            return back
+        sequence = int(number)
+        try:
+            letter = await redrive(broker, sequence, who)
+        except BrokerError as err:
+            ref = dead_letter_ref(sequence)
+            await asyncio.to_thread(audit.refused, ref, who, str(err), "redrive")
+            request.session["refused"] = str(err)
+            return back
+        where = f"{letter.what} → {letter.subject}"
+        await asyncio.to_thread(audit.redriven, sequence, who, where, letter.why)
+        request.session["flash"] = f"Re-drove #{sequence}: {where}."
+        return back
 
     @router.post("/incidents/plan")
     async def plan(request: Request) -> Response:
@@ -195,6 +232,15 @@ def incidents_router(
         return RedirectResponse(f"/incidents/plans/{plan_id}", status_code=303)
 
     return router
+
+
+async def _dead_letters(broker: Nats | None) -> tuple[list[DeadLetter], str | None]:
+    if broker is None:
+        return [], None
+    try:
+        return await list_dead_letters(broker, LETTERS_SHOWN), None
+    except BrokerError as err:  # the broker away: say so on the page
+        return [], f"The broker cannot be asked right now ({err})."
 
 
 async def _progress(client: Client, plan_id: str) -> tuple[RepairProgress | None, str | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,14 +17,19 @@ from typer.testing import CliRunner
 
 from continuum.events.broker import ensure_inbound, list_dead_letters
 from continuum.events.config import Nats
+from continuum.passwords import write_users
 from continuum.settings import get_settings
 from continuum.supervisor import ManagedProcess, free_port, http_ok, python_module
 from services.gateway.signatures import HEADER, sign
 from starters.cli import app
+from store import Store
+from store.incidents import IncidentAudit
 from tests.integration.nats_broker import NatsBroker
+from tests.security.test_inbox_sessions import CSRF, sign_in
 
 pytestmark = pytest.mark.integration
 
+OLGA = "olga-password-for-the-test"
 SECRETS = {
     f"WEBHOOK_SECRET_{name}": f"{name.lower()}-secret"
     for name in ("CARRIER", "SHOP", "PAYMENTS", "SUPPLIER", "WAREHOUSE")
@@ -48,7 +54,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, config: Nats) -> Iterator[
         "CONTINUUM_DATA_DIR": str(work),
         "EVENTS_CONFIG_FILE": str(events),
     }
-    argv = python_module("services.gateway", "--port", str(port))
+    users = work / "inbox-users.json"
+    write_users(users, {"olga": OLGA, "alice": "alice-password"})  # operations; sales
+    argv = python_module("services.gateway", "--port", str(port), "--users", str(users))
     proc = ManagedProcess("gateway", argv, log_path=work / "gateway.log", env=env).start()
     try:
         proc.wait_ready(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=90)
@@ -164,3 +172,64 @@ def test_the_incident_console_lists_a_dead_letter_and_redrives_it(
     refused = CliRunner().invoke(app, ["incidents", "dead-letters"])
     assert refused.exit_code == 1
     assert "no broker is configured" in refused.output
+
+
+def url_of(gateway: ManagedProcess) -> str:
+    return f"http://127.0.0.1:{gateway.argv[gateway.argv.index('--port') + 1]}"
+
+
+def test_the_incidents_page_lists_dead_letters_and_an_operator_redrives_one(
+    gateway: ManagedProcess, config: Nats
+) -> None:
+    """After the tests above: GW-1 (still malformed) waits as a dead letter again."""
+    [letter] = asyncio.run(list_dead_letters(config))
+    http, answer = sign_in(url_of(gateway), "olga", OLGA)
+    try:
+        assert answer.status_code == 303, answer.text
+        page = http.get("/incidents")
+        assert page.status_code == 200, page.text
+        row = re.search(rf'<tr data-letter="{letter.sequence}">(.*?)</tr>', page.text, re.S)
+        assert row, page.text
+        assert "GW-1" in row[1] and "MalformedEvent: " in row[1]
+        token = CSRF.search(page.text)
+        assert token
+        forged = http.post("/incidents/dead-letters/redrive", data={"sequence": "1"})
+        assert forged.status_code == 403  # no CSRF token: nothing moves
+        done = http.post(
+            "/incidents/dead-letters/redrive",
+            data={"csrf_token": token[1], "sequence": str(letter.sequence)},
+        )
+        assert done.status_code == 303
+        after = http.get("/incidents")
+        assert f"Re-drove #{letter.sequence}: " in after.text
+        # The gateway dead-letters it again (still malformed): a new number, the old one gone.
+        deadline = time.monotonic() + 60
+        waiting = [letter.sequence]
+        while waiting in ([letter.sequence], []):
+            waiting = [d.sequence for d in asyncio.run(list_dead_letters(config))]
+            assert time.monotonic() < deadline, gateway.tail()
+            time.sleep(0.2)
+        assert f'<tr data-letter="{waiting[0]}">' in http.get("/incidents").text
+        gone = http.post(
+            "/incidents/dead-letters/redrive",
+            data={"csrf_token": token[1], "sequence": str(letter.sequence)},
+        )
+        assert gone.status_code == 303
+        assert f"no dead letter #{letter.sequence}" in http.get("/incidents").text
+    finally:
+        http.close()
+    sales, _ = sign_in(url_of(gateway), "alice", "alice-password")
+    try:
+        assert sales.get("/incidents").status_code == 403  # the operations role only
+    finally:
+        sales.close()
+    audit = IncidentAudit(Store(f"sqlite:///{gateway_data(gateway) / 'continuum.db'}").open())
+    ref = f"dead-letter-{letter.sequence}"
+    assert [(e.event, e.actor) for e in audit.entries(plan_id=ref)] == [
+        ("redriven", "olga"),
+        ("refused", "olga"),
+    ]
+
+
+def gateway_data(gateway: ManagedProcess) -> Path:
+    return Path(gateway.env["CONTINUUM_DATA_DIR"])

@@ -109,12 +109,10 @@ def alerts_router(pages: Pages, temporal: Temporal, config: InboxConfig) -> APIR
         return pages.render(request, "alert.html", context)
 
     async def act(request: Request, alert_id: str, action: str) -> Response:
-        who = await operator(request)
-        if isinstance(who, Response):
-            return who
-        form = await pages.posted(request)
-        if form is None:
-            return pages.forbidden(request)
+        posted = await pages.operator_post(request, "Alerts")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         if not _ALERT_ID.match(alert_id):
             return no_such_alert(request)
         try:

@@ -173,6 +173,18 @@ class Pages:
         except _Forbidden:
             return None
 
+    async def operator_post(
+        self, request: Request, page: str
+    ) -> tuple[str, dict[str, str]] | Response:
+        """The signed-in operator and their CSRF-checked form, or the answer for anything else."""
+        who = await self.operator(request, page)
+        if isinstance(who, Response):
+            return who
+        form = await self.posted(request)
+        if form is None:
+            return self.forbidden(request)
+        return who, form
+
 
 def inbox_router(
     people: People,

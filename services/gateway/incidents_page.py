@@ -100,12 +100,10 @@ def incidents_router(
 
     @router.post("/incidents/dead-letters/redrive")
     async def redrive_letter(request: Request) -> Response:
-        who = await operator(request)
-        if isinstance(who, Response):
-            return who
-        form = await pages.posted(request)
-        if form is None:
-            return pages.forbidden(request)
+        posted = await pages.operator_post(request, "Incidents")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         back = RedirectResponse("/incidents#dead-letters", status_code=303)
         number = form.get("sequence", "")
         if broker is None or not number.isdigit():
@@ -126,12 +124,10 @@ def incidents_router(
 
     @router.post("/incidents/plan")
     async def plan(request: Request) -> Response:
-        who = await operator(request)
-        if isinstance(who, Response):
-            return who
-        form = await pages.posted(request)
-        if form is None:
-            return pages.forbidden(request)
+        posted = await pages.operator_post(request, "Incidents")
+        if isinstance(posted, Response):
+            return posted
+        who, form = posted
         where = form.get("where", "")
         back = RedirectResponse(_incidents_url(where), status_code=303)
         try:
@@ -211,12 +207,10 @@ def incidents_router(
 
     @router.post("/incidents/plans/{plan_id}/apply")
     async def apply(request: Request, plan_id: str) -> Response:
-        who = await operator(request)
-        if isinstance(who, Response):
-            return who
-        form = await pages.posted(request)
-        if form is None:
-            return pages.forbidden(request)
+        posted = await pages.operator_post(request, "Incidents")
+        if isinstance(posted, Response):
+            return posted
+        who, _ = posted
         found = await stored(plan_id)
         if found is None:
             return no_such_plan(request)

@@ -23,12 +23,11 @@ from continuum.events.broker import (
     DeadLetter,
     configured_nats,
     list_dead_letters,
-    redrive,
+    redrive_audited,
 )
 from continuum.events.config import EventsConfigError
 from starters.console import console, fail
 from starters.incidents_cli import open_audit
-from store.incidents import dead_letter_ref
 
 
 def _letters(limit: int) -> list[DeadLetter]:
@@ -74,9 +73,7 @@ def redrive_command(
     audit = open_audit()  # before anything moves: a re-drive nobody could audit is not made
     for sequence in sequences:
         try:
-            letter = asyncio.run(redrive(config, sequence, by))
+            letter = asyncio.run(redrive_audited(config, sequence, by, audit))
         except BrokerError as err:
-            audit.refused(dead_letter_ref(sequence), by, str(err), action="redrive")
             raise fail(escape(str(err))) from None
-        audit.redriven(sequence, by, f"{letter.what} → {letter.subject}", letter.why)
         console.print(f"re-drove #{sequence}: {escape(letter.what)} → {escape(letter.subject)}")

@@ -17,6 +17,7 @@ dead-lettered twice, by a consumer that died before its ack, is kept once).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from nats.js.api import DeliverPolicy, StorageType, StreamConfig
 
 from continuum.events.config import DEFAULT_FILE, EventsConfig, Nats, load_events_config
 from domain.events.sinks import type_matches
+from store.incidents import IncidentAudit, dead_letter_ref
 
 log = logging.getLogger("continuum.events.broker")
 
@@ -248,6 +250,19 @@ async def redrive(config: Nats, sequence: int, by: str) -> DeadLetter:
         raise BrokerError(f"cannot re-drive dead letter #{sequence} ({err!r})") from None
     finally:
         await nc.close()
+
+
+async def redrive_audited(config: Nats, sequence: int, by: str, audit: IncidentAudit) -> DeadLetter:
+    """`redrive`, kept in the incident audit either way: `redriven` (what, where to, why it had
+    been set aside) or `refused` with the BrokerError, which is raised on."""
+    try:
+        letter = await redrive(config, sequence, by)
+    except BrokerError as err:
+        await asyncio.to_thread(audit.refused, dead_letter_ref(sequence), by, str(err), "redrive")
+        raise
+    where = f"{letter.what} → {letter.subject}"
+    await asyncio.to_thread(audit.redriven, sequence, by, where, letter.why)
+    return letter
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from continuum.events.broker import BrokerError, DeadLetter, list_dead_letters, redrive
+from continuum.events.broker import BrokerError, DeadLetter, list_dead_letters, redrive_audited
 from continuum.events.config import Nats
 from continuum.incidents.apply import RepairError, repair_progress, start_repair
 from continuum.incidents.find import FindError, Found, find
@@ -35,7 +35,7 @@ from domain.incidents.query import FIELDS, FLAGS, QueryError
 from services.gateway.approvals import ui_link
 from services.gateway.inbox import InboxConfig, Pages
 from services.gateway.temporal import Temporal
-from store.incidents import IncidentAudit, dead_letter_ref
+from store.incidents import IncidentAudit
 
 _PLAN_ID = re.compile(r"^[\w-]{1,64}$")
 # The page lists at most this many processes; the CLI takes --limit.
@@ -111,15 +111,11 @@ def incidents_router(
             return back
         sequence = int(number)
         try:
-            letter = await redrive(broker, sequence, who)
+            letter = await redrive_audited(broker, sequence, who, audit)
         except BrokerError as err:
-            ref = dead_letter_ref(sequence)
-            await asyncio.to_thread(audit.refused, ref, who, str(err), "redrive")
             request.session["refused"] = str(err)
             return back
-        where = f"{letter.what} → {letter.subject}"
-        await asyncio.to_thread(audit.redriven, sequence, who, where, letter.why)
-        request.session["flash"] = f"Re-drove #{sequence}: {where}."
+        request.session["flash"] = f"Re-drove #{sequence}: {letter.what} → {letter.subject}."
         return back
 
     @router.post("/incidents/plan")

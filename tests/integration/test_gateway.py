@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from continuum.client import connect
 from continuum.order_client import OrderClient
@@ -85,6 +86,18 @@ async def history_length(orders: OrderClient, order_id: str) -> int:
     return len((await orders.handle(order_id).fetch_history()).events)
 
 
+async def waiting_history_length(orders: OrderClient, order_id: str) -> int:
+    """Once the order waits for its delivery: the status says so while the workflow task that
+    set it is still open; its commands (the deadline timer among them) land with its end."""
+    deadline = time.monotonic() + 15
+    while True:
+        events = (await orders.handle(order_id).fetch_history()).events
+        if any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in events):
+            return len(events)
+        assert time.monotonic() < deadline, "the order never started its delivery timer"
+        await asyncio.sleep(0.05)
+
+
 def receipts(stack: Stack, event_id: str) -> list[tuple[str, str]]:
     with sqlite3.connect(stack.data_dir / "continuum.db") as db:
         rows = db.execute(
@@ -121,7 +134,7 @@ async def test_refused_events_change_nothing(gateway_stack: Stack, orders: Order
     order = samples.order()
     await orders.start(order)
     await wait_status(orders, order.order_id, OrderStatus.AWAITING_DELIVERY)
-    before = await history_length(orders, order.order_id)
+    before = await waiting_history_length(orders, order.order_id)
     event = delivered(order.order_id, f"E-refused-{order.order_id}")
     body = json.dumps(event).encode()
     secret = gateway_stack.client_env()["WEBHOOK_SECRET_CARRIER"]

@@ -230,7 +230,11 @@ class Stack:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None and kind is not KeyboardInterrupt:
+            # Left by a failure: what each process said last tells why (a test shows stderr).
+            for name, proc in self.processes.items():
+                print(f"--- {name} (last lines) ---\n{proc.tail(15)}", file=sys.stderr)
         self.stop()
 
     def start(self, with_worker: bool = True) -> None:

@@ -32,9 +32,22 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: 
 
 
 async def wait_status(
-    orders: OrderClient, order_id: str, status: OrderStatus, within: float = 60
+    orders: OrderClient, order_id: str, status: OrderStatus, within: float = 90
 ) -> None:
-    async def reached() -> bool:
-        return (await orders.status(order_id)).status is status
+    seen: list[OrderStatus] = []
 
-    await eventually(reached, within, f"order {order_id} to be {status.value}")
+    async def reached() -> bool:
+        seen.append((await orders.status(order_id)).status)
+        return seen[-1] is status
+
+    try:
+        await eventually(reached, within, f"order {order_id} to be {status.value}")
+    except AssertionError as err:
+        # What the order was doing instead: its last status and the steps it was retrying.
+        raw = (await orders.handle(order_id).describe()).raw_description
+        pending = [
+            f"{p.activity_type.name} attempt {p.attempt}: {p.last_failure.message or '-'}"
+            for p in raw.pending_activities
+        ]
+        last = seen[-1].value if seen else "no answer"
+        raise AssertionError(f"{err}; it was {last}, pending: {pending or 'nothing'}") from None

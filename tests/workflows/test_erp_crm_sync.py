@@ -49,7 +49,7 @@ from workflows.sync.erp_crm_sync import ErpCrmSync
 from workflows.sync.reconcile import ErpCrmReconcile
 from workflows.sync.redrive import SyncQuarantineRedrive
 
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
+T0 = datetime(2024, 11, 1, tzinfo=UTC)
 R = TypeVar("R", OrderChange, CustomerChange)
 
 

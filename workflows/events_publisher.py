@@ -10,6 +10,12 @@ continues as new when its history grows, carrying what it still holds, and compl
 sink has everything and nothing came for `idle_after`; a later hand-over starts a fresh run.
 ProcessStatus/StateSince say whether events wait and since when (the watchdog's lag rule).
 The rules live in `domain.events.publishing`; this file waits and delivers.
+
+Since the "quick-delivery" patch a delivery is first tried once as a local activity (one
+marker in the history instead of an activity's three events and a workflow task); a sink that
+fails it or is slow goes over to the durable activity above, retried without limit, until one
+succeeds. Only then is the publisher Delivering (its lag), and one timer per run tells when it
+went idle, instead of one per wait: a healthy hand-over costs the shard about five events.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from temporalio import workflow
+from temporalio import exceptions, workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
@@ -43,6 +49,9 @@ DELIVERY_RETRY = RetryPolicy(
 )
 DELIVERY_TIMEOUT = timedelta(minutes=5)  # a batch of 100 POSTs of at most 10 s... and margin
 DELIVERY_HEARTBEAT = timedelta(seconds=30)
+# The quick try: one attempt, within a workflow task's time (10 s) with margin.
+QUICK_TRY = timedelta(seconds=5)
+QUICK = "quick-delivery"
 
 
 @workflow.defn(name=contract.PUBLISHER_WORKFLOW)
@@ -54,11 +63,17 @@ class EventPublisher:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._shown: tuple[str, datetime | None] | None = None
         self._stopping = False  # deliveries cancelled for continue-as-new
+        self._quick = False  # the "quick-delivery" patch: set by `run`
+        self._slow: set[str] = set()  # sinks whose quick try failed, until a delivery succeeds
+        self._last_change = workflow.now()
+        self._idle = False  # nothing came for `idle_after` (set by the run's one idle timer)
+        self._idle_watch: asyncio.Task[None] | None = None
 
     @workflow.signal(name=contract.PUBLISH)
     def publish(self, batch: EventBatch) -> None:
         if publishing.accept(self._state, batch):
             self._changes += 1
+            self._last_change = workflow.now()
 
     @workflow.query(name=contract.STATE)
     def state(self) -> PublisherState:
@@ -67,6 +82,9 @@ class EventPublisher:
     @workflow.run
     async def run(self, start: PublisherStart) -> PublisherState:
         state = self._state
+        self._quick = workflow.patched(QUICK)
+        if self._quick:
+            self._idle_watch = asyncio.ensure_future(self._watch_idle(start.idle_after))
         sinks = await workflow.execute_local_activity_method(
             EventDelivery.event_sinks,
             SinkQuery(process_id=state.key),
@@ -96,6 +114,13 @@ class EventPublisher:
                 )
             if self._running or not publishing.caught_up(state):
                 await self._next_change()
+            elif self._quick:
+                self._idle = False
+                await self._next_change()  # the idle timer's firing counts as one
+                if self._idle:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    if publishing.caught_up(state) and not self._running:
+                        return state
             elif not await self._next_change(idle_after=start.idle_after):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if publishing.caught_up(state) and not self._running:
@@ -126,18 +151,38 @@ class EventPublisher:
             return False
         return True
 
+    async def _watch_idle(self, idle_after: timedelta) -> None:
+        """One timer at a time for the whole run: when it fires, a change since it started
+        sets the next one for the rest of `idle_after` after that change."""
+        while True:
+            quiet = workflow.now() - self._last_change
+            if quiet >= idle_after:
+                self._idle = True
+                self._changes += 1
+                # The run ends, or goes on (something came meanwhile): a fresh period then.
+                await workflow.wait_condition(lambda: not self._idle)
+                self._last_change = workflow.now()
+                continue
+            await workflow.sleep(idle_after - quiet, summary="idle")
+
     async def _deliver(self, sink: str) -> None:
         state = self._state
         first, batch = publishing.due(state, sink)
+        delivery = Delivery(sink=sink, events=batch, first=first)
         try:
-            receipt: DeliveryReceipt = await workflow.execute_activity_method(
-                EventDelivery.deliver_events,
-                Delivery(sink=sink, events=batch, first=first),
-                start_to_close_timeout=DELIVERY_TIMEOUT,
-                heartbeat_timeout=DELIVERY_HEARTBEAT,
-                retry_policy=DELIVERY_RETRY,
-                summary=f"{len(batch)} event(s) to {sink}",
-            )
+            receipt = await self._quick_try(delivery)
+            if receipt is None and self._stopping:
+                return  # cancelled for continue-as-new: the next run sends it
+            if receipt is None:
+                receipt = await workflow.execute_activity_method(
+                    EventDelivery.deliver_events,
+                    delivery,
+                    start_to_close_timeout=DELIVERY_TIMEOUT,
+                    heartbeat_timeout=DELIVERY_HEARTBEAT,
+                    retry_policy=DELIVERY_RETRY,
+                    summary=f"{len(batch)} event(s) to {sink}",
+                )
+            self._slow.discard(sink)
         except asyncio.CancelledError:
             if not self._stopping:
                 raise  # the publisher itself is cancelled
@@ -145,10 +190,31 @@ class EventPublisher:
         finally:
             del self._running[sink]
             self._changes += 1
+            self._last_change = workflow.now()
         if receipt.gone:
             publishing.close_lane(state, sink)
         else:
             publishing.advance(state, sink, receipt.through)
+
+    async def _quick_try(self, delivery: Delivery) -> DeliveryReceipt | None:
+        """One local attempt (a sink not known to be failing); None when it failed: the
+        durable activity takes over, and the publisher shows the sink's lag meanwhile."""
+        if not self._quick or delivery.sink in self._slow:
+            return None
+        try:
+            receipt: DeliveryReceipt = await workflow.execute_local_activity_method(
+                EventDelivery.deliver_events,
+                delivery,
+                start_to_close_timeout=QUICK_TRY,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                summary=f"{len(delivery.events)} event(s) to {delivery.sink}",
+            )
+        except (exceptions.ActivityError, exceptions.ApplicationError, exceptions.TimeoutError):
+            # A local activity's failure comes as the activity's own error, not ActivityError.
+            self._slow.add(delivery.sink)
+            self._show()
+            return None
+        return receipt
 
     def _history_is_long(self, start: PublisherStart) -> bool:
         info = workflow.info()
@@ -158,6 +224,9 @@ class EventPublisher:
     def _show(self) -> None:
         """ProcessStatus and StateSince, written only when they change."""
         status, since = publishing.status(self._state)
+        if self._quick and not self._slow:
+            # Quick deliveries are under way, not lagging: no upsert per hand-over.
+            status, since = contract.IDLE, None
         if self._shown == (status, since):
             return
         self._shown = (status, since)

@@ -59,7 +59,8 @@ class EventDelivery:
             return DeliveryReceipt(
                 sink=delivery.sink, through=last, delivered=0, skipped=0, gone=True
             )
-        details = activity.info().heartbeat_details
+        info = activity.info()
+        details = info.heartbeat_details
         done = int(details[0]) if details else 0  # a retried call resumes after this one
         delivered = skipped = 0
         for offset, event in zip(offsets, delivery.events, strict=True):
@@ -71,7 +72,8 @@ class EventDelivery:
             else:
                 skipped += 1
             done = offset
-            activity.heartbeat(done)
+            if not info.is_local:  # the publisher's quick try: one attempt, nothing to resume
+                activity.heartbeat(done)
         return DeliveryReceipt(sink=sink.name, through=last, delivered=delivered, skipped=skipped)
 
     async def _deliver(self, sink: EventSink, event: BusinessEvent) -> None:

@@ -42,7 +42,16 @@ SHARDS = 8
 def publisher_id(process_id: str, task_queue: str = TASK_QUEUE) -> str:
     """The shard publishing `process_id`'s events: `continuum-events-3`. Named after the
     events queue, so that publishers on another queue (a test's) never share an id."""
-    return f"{task_queue}-{zlib.crc32(process_id.encode()) % SHARDS}"
+    return _shard(task_queue, zlib.crc32(process_id.encode()) % SHARDS)
+
+
+def publisher_ids(task_queue: str = TASK_QUEUE) -> list[str]:
+    """Every shard publisher of an events queue (for whoever stops or lists them all)."""
+    return [_shard(task_queue, n) for n in range(SHARDS)]
+
+
+def _shard(task_queue: str, n: int) -> str:
+    return f"{task_queue}-{n}"
 
 
 def event_id(process_id: str, sequence: int) -> str:

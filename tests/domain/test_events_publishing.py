@@ -126,6 +126,7 @@ def test_a_state_carried_by_a_publisher_of_one_process_reads_as_a_shard() -> Non
 def test_a_process_always_reaches_the_same_shard_of_its_queue() -> None:
     shards = {contract.publisher_id(f"order-O-{n}") for n in range(200)}
     assert shards == {f"continuum-events-{k}" for k in range(contract.SHARDS)}
+    assert sorted(contract.publisher_ids()) == sorted(shards)
     assert contract.publisher_id("order-O-1") == contract.publisher_id("order-O-1")
     assert contract.publisher_id("order-O-1", "events-t1").startswith("events-t1-")
 

@@ -108,6 +108,33 @@ async def shard_of_two_processes(env: WorkflowEnvironment) -> Recorded:
     return {"publisher_shard_two_processes": (await handle.fetch_history(), f"{state.received}")}
 
 
+async def quick_delivery(env: WorkflowEnvironment) -> Recorded:
+    """After the "quick-delivery" patch: deliveries as local activities; a sink that is down
+    fails its quick try and gets its events from the durable activity once back, then quick
+    deliveries again; done when idle."""
+    process = "order-H-quick"
+    sinks = [MemorySink("all"), MemorySink("flaky", down=True)]
+    async with build_events_worker(env.client, EventsConfig(), sinks, task_queue=QUEUE):
+        handle = await _hand_over(env, process, batch(1, 2, process_id=process), publisher="quick")
+        await sinks[0].wait_for(2)
+        await _until(lambda: sinks[1].refused > 0)
+        sinks[1].down = False
+        await sinks[1].wait_for(2)
+        await _hand_over(env, process, batch(3, process_id=process), publisher="quick")
+        await sinks[1].wait_for(3)
+        state = await handle.result()
+    assert sinks[0].sequences() == sinks[1].sequences() == [1, 2, 3]
+    return {"publisher_quick_delivery": (await handle.fetch_history(), f"{state.received}")}
+
+
+async def _until(check: Callable[[], bool], within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the recording never got there")
+        await asyncio.sleep(0.02)
+
+
 async def _hand_over(
     env: WorkflowEnvironment,
     process: str,
@@ -303,6 +330,7 @@ SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Recorded]]] = {
     "alert_escalated_acknowledged_resolved": alert_escalated_acknowledged_resolved,
     "purchase_events": purchase_events,
     "shard_of_two_processes": shard_of_two_processes,
+    "quick_delivery": quick_delivery,
 }
 # Scenario → the folder its files go to.
 FOLDER = {

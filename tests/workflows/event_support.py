@@ -74,8 +74,8 @@ def _same(a: BusinessEvent, b: BusinessEvent) -> bool:
 
 
 async def _stop_publishers(client: Client) -> None:
-    for shard in range(contract.SHARDS):
-        handle = client.get_workflow_handle(f"{contract.TASK_QUEUE}-{shard}")
+    for publisher in contract.publisher_ids():
+        handle = client.get_workflow_handle(publisher)
         try:
             running = (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
         except RPCError as e:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import activity, workflow
@@ -25,6 +26,7 @@ from domain.events.privacy import Privacy
 from tests.events_samples import batch
 from tests.events_sinks import MemorySink
 from workers.events import EVENT_WORKFLOWS, build_events_worker
+from workflows import search_attributes as sa
 from workflows.events_publisher import EventPublisher
 
 Handle = WorkflowHandle[EventPublisher, PublisherState]
@@ -112,12 +114,46 @@ async def test_a_sink_that_is_down_delays_only_its_own_deliveries(
         held = await publisher_state(handle, lambda s: s.lanes.get("up") == 3)
         assert [e.sequence for e in held.pending] == [1, 2, 3] and down.refused >= 1
         assert held.lanes == {"up": 3, "down": 0}
+        # Its quick try failed and the durable activity retries: the publisher shows its lag.
+        assert await shown(handle) == (contract.DELIVERING, held.pending[0].time)
         down.down = False
         await events_env.sleep(timedelta(minutes=2))  # past the next retry (at most a minute)
         await down.wait_for(3)
         state = await handle.result()
     assert up.sequences() == down.sequences() == [1, 2, 3]
     assert state.pending == []
+    assert (await shown(handle))[0] == contract.IDLE
+
+
+async def shown(handle: Handle) -> tuple[str | None, datetime | None]:
+    """The publisher's ProcessStatus and StateSince, as the watchdog reads them."""
+    attributes = (await handle.describe()).typed_search_attributes
+    return attributes.get(sa.PROCESS_STATUS), attributes.get(sa.STATE_SINCE)
+
+
+async def test_a_healthy_hand_over_costs_the_shard_a_signal_and_a_marker(
+    events_env: WorkflowEnvironment,
+) -> None:
+    """Each delivery a local activity's one marker: no activity, no status upserted per
+    hand-over, one idle timer at a time for the run."""
+    a = MemorySink("a")
+    bench = Bench(events_env, a)
+    async with bench.worker():
+        handle = await bench.hand_over(bench.batch(1))
+        for n in range(2, 12):
+            await a.wait_for(n - 1)
+            await bench.hand_over(bench.batch(n))
+        await handle.result()
+    assert a.sequences() == list(range(1, 12))
+    kinds = Counter(e.WhichOneof("attributes") for e in (await handle.fetch_history()).events)
+    assert kinds["workflow_execution_signaled_event_attributes"] == 11
+    # The patch, the sinks' lookup, and one delivery per hand-over.
+    assert kinds["marker_recorded_event_attributes"] == 2 + 11
+    assert kinds["activity_task_scheduled_event_attributes"] == 0
+    # The patch's version and the status once (Idle).
+    assert kinds["upsert_workflow_search_attributes_event_attributes"] == 2
+    assert kinds["timer_started_event_attributes"] <= 2
+    assert (await shown(handle))[0] == contract.IDLE
 
 
 async def test_continue_as_new_loses_and_repeats_nothing(events_env: WorkflowEnvironment) -> None:

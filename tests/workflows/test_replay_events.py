@@ -18,6 +18,7 @@ RECORDED = (
     "publisher_delivered_then_idle",
     "publisher_last_run",
     "publisher_shard_two_processes",  # one publisher per shard of processes
+    "publisher_quick_delivery",  # local activities first, the durable one for a failing sink
 )
 
 

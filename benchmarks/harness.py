@@ -130,9 +130,11 @@ class Bench:
             self.stack.stop()
 
 
-async def start_order(client: Client, order: Order, twin: bool) -> None:
-    """Starts an order or its twin with the same input and search attributes as OrderClient."""
+async def start_order(client: Client, order: Order, twin: bool, quiet: bool = False) -> None:
+    """Starts an order or its twin with the same input and search attributes as OrderClient;
+    `quiet`: on the benchmark worker's queue whose orders publish no business events."""
     from benchmarks.twin import WORKFLOW_NAME as TWIN
+    from benchmarks.worker import quiet as quiet_queue
 
     policy = get_settings().approval_policy()
     attributes = TypedSearchAttributes(
@@ -147,7 +149,7 @@ async def start_order(client: Client, order: Order, twin: bool) -> None:
         TWIN if twin else WORKFLOW_NAME,
         OrderToCashInput(order=order, policy=policy),
         id=workflow_id(order.order_id),
-        task_queue=ORDERS_TASK_QUEUE,
+        task_queue=quiet_queue(ORDERS_TASK_QUEUE) if quiet else ORDERS_TASK_QUEUE,
         search_attributes=attributes,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
@@ -178,12 +180,14 @@ async def timings(client: Client, ids: Sequence[str]) -> list[Timing]:
     return found
 
 
-async def start_all(client: Client, batch: Sequence[Order], twin: bool, parallel: int = 20) -> None:
+async def start_all(
+    client: Client, batch: Sequence[Order], twin: bool, parallel: int = 20, quiet: bool = False
+) -> None:
     gate = asyncio.Semaphore(parallel)
 
     async def one(order: Order) -> None:
         async with gate:
-            await start_order(client, order, twin)
+            await start_order(client, order, twin, quiet)
 
     await asyncio.gather(*(one(o) for o in batch))
 
@@ -199,13 +203,13 @@ class Burst:
         return self.orders / self.seconds if self.seconds else 0.0
 
 
-async def burst(client: Client, batch: Sequence[Order], twin: bool) -> Burst:
+async def burst(client: Client, batch: Sequence[Order], twin: bool, quiet: bool = False) -> Burst:
     """All orders at once; the carrier (starters.carrier) reports each delivery once shipped."""
     ids = [o.order_id for o in batch]
     carrier = asyncio.create_task(
         settle(OrderClient(client, ORDERS_TASK_QUEUE), ids, within=900, interval=0.1)
     )
-    await start_all(client, batch, twin)
+    await start_all(client, batch, twin, quiet=quiet)
     await carrier
     done = await timings(client, ids)
     closed = [t for t in done if t.closed is not None]

@@ -284,14 +284,21 @@ async def main(
         # Warm-up: imports, sandboxes, connections, SQLite pages; not counted.
         await burst(client, make_orders("W", 20), twin=False)
         await burst(client, make_orders("WT", 20), twin=True)
-        real, twin = Tally(), Tally()
+        if events:
+            await burst(client, make_orders("WU", 20), twin=False, quiet=True)
+        # With --events, orders without publishing too (the worker's quiet queue), in the
+        # same rounds: the cost of publishing compared within one run.
+        real, twin, plain = Tally(), Tally(), Tally()
+        tallies = {"order": real, "twin": twin, "unpublished order": plain}
+        kinds = list(tallies) if events else ["order", "twin"]
         for n in range(rounds):
-            for kind in ("order", "twin") if n % 2 == 0 else ("twin", "order"):
-                tally = real if kind == "order" else twin
+            for kind in kinds if n % 2 == 0 else kinds[::-1]:
+                tally = tallies[kind]
                 batch = make_orders(f"R{n}{kind[0]}", orders)
                 what = f"round {n + 1} {kind}s"
                 before = bench.cpu_seconds()
-                got = await gated(meter, gate, what, log, burst(client, batch, kind == "twin"))
+                run = burst(client, batch, kind == "twin", quiet=tally is plain)
+                got = await gated(meter, gate, what, log, run)
                 tally.orders += got.orders
                 tally.seconds += got.seconds
                 tally.completed += got.completed
@@ -303,6 +310,12 @@ async def main(
                 )
         ratio = real.rate / twin.rate
         print(f"orders {real.rate:.1f}/s, twin {twin.rate:.1f}/s, ratio {ratio:.2f}", flush=True)
+        if events:
+            print(
+                f"orders without publishing {plain.rate:.1f}/s:"
+                f" with / without {real.rate / plain.rate:.2f}",
+                flush=True,
+            )
 
         order_events = await history(client, "R0o-000000")
         twin_events = await history(client, "R0t-000000")
@@ -334,13 +347,17 @@ async def main(
         "- **business events published**: every order hands its events to its publisher"
         " (events worker) which delivers them to an embedded NATS JetStream; the twin's"
         " hand-over is a no-op, so the ratio includes what publishing costs the order path\n"
+        f"- **orders without publishing, in the same rounds: {plain.rate:.1f}/s**"
+        f" ({plain.orders} in {plain.seconds:.1f} s, {plain.completed} completed;"
+        f" {plain.cpu_per_order()}): **with / without {real.rate / plain.rate:.2f}**\n"
         if events
         else "- business events off (no sink configured: the hand-over starts nothing)\n"
     )
     body = (
         f"{mark}{publishing}"
-        f"- {orders} orders per burst, {rounds} rounds, each an order burst and a twin burst in"
-        f" alternating order, after a warm-up of 20 each; auto-approved path (one line of"
+        f"- {orders} orders per burst, {rounds} rounds, each an order burst and a twin burst"
+        f"{' and an unpublished order burst' if events else ''} in alternating order,"
+        f" after a warm-up of 20 each; auto-approved path (one line of"
         f" 9.99 EUR), no injected faults or latency; one benchmark worker (default tuning:"
         f" 100 activities, 50 workflow tasks, cache 10,000); the carrier (`starters.carrier`,"
         f" 0.1 s rounds) delivers orders and twins alike\n"

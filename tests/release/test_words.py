@@ -25,6 +25,7 @@ from workflows.orders.order_to_cash import OrderToCash
 ROOT = Path(__file__).parents[2]
 APPROVAL_STEP = "workflows/orders/approval_step.py"
 REPORTS = "workflows/reports.py"
+PUBLISHER = "workflows/events_publisher.py"
 HISTORIES = ROOT / "tests" / "histories"
 
 
@@ -124,6 +125,7 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
         ("report-purchases", "patched", site(REPORTS, 'workflow.patched("report-purchases")')),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),
         ("sync-events", "patched", site("workflows/sync/erp_crm_sync.py", "Events(")),
+        ("quick-delivery", "patched", site(PUBLISHER, "workflow.patched(QUICK)")),
     }
 
 

@@ -40,6 +40,7 @@ from store.sync import SyncStore
 from tests.events_samples import batch
 from tests.events_sinks import MemorySink
 from tests.fakes import InMemoryCrm, InMemoryErp
+from tests.waits import until
 from tests.workflows import purchase_support as purchases
 from tests.workflows.alert_support import alert_input, clear, firing, three_levels
 from tests.workflows.alert_support import wait_state as wait_alert
@@ -117,7 +118,7 @@ async def quick_delivery(env: WorkflowEnvironment) -> Recorded:
     async with build_events_worker(env.client, EventsConfig(), sinks, task_queue=QUEUE):
         handle = await _hand_over(env, process, batch(1, 2, process_id=process), publisher="quick")
         await sinks[0].wait_for(2)
-        await _until(lambda: sinks[1].refused > 0)
+        await until(lambda: sinks[1].refused > 0, "a refused quick try", 30)
         sinks[1].down = False
         await sinks[1].wait_for(2)
         await _hand_over(env, process, batch(3, process_id=process), publisher="quick")
@@ -125,14 +126,6 @@ async def quick_delivery(env: WorkflowEnvironment) -> Recorded:
         state = await handle.result()
     assert sinks[0].sequences() == sinks[1].sequences() == [1, 2, 3]
     return {"publisher_quick_delivery": (await handle.fetch_history(), f"{state.received}")}
-
-
-async def _until(check: Callable[[], bool], within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the recording never got there")
-        await asyncio.sleep(0.02)
 
 
 async def _hand_over(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from continuum.order_client import OrderClient
 from continuum.stack import Stack
 from domain.orders.models import OrderStatus
+from tests.waits import until
 
 CLI = [sys.executable, "-m", "starters"]
 
@@ -24,11 +23,7 @@ def cli(
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
+    await until(check, what, within, every=0.2)
 
 
 async def wait_status(

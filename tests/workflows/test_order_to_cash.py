@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,6 +24,7 @@ from domain.errors import BusinessRuleError, InvalidRequestError
 from domain.orders.lifecycle import CancelRequest, DeliveryNotice, EventNotice
 from domain.orders.models import OrderResult, OrderStatus
 from tests import samples
+from tests.waits import until
 from tests.workflows.conftest import Harness
 from tests.workflows.helpers import start, wait_status
 from workflows.orders.messages import MAX_EVENTS
@@ -327,14 +327,6 @@ async def _entered(*events: asyncio.Event, within: float = 15.0) -> None:
     await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), within)
 
 
-async def _until(check: Callable[[], bool], what: str, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 async def test_the_three_independent_writes_are_in_flight_at_once(harness: Harness) -> None:
     held = [
         harness.erp.hold("reserve_stock"),
@@ -394,7 +386,7 @@ async def test_one_write_failing_waits_for_the_one_in_flight_and_undoes_both_oth
         try:
             await _failed_in_history(handle, "create_sales_order", within=15.0)
             # The deal goes ahead meanwhile (its activity may start after the refusal).
-            await _until(lambda: order.order_id in harness.crm.deals, "the deal")
+            await until(lambda: order.order_id in harness.crm.deals, "the deal", 15)
             state = await handle.query(OrderToCash.status)
             assert state.status is OrderStatus.CHECKING and not state.compensated
             assert harness.crm.calls["set_deal_stage"] == 0  # nothing undone before it returns

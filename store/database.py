@@ -9,7 +9,9 @@ password masked, which the worker, the gateway and the CLI print instead of a tr
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,7 +89,7 @@ def _create_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # WAL: readers (reports, gauges, the CLI) never wait for a writer, nor it for them.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor)
         # FULL: a receipt the gateway answered for, or an acknowledged page, survives a power cut.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
@@ -101,6 +103,22 @@ def _create_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def _wal(cursor: Any) -> None:
+    """Switches the file to WAL (kept in the file, so a no-op once done). On a fresh file that
+    another process or pool is opening at the same moment, SQLite refuses the switch at once
+    with "database is locked" instead of waiting in its busy handler: try again until the busy
+    timeout, as the handler would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextmanager

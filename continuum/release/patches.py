@@ -37,9 +37,11 @@ from continuum.release.words import patch_marker
 Usage = Literal["patched", "deprecate_patch"]
 _CALLS: dict[str, Usage] = {"patched": "patched", "deprecate_patch": "deprecate_patch"}
 # A process's business events (workflows/events.py) ask `patched(patch)` at their first emit:
-# `Events(process_id, source, patch)` is that patch's site.
+# `Events(process_id, source, patch)` is that patch's site, and of `hold_patch=` (events that
+# wait for the next one).
 _EMITTER = "Events"
 _EMITTER_PATCH = 2
+_EMITTER_HOLD = "hold_patch"
 
 
 class PatchSite(BaseModel):
@@ -116,6 +118,9 @@ def _calls(tree: ast.Module) -> Iterator[tuple[Usage, ast.expr, int]]:
                 yield "patched", keyword, node.lineno
             elif len(node.args) > _EMITTER_PATCH:
                 yield "patched", node.args[_EMITTER_PATCH], node.lineno
+            held = next((k.value for k in node.keywords if k.arg == _EMITTER_HOLD), None)
+            if held is not None:
+                yield "patched", held, node.lineno
 
 
 def patch_sites(root: Path) -> list[PatchSite]:

@@ -219,6 +219,10 @@ def _refuse_sales_order(h: Harness) -> None:
     h.erp.fail["create_sales_order"] = BusinessRuleError("erp", "Refused", "no sale")
 
 
+def _refuse_shipment(h: Harness) -> None:
+    h.erp.fail["create_shipment"] = BusinessRuleError("erp", "Refused", "no carrier")
+
+
 def _hold_sales_order(h: Harness) -> None:
     h.erp.hold("create_sales_order")
 
@@ -253,6 +257,10 @@ SCENARIOS: dict[str, tuple[dict[str, object], Scenario]] = {
     # Recorded after the "undo-in-write-order" patch: the writes that ran at once are undone in
     # the business order's reverse (deal, sales order, stock), whatever order they returned in.
     "undo_in_write_order_cancelled": ({}, cancelled_during_writes),
+    # Recorded after the "held-events" patch: paid waits for shipped, delivered and invoiced
+    # for the end; a stop hands over what is held before undoing (the refused shipment).
+    "held_events_completed": ({}, completed),
+    "held_events_shipment_refused": ({}, ends_by_itself),
 }
 # What the in-memory ERP is scripted to do, set before the worker picks the order up.
 SETUP: dict[str, Callable[[Harness], None]] = {
@@ -264,6 +272,7 @@ SETUP: dict[str, Callable[[Harness], None]] = {
     "business_events_one_refused": _refuse_sales_order,
     "concurrent_writes_cancelled": _hold_sales_order,
     "undo_in_write_order_cancelled": _hold_sales_order,
+    "held_events_shipment_refused": _refuse_shipment,
 }
 # Orders that ran an Approval child: its history is kept too (approval_two_levels.json, ...).
 WITH_CHILD = {

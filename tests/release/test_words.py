@@ -121,6 +121,7 @@ def test_the_working_trees_patches_are_found_with_their_ids_resolved() -> None:
             "patched",
             site("workflows/orders/business_events.py", "Events("),
         ),
+        ("held-events", "patched", site("workflows/orders/business_events.py", "Events(")),
         ("report-alerts", "patched", site(REPORTS, 'workflow.patched("report-alerts")')),
         ("report-purchases", "patched", site(REPORTS, 'workflow.patched("report-purchases")')),
         ("state-since", "patched", site("workflows/search_attributes.py", "workflow.patched(")),

@@ -261,6 +261,7 @@ class OrderToCash(OrderMessages, LegacyGateHandlers):
             raise Stop(status, why, cause=refused, step=name) from err
 
     async def _unwind(self, stop: Stop) -> OrderResult:
+        self._events.release()
         status, why = stop.status, stop.reason
         if self._saga:
             self._track.set_status(OrderStatus.COMPENSATING, why)

@@ -219,8 +219,11 @@ async def burst(client: Client, batch: Sequence[Order], twin: bool, quiet: bool 
     return Burst(len(batch), (last - first).total_seconds(), completed)
 
 
-async def paced(client: Client, batch: Sequence[Order], rate: float) -> list[Timing]:
-    """Orders started at `rate` per second (the carrier delivering), then their timings."""
+async def paced(
+    client: Client, batch: Sequence[Order], rate: float, quiet: bool = False
+) -> list[Timing]:
+    """Orders started at `rate` per second (the carrier delivering), then their timings;
+    `quiet` as for `start_order`."""
     ids = [o.order_id for o in batch]
     carrier = asyncio.create_task(
         settle(OrderClient(client, ORDERS_TASK_QUEUE), ids, within=900, interval=0.1)
@@ -229,7 +232,7 @@ async def paced(client: Client, batch: Sequence[Order], rate: float) -> list[Tim
     starts: list[asyncio.Task[None]] = []
     for n, order in enumerate(batch):
         await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
-        starts.append(asyncio.create_task(start_order(client, order, twin=False)))
+        starts.append(asyncio.create_task(start_order(client, order, twin=False, quiet=quiet)))
     await asyncio.gather(*starts)
     await carrier
     return await timings(client, ids)

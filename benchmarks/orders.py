@@ -15,6 +15,8 @@ the order shipped, for orders and twins alike.
    tasks, and what each workflow task (one step of the process) costs.
 3. Orders started at half the measured order throughput for `--latency-seconds`: p50 and p95
    of start → completion, and how much of it is the carrier's (visibility polling) delay.
+   With `--events`, as many orders without publishing at the same pace after them: whether
+   the order itself waits for publishing, apart from the CPU it takes from the machine.
 
 Before each burst it probes the machine while the benchmark stands still (`benchmarks.load`):
 the load average, and the CPU other processes use in cores; and it measures the others' CPU
@@ -46,6 +48,8 @@ from benchmarks.harness import Bench, Burst, burst, machine, make_orders, paced,
 from benchmarks.harness import append_section as append
 from benchmarks.load import DEFAULT_MAX_OTHERS, Meter, Window, quiet_window, verdict
 from domain.orders.contract import workflow_id
+
+COMPLETED = WorkflowExecutionStatus.COMPLETED
 
 # Events a workflow task's commands write; everything else in a step is what woke it.
 COMMANDS = {
@@ -326,13 +330,26 @@ async def main(
         print(f"latency: {count} orders at {rate:.1f}/s …", flush=True)
         paced_orders = make_orders("L", count)
         timed = await gated(meter, gate, "latency (paced)", log, paced(client, paced_orders, rate))
-        done = [t for t in timed if t.status is WorkflowExecutionStatus.COMPLETED]
+        done = [t for t in timed if t.status is COMPLETED]
         seconds = [t.seconds for t in done]
         sample = [await history(client, t.order_id) for t in done[:: max(1, len(done) // 100)]]
         delays = [d for d in map(carrier_delay, sample) if d is not None]
         p50, p95 = percentile(seconds, 50), percentile(seconds, 95)
         d50, d95 = percentile(delays, 50), percentile(delays, 95)
         print(f"latency p50 {p50:.2f}s p95 {p95:.2f}s; carrier delay p50 {d50:.2f}s", flush=True)
+        unpublished = ""
+        if events:
+            # The same pace without publishing: does the order itself wait for it?
+            plain_orders = make_orders("LU", count)
+            plain_run = paced(client, plain_orders, rate, quiet=True)
+            plain_timed = await gated(meter, gate, "latency unpublished (paced)", log, plain_run)
+            plain_done = [t.seconds for t in plain_timed if t.status is COMPLETED]
+            u50, u95 = percentile(plain_done, 50), percentile(plain_done, 95)
+            print(f"latency without publishing p50 {u50:.2f}s p95 {u95:.2f}s", flush=True)
+            unpublished = (
+                f"- **latency without publishing, same pace** ({count} orders,"
+                f" {len(plain_done)} completed): p50 {u50:.2f} s, p95 {u95:.2f} s\n"
+            )
     finally:
         bench.stop()
 
@@ -371,6 +388,7 @@ async def main(
         f" {rate:.1f}/s, {len(done)} completed): start → completion **p50 {p50:.2f} s, p95"
         f" {p95:.2f} s**; of it the carrier's delay (shipment done → `delivered` signal, from"
         f" {len(delays)} histories) p50 {d50:.2f} s, p95 {d95:.2f} s\n"
+        f"{unpublished}"
         f"{machine_table(log, gate)}"
     )
     command = (

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.orders.models import OrderStatus
     from workflows import search_attributes as sa
     from workflows.events import HANDOVER_TIMEOUT, Events
-    from workflows.orders.business_events import BUSINESS_EVENTS
+    from workflows.orders.business_events import BUSINESS_EVENTS, HELD_EVENTS
     from workflows.orders.writes import CONCURRENT_WRITES, UNDO_IN_WRITE_ORDER
     from workflows.policies import READ, WRITE, ActivityOptions
 
@@ -88,7 +88,9 @@ def twin_activities() -> list[Callable[..., Any]]:
 class OrderToCashTwin:
     def __init__(self) -> None:
         self._delivered = False
-        self._events = _TwinEvents(workflow.info().workflow_id, ev.SOURCE, BUSINESS_EVENTS)
+        self._events = _TwinEvents(
+            workflow.info().workflow_id, ev.SOURCE, BUSINESS_EVENTS, hold_patch=HELD_EVENTS
+        )
 
     @workflow.run
     async def run(self, input: OrderToCashInput) -> str:
@@ -110,7 +112,7 @@ class OrderToCashTwin:
         await asyncio.gather(*(self._step(name, WRITE) for name in AT_ONCE))
         workflow.patched(UNDO_IN_WRITE_ORDER)
         await self._step("capture_payment", WRITE)
-        self._emit(ev.PAID)
+        self._emit(ev.PAID, hold=True)
         await self._step("create_shipment", WRITE)
         self._emit(ev.SHIPPED)
         self._status(OrderStatus.AWAITING_DELIVERY)
@@ -119,19 +121,19 @@ class OrderToCashTwin:
         except TimeoutError:
             await workflow.wait_condition(lambda: self._delivered)
         await self._step("confirm_delivery", WRITE)
-        self._emit(ev.DELIVERED)
+        self._emit(ev.DELIVERED, hold=True)
         self._status(OrderStatus.INVOICING)
         await self._step("create_invoice", WRITE)
-        self._emit(ev.INVOICED)
+        self._emit(ev.INVOICED, hold=True)
         await self._step("upsert_deal_won", WRITE)
         self._status(OrderStatus.COMPLETED)
         self._emit(ev.COMPLETED)
         await self._events.flush()
         return order.order_id
 
-    def _emit(self, type: str) -> None:
+    def _emit(self, type: str, hold: bool = False) -> None:
         order = workflow.info().workflow_id
-        self._events.emit(type, order, {"order_id": order, "customer_id": "twin"})
+        self._events.emit(type, order, {"order_id": order, "customer_id": "twin"}, hold=hold)
 
     async def _step(self, name: str, options: ActivityOptions) -> TwinStep:
         arg = TwinStep(order_id=workflow.info().workflow_id, step=name)

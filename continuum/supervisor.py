@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import http.client
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -46,11 +47,44 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
     return arm
 
 
+# Ports handed out by this process: never the same one twice.
+_handed: set[int] = set()
+_LOWEST = 10_000
+
+
+def _ephemeral_floor() -> int:
+    """Where the kernel starts choosing the local ports of outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port() -> int:
+    """A port free now, for a process started next. Chosen below the kernel's ephemeral range:
+    one from that range (what binding port 0 gives) may become the local port of any outgoing
+    connection on the machine before the process binds it, which CI saw ("address already in
+    use" seconds later, a test module's stack lost)."""
+    floor = _ephemeral_floor()
+    for _ in range(100 if floor > _LOWEST + 1_000 else 0):
+        port = random.randrange(_LOWEST, floor)
+        if port not in _handed and _bindable(port):
+            _handed.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        _handed.add(found)
+        return found
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs in the dev extra
 
-from continuum.supervisor import wait_until
+from continuum.supervisor import free_port, wait_until
 
 # A parent that starts one long-lived child through the supervisor, says its pid, and waits.
 PARENT = textwrap.dedent(
@@ -55,3 +56,15 @@ def test_a_child_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
             parent.kill()
         if child and not _gone(child):
             psutil.Process(child).kill()
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
+    """Ports for the stacks the tests start: a port from the kernel's ephemeral range could
+    become some outgoing connection's local port before the service binds it."""
+    floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(10_000 <= port < floor for port in ports), sorted(ports)[-3:]
+    for port in ports[:20]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))

@@ -4,7 +4,6 @@ the URL with its password masked."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import inspect, text
 from store import Store, StoreError, StoreTooNew, StoreUnreachable, sqlite_url
 from store.receipts import Receipts
 from store.sync import SyncStore
+from tests.store.together import open_together
 
 TABLES = {"sync_watermarks", "sync_quarantine", "sync_drift", "webhook_receipts", "legacy_imports"}
 
@@ -34,27 +34,6 @@ def test_a_new_database_is_migrated_to_the_newest_schema_once(database_url: str)
         again.close()
 
 
-def _open_together(stores: list[Store]) -> list[BaseException]:
-    start = threading.Barrier(len(stores))
-    failures: list[BaseException] = []
-
-    def open_(store: Store) -> None:
-        start.wait()
-        try:
-            store.open()
-        except BaseException as err:
-            failures.append(err)
-
-    threads = [threading.Thread(target=open_, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for s in stores:
-        s.close()
-    return failures
-
-
 def test_processes_opening_a_fresh_sqlite_file_together_all_open_it(tmp_path: Path) -> None:
     """A gateway, a worker and the CLI starting at once on a new data directory: SQLite refuses
     the switch to WAL at once ("database is locked") while another opener holds the new file;
@@ -62,7 +41,12 @@ def test_processes_opening_a_fresh_sqlite_file_together_all_open_it(tmp_path: Pa
     failed so once in some thirty fresh files (this test, without the fix: about half its runs)."""
     for attempt in range(60):
         url = sqlite_url(tmp_path / f"fresh-{attempt}.db")
-        failures = _open_together([Store(url) for _ in range(4)])
+        stores = [Store(url) for _ in range(4)]
+        try:
+            failures = open_together(stores)
+        finally:
+            for s in stores:
+                s.close()
         assert not failures, f"fresh file {attempt}: {failures}"
 
 

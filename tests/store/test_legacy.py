@@ -6,7 +6,6 @@ when a worker and a gateway start at the same moment; the files are then set asi
 from __future__ import annotations
 
 import shutil
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from store.schema import sync_drift, sync_quarantine
 from store.sync import SyncStore
 from tests.store.legacy.receipts import Receipts as OldReceipts
 from tests.store.legacy.sync_store import SyncStore as OldSyncStore
+from tests.store.together import open_together
 
 T0 = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
 NOW = 1_800_000_000.0
@@ -137,22 +137,8 @@ def test_a_worker_and_a_gateway_starting_together_import_once(
     tmp_path: Path, database_url: str
 ) -> None:
     files = todays_files(tmp_path)
-    start = threading.Barrier(2)
     stores = [Store(database_url, legacy=files) for _ in range(2)]
-    failures: list[BaseException] = []
-
-    def open_(store: Store) -> None:
-        start.wait()
-        try:
-            store.open()
-        except BaseException as err:  # reported below, in the test's thread
-            failures.append(err)
-
-    threads = [threading.Thread(target=open_, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures = open_together(stores)
     try:
         assert failures == []
         assert_everything_carried_in(stores[0])

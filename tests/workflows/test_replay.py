@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -63,13 +64,19 @@ RECORDED = (
 )
 
 
+@functools.cache
+def _history(stem: str) -> WorkflowHistory:
+    """A recorded history, read once for all the tests that look into it."""
+    return WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+
+
 def test_the_histories_on_disk_are_exactly_the_recorded_ones() -> None:
     assert sorted(p.stem for p in HERE.glob("*.json")) == sorted(RECORDED)
 
 
 @pytest.mark.parametrize("stem", RECORDED)
 async def test_history_replays(stem: str) -> None:
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{stem}.json no longer replays: {result.replay_failure}"
@@ -77,7 +84,7 @@ async def test_history_replays(stem: str) -> None:
 
 def _writes(stem: str, attribute: str) -> bool:
     """Whether the run upserted `attribute` (both sides of a patch must be among the histories)."""
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     return any(
         attribute
         in event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
@@ -118,7 +125,7 @@ def test_state_since_is_written_exactly_by_the_runs_after_its_patch(stem: str) -
 
 
 def _activities(stem: str) -> list[str]:
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     return [
         event.activity_task_scheduled_event_attributes.activity_type.name
         for event in history.events
@@ -145,9 +152,7 @@ def test_both_sides_of_the_report_purchases_patch_are_replayed() -> None:
 def test_the_purchase_histories_pay_once_and_one_puts_an_exception_to_a_person() -> None:
     for stem in ("procure_to_pay_matched_and_paid", "procure_to_pay_exception_accepted"):
         assert _activities(stem).count("pay_supplier") == 1, stem
-    history = WorkflowHistory.from_json(
-        "p2p", (HERE / "procure_to_pay_exception_accepted.json").read_text()
-    )
+    history = _history("procure_to_pay_exception_accepted")
     children = [
         e.start_child_workflow_execution_initiated_event_attributes.workflow_id
         for e in history.events
@@ -174,13 +179,13 @@ CONCURRENT_WRITES = {
 
 
 def _patches(stem: str) -> list[str]:
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     return [m[0] for e in history.events if (m := patch_marker(e))]
 
 
 def _scheduled_together(stem: str) -> list[list[str]]:
     """The activities each workflow task scheduled, per task."""
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     tasks: dict[int, list[str]] = {}
     for event in history.events:
         if event.HasField("activity_task_scheduled_event_attributes"):
@@ -204,7 +209,7 @@ def test_both_sides_of_the_concurrent_writes_patch_are_replayed(stem: str) -> No
 
 
 def _local_activities(stem: str) -> int:
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     return sum(
         1
         for e in history.events
@@ -235,7 +240,7 @@ def test_both_sides_of_the_business_events_patch_are_replayed(stem: str) -> None
 def _timeline(stem: str) -> list[str]:
     """Hand-overs as "handed N" (N events, the local activity's result), activities as
     "scheduled <type>" and "failed", in history order."""
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     plain = data_converter().payload_converter
     lines = []
     for e in history.events:
@@ -262,7 +267,8 @@ def test_both_sides_of_the_held_events_patch_are_replayed(stem: str) -> None:
         assert "held-events" not in _patches(stem)
         return
     assert "held-events" in _patches(stem)
-    handed = [line for line in _timeline(stem) if line.startswith("handed")]
+    timeline = _timeline(stem)
+    handed = [line for line in timeline if line.startswith("handed")]
     if stem.endswith("_completed"):
         assert handed == ["handed 1", "handed 2", "handed 3"]
     else:
@@ -270,7 +276,6 @@ def test_both_sides_of_the_held_events_patch_are_replayed(stem: str) -> None:
         # starts the refund (its marker is written when the hand-over ends); compensated
         # at the end.
         assert handed == ["handed 1", "handed 1", "handed 1"]
-        timeline = _timeline(stem)
         refused = timeline.index("scheduled create_shipment") + 1
         assert timeline[refused : refused + 3] == [
             "failed",
@@ -280,7 +285,7 @@ def test_both_sides_of_the_held_events_patch_are_replayed(stem: str) -> None:
 
 
 def _markers(stem: str) -> list[str]:
-    history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+    history = _history(stem)
     return [
         e.marker_recorded_event_attributes.marker_name
         for e in history.events
@@ -333,7 +338,7 @@ def test_the_writes_run_at_once_are_undone_in_the_business_orders_reverse() -> N
     lost); after it, always deal, sales order, stock, however they returned."""
 
     def undos(stem: str) -> list[str]:
-        history = WorkflowHistory.from_json(stem, (HERE / f"{stem}.json").read_text())
+        history = _history(stem)
         names = [
             e.activity_task_scheduled_event_attributes.activity_type.name
             for e in history.events
